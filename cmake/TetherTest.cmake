@@ -1,0 +1,12 @@
+# tether_test(<name> SOURCES <files...> LIBS <targets...> [LABELS <labels...>])
+# One executable per test file group, registered with CTest test by test.
+function(tether_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gmock GTest::gtest_main)
+  target_compile_definitions(${name} PRIVATE
+    TETHER_FIXTURES_DIR="${TETHER_SHARED_DIR}/fixtures/kong"
+    TETHER_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
+    TETHER_BINARY_DIR="${CMAKE_BINARY_DIR}")
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${T_LABELS}" TIMEOUT 300)
+endfunction()

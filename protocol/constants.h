@@ -1,0 +1,29 @@
+// Constants of Kong's hybrid-mode v1 protocol, shared by the sidecar and tether-devcp.
+// Each cites kong-protocol.md (../shared/docs), which cites the Kong source behind it.
+#pragma once
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace tether::protocol {
+
+// §1.1: the v1 websocket endpoint on the cluster listener.
+inline constexpr absl::string_view kOutletPath = "/v1/outlet";
+// §1.2: shared mode hard-codes SNI and the verified host name.
+inline constexpr absl::string_view kSharedServerName = "kong_clustering";
+// §3.5: DECLARATIVE_EMPTY_CONFIG_HASH, the ping payload before any config is applied.
+inline constexpr absl::string_view kEmptyConfigHash = "00000000000000000000000000000000";
+inline constexpr size_t kConfigHashLength = 32;
+// §4.1: CLUSTERING_PING_INTERVAL and PING_WAIT = 1.5 x interval.
+inline constexpr absl::Duration kPingInterval = absl::Seconds(30);
+inline constexpr absl::Duration kPingWait = absl::Seconds(45);
+// §1.3: CLUSTERING_TIMEOUT for connect, send and each read.
+inline constexpr absl::Duration kClusteringTimeout = absl::Milliseconds(5000);
+// §1.3: cluster_max_payload default since 3.4, and the minimum the config loader allows.
+inline constexpr size_t kDefaultMaxPayloadBytes = 16777216;
+inline constexpr size_t kMinMaxPayloadBytes = 4194304;
+// §3.2 / §7.3: the sections Kong hashes separately, in the order config_hash concatenates them.
+inline constexpr absl::string_view kHashedSections[] = {"routes", "services", "plugins",
+                                                        "upstreams", "targets"};
+
+}  // namespace tether::protocol

@@ -1,0 +1,56 @@
+// Decoding of one `reconfigure` frame (kong-protocol.md §3): gzip -> JSON -> validated Snapshot.
+//
+// Why: this is the only place untrusted CP bytes are interpreted, so every limit lives here and
+// every failure is a Status, never a crash. No network code: bytes in, Snapshot or Status out.
+//
+// Threading: pure function, thread-safe; runs on the decode worker, never on an I/O thread.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "sidecar/config/snapshot.h"
+
+namespace tether::config {
+
+struct DecodeLimits {
+  // Inflated size cap, checked while inflating so a decompression bomb stops early.
+  size_t max_inflated_bytes = size_t{1} << 30;
+  // JSON nesting cap; deeper documents are rejected before any recursive walk.
+  int max_json_depth = 128;
+};
+
+struct DecodeResult {
+  enum class Kind {
+    kNewSnapshot,  // snapshot is set: a config whose hash differs from the applied one
+    kSameHash,     // config_hash equals the applied one; nothing to apply (Kong still pings)
+    kIgnoredType,  // a well-formed message whose `type` is not "reconfigure"
+  };
+  Kind kind = Kind::kIgnoredType;
+  SnapshotPtr snapshot;      // kNewSnapshot only
+  std::string config_hash;   // kNewSnapshot and kSameHash
+  std::string message_type;  // kIgnoredType: the type that was ignored
+};
+
+// Decodes `frame` (the binary websocket payload). `applied_hash` is the hash currently applied
+// (32 zeros when none): a message with that hash is reported as kSameHash without building a
+// snapshot. `source` and `received_at` are stamped on the snapshot.
+//
+// Errors: InvalidArgument for corrupt gzip, bad JSON, wrong shape (message not an object,
+// config_table missing or not an object, a collection that is not an array of objects, an entity
+// without a string primary key, duplicate ids, bad config_hash); ResourceExhausted for the
+// inflated-size and depth caps. When the message's config_hash is known, the error carries it
+// (see RejectedConfigHash).
+absl::StatusOr<DecodeResult> DecodeReconfigure(absl::string_view frame,
+                                               absl::string_view applied_hash,
+                                               const DecodeLimits& limits, Source source,
+                                               absl::Time received_at);
+
+// The config_hash of the message a decode error rejected, or "" when it could not be read.
+std::string RejectedConfigHash(const absl::Status& status);
+
+}  // namespace tether::config
