@@ -6,8 +6,6 @@
 // this only from the few .cc files that drive sockets.
 #pragma once
 
-#include <utility>
-
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -15,6 +13,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <utility>
 
 namespace tether {
 namespace net = boost::asio;

@@ -39,14 +39,17 @@ class LatestWinsWorker {
     return replaced;
   }
 
-  // Drops any pending item and returns once the running handler (if any) has returned.
+  // Drops any pending item and refuses new ones; the running handler (if any) carries on.
+  void RequestStop() {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    pending_.reset();
+  }
+
+  // RequestStop, then returns once the running handler (if any) has returned.
   // Idempotent; must not be called from the handler itself.
   void Stop() {
-    {
-      absl::MutexLock lock(&mu_);
-      stopping_ = true;
-      pending_.reset();
-    }
+    RequestStop();
     if (thread_.joinable()) thread_.join();
   }
 

@@ -75,9 +75,9 @@ bool Enabled(Level level) {
 
 void Write(Level level, absl::string_view component, absl::string_view message, Fields fields) {
   if (!Enabled(level)) return;
-  std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
-      LevelName(level), " ", component, ": ", message);
+  std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
+                   LevelName(level), " ", component, ": ", message);
   for (const Field& f : fields) {
     absl::StrAppend(&line, " ", f.key, "=");
     AppendValue(line, f.value);

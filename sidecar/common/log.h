@@ -19,8 +19,8 @@ struct Field {
   Field(absl::string_view k, const std::string& v) : key(k), value(v) {}
   Field(absl::string_view k, const char* v) : key(k), value(v) {}
   template <typename T>
-    requires std::is_arithmetic_v<T>
-  Field(absl::string_view k, T v) : key(k), value(std::to_string(v)) {}
+  requires std::is_arithmetic_v<T> Field(absl::string_view k, T v)
+      : key(k), value(std::to_string(v)) {}
 
   absl::string_view key;
   std::string value;
@@ -32,8 +32,7 @@ void SetLevel(Level level);
 absl::StatusOr<Level> ParseLevel(absl::string_view name);
 bool Enabled(Level level);
 
-void Write(Level level, absl::string_view component, absl::string_view message,
-           Fields fields = {});
+void Write(Level level, absl::string_view component, absl::string_view message, Fields fields = {});
 
 inline void Debug(absl::string_view component, absl::string_view message, Fields fields = {}) {
   if (Enabled(Level::kDebug)) Write(Level::kDebug, component, message, fields);
