@@ -2,9 +2,15 @@
 // value. The sidecar uses it when a reconfigure message carries no config_hash (Kong 2.x) and
 // to hash entity types Kong does not hash; tether-devcp uses it to stamp the configs it pushes.
 //
+// The walk recurses once per nesting level, so callers feeding untrusted JSON cap its depth first
+// (the decoder does). A key repeated within one object counts once, with its last value, as in
+// the Lua table cjson would build.
+//
 // Threading: pure functions, thread-safe.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -16,16 +22,21 @@ namespace tether::protocol {
 // md5 hex of Kong's serialisation of `value`; absent sections hash to 32 zeros at the caller.
 std::string KongHashValue(const rapidjson::Value& value);
 
+// The raw 16-byte md5 that KongHashValue hex-encodes. The decoder stores it per entity, where a
+// fixed-size digest is cheaper to keep and compare than hex.
+std::array<uint8_t, 16> KongDigest(const rapidjson::Value& value);
+
 struct ConfigHashes {
   // config_hash as the CP would send it; equals hashes["config"] for object inputs.
   std::string config_hash;
   // {config, routes, services, plugins, upstreams, targets}; a missing section is 32 zeros.
-  // Empty when `config_table` is not an object.
+  // Empty when `config_table` is a scalar (not an object or array).
   std::map<std::string, std::string> hashes;
 };
 
 // `calculate_config_hash(config_table)`, including the section split for object inputs and the
-// plain value hash for any other input (the test vectors hash scalars too).
+// plain value hash for scalars (the test vectors hash scalars too). An array is a Lua table to
+// Kong, so it takes the table path: no sections (all 32 zeros) and the array as the "rest".
 ConfigHashes CalculateConfigHash(const rapidjson::Value& config_table);
 
 }  // namespace tether::protocol

@@ -45,6 +45,11 @@ struct DecodeResult {
 // without a string primary key, duplicate ids, bad config_hash); ResourceExhausted for the
 // inflated-size and depth caps. When the message's config_hash is known, the error carries it
 // (see RejectedConfigHash).
+//
+// Shape of the snapshot: every key of config_table that does not start with `_` and holds an
+// array is an entity collection; an empty array is kept as an empty collection (the CP omits
+// empty ones, so a present one is deliberate, and Kong hashes it as md5("{}")). Anything else
+// goes to metadata.
 absl::StatusOr<DecodeResult> DecodeReconfigure(absl::string_view frame,
                                                absl::string_view applied_hash,
                                                const DecodeLimits& limits, Source source,

@@ -356,13 +356,12 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
         if (callbacks_.on_frame_refused) callbacks_.on_frame_refused(refused);
       } else {
         log::Debug(kLog, "config frame received", {{"bytes", frame_bytes}});
-        if (!info_.config_received) {
-          info_.config_received = true;
-          Publish();
-        }
+        info_.config_received = true;
+        ++info_.frames_received;
         if (applier_.Submit(Frame{std::move(frame), c->last_seen})) {
           log::Debug(kLog, "newer config frame replaced one waiting to be decoded");
         }
+        Publish();
       }
       frame.clear();
       frame_bytes = 0;

@@ -53,7 +53,8 @@ struct ConnectionInfo {
   // How long the last established connection lasted, and whether it carried a config frame:
   // together they tell "the CP closed right after basic_info" from "the CP withholds config".
   absl::Duration last_connection_duration = absl::ZeroDuration();
-  bool config_received = false;                    // on the current (or last) connection
+  bool config_received = false;  // on the current (or last) connection
+  uint64_t frames_received = 0;  // complete binary frames read, over all connections
   absl::Duration retry_in = absl::ZeroDuration();  // kDisconnected: wait before the next attempt
 };
 

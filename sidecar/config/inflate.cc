@@ -1,0 +1,134 @@
+#include "sidecar/config/inflate.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace tether::config {
+namespace {
+
+// 15 = 32 KiB window (the largest, what the CP's deflate uses); +32 = detect gzip or zlib.
+constexpr int kAutoDetectWindowBits = 15 + 32;
+// First output allocation when the input gives no better hint.
+constexpr size_t kMinInitialBytes = size_t{64} << 10;
+// deflate cannot expand data more than ~1032-fold, so a gzip trailer claiming more is a lie.
+constexpr size_t kMaxDeflateRatio = 1032;
+
+// Ends the zlib stream on every return path.
+class InflateStream {
+ public:
+  InflateStream() = default;
+  ~InflateStream() {
+    if (initialized_) inflateEnd(&stream_);
+  }
+  InflateStream(const InflateStream&) = delete;
+  InflateStream& operator=(const InflateStream&) = delete;
+
+  int Init() {
+    const int rc = inflateInit2(&stream_, kAutoDetectWindowBits);
+    initialized_ = rc == Z_OK;
+    return rc;
+  }
+  z_stream& stream() { return stream_; }
+
+ private:
+  z_stream stream_{};
+  bool initialized_ = false;
+};
+
+// A first output size: the gzip trailer's ISIZE (uncompressed size mod 2^32) when plausible, so a
+// normal frame inflates without reallocation; else a small multiple of the input. Never more than
+// the cap allows, so a lying trailer cannot make us allocate past it.
+size_t InitialOutputBytes(absl::string_view compressed, size_t limit) {
+  size_t hint = std::max(kMinInitialBytes, compressed.size() * 4);
+  const bool gzip = compressed.size() >= 18 && static_cast<unsigned char>(compressed[0]) == 0x1f &&
+                    static_cast<unsigned char>(compressed[1]) == 0x8b;
+  if (gzip) {
+    const auto* trailer =
+        reinterpret_cast<const unsigned char*>(compressed.data()) + compressed.size() - 4;
+    const size_t isize = size_t{trailer[0]} | size_t{trailer[1]} << 8 | size_t{trailer[2]} << 16 |
+                         size_t{trailer[3]} << 24;
+    if (isize > 0 && isize / kMaxDeflateRatio <= compressed.size()) hint = isize;
+  }
+  return std::min(hint, limit);
+}
+
+std::string ZlibMessage(const z_stream& stream, int rc) {
+  return stream.msg != nullptr ? std::string(stream.msg) : absl::StrCat("zlib code ", rc);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> Inflate(absl::string_view compressed, size_t max_bytes) {
+  if (compressed.empty()) return absl::InvalidArgumentError("inflate: empty input");
+
+  InflateStream holder;
+  z_stream& stream = holder.stream();
+  if (const int rc = holder.Init(); rc != Z_OK) {
+    return rc == Z_MEM_ERROR ? absl::ResourceExhaustedError("inflate: out of memory")
+                             : absl::InternalError(absl::StrCat("inflate: init failed, code ", rc));
+  }
+
+  // One byte of room beyond the cap tells "exactly max_bytes" from "more than max_bytes".
+  const size_t limit = max_bytes == SIZE_MAX ? SIZE_MAX : max_bytes + 1;
+  std::string out;
+  out.resize(InitialOutputBytes(compressed, limit));
+  size_t produced = 0;
+  size_t consumed = 0;
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    if (produced == out.size()) {
+      if (out.size() >= limit) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("inflate: output exceeds the ", max_bytes, "-byte limit"));
+      }
+      out.resize(out.size() > limit / 2 ? limit : out.size() * 2);
+    }
+    // z_stream counts in uInt, so buffers above 4 GiB go in slices.
+    const size_t in_chunk = std::min<size_t>(compressed.size() - consumed, UINT_MAX);
+    const size_t out_chunk = std::min<size_t>(out.size() - produced, UINT_MAX);
+    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data() + consumed));
+    stream.avail_in = static_cast<uInt>(in_chunk);
+    stream.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+    stream.avail_out = static_cast<uInt>(out_chunk);
+    rc = inflate(&stream, Z_NO_FLUSH);
+    consumed += in_chunk - stream.avail_in;
+    produced += out_chunk - stream.avail_out;
+    switch (rc) {
+      case Z_OK:
+      case Z_STREAM_END:
+        break;
+      case Z_BUF_ERROR:
+        // No progress: either the output is full (grow and go on) or the input ran out.
+        if (stream.avail_out == 0) break;
+        return absl::InvalidArgumentError("inflate: truncated compressed data");
+      case Z_MEM_ERROR:
+        return absl::ResourceExhaustedError("inflate: out of memory");
+      case Z_NEED_DICT:
+        return absl::InvalidArgumentError("inflate: compressed data needs a preset dictionary");
+      default:  // Z_DATA_ERROR, Z_STREAM_ERROR
+        return absl::InvalidArgumentError(
+            absl::StrCat("inflate: corrupt compressed data: ", ZlibMessage(stream, rc)));
+    }
+    // Input all consumed without the stream ending and without filling the output: truncated.
+    if (rc == Z_OK && consumed == compressed.size() && stream.avail_out != 0) {
+      return absl::InvalidArgumentError("inflate: truncated compressed data");
+    }
+  }
+  if (produced > max_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("inflate: output exceeds the ", max_bytes, "-byte limit"));
+  }
+  if (consumed != compressed.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("inflate: ", compressed.size() - consumed,
+                                                   " unexpected bytes after the compressed data"));
+  }
+  out.resize(produced);
+  return out;
+}
+
+}  // namespace tether::config

@@ -1,0 +1,21 @@
+#include "sidecar/config/snapshot.h"
+
+namespace tether::config {
+
+const Entity* EntityCollection::Find(absl::string_view id) const {
+  const auto it = index.find(id);
+  return it == index.end() ? nullptr : &items[it->second];
+}
+
+size_t Snapshot::EntityCount() const {
+  size_t count = 0;
+  for (const auto& [type, collection] : types) count += collection.items.size();
+  return count;
+}
+
+const Entity* Snapshot::Find(absl::string_view type, absl::string_view id) const {
+  const auto it = types.find(type);
+  return it == types.end() ? nullptr : it->second.Find(id);
+}
+
+}  // namespace tether::config

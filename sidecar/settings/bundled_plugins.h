@@ -1,0 +1,23 @@
+// The plugins bundled with Kong, which tether advertises in basic_info by default.
+//
+// A Kong DP lists every plugin it has loaded, each at the Kong version (kong-protocol.md §2). The
+// CP withholds config that uses a plugin missing from that list, so by default tether advertises
+// what a stock Kong of the same major.minor would.
+//
+// Threading: thread-safe (immutable data).
+#pragma once
+
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "sidecar/settings/settings.h"
+
+namespace tether::settings {
+
+// The plugins bundled with Kong at node_version's major.minor, each at version node_version,
+// sorted by lowercase name. For 3.x, plugins added after that minor are left out; any other
+// major, or a minor newer than we know, gets the newest list (3.10). node_version must satisfy
+// IsValidKongVersion (validate.h); otherwise the newest list is returned.
+std::vector<Plugin> BundledPlugins(absl::string_view node_version);
+
+}  // namespace tether::settings

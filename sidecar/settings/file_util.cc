@@ -1,0 +1,87 @@
+#include "sidecar/settings/file_util.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+
+namespace tether::settings {
+namespace {
+
+// Closes a file descriptor on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  // Closes now and returns close's result, which matters after a write.
+  int Close() {
+    const int rc = ::close(fd_);
+    fd_ = -1;
+    return rc;
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadFileCapped(const std::string& path, size_t max_bytes) {
+  const std::string what = absl::StrCat("cannot read ", path);
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return absl::ErrnoToStatus(errno, what);
+  std::string contents;
+  std::array<char, 4096> buf;
+  while (true) {
+    const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::ErrnoToStatus(errno, what);
+    if (n == 0) break;
+    contents.append(buf.data(), static_cast<size_t>(n));
+    if (contents.size() > max_bytes) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(path, " is larger than the ", max_bytes, " bytes allowed"));
+    }
+  }
+  return contents;
+}
+
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents, mode_t mode) {
+  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
+  auto fail = [&tmp](absl::string_view step) {
+    const absl::Status st = absl::ErrnoToStatus(errno, absl::StrCat("cannot ", step, " ", tmp));
+    ::unlink(tmp.c_str());
+    return st;
+  };
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  if (fd.get() < 0) return fail("create");
+  // open applies the umask and keeps the mode of a stale temp file; set the promised mode.
+  if (::fchmod(fd.get(), mode) != 0) return fail("set the mode of");
+  while (!contents.empty()) {
+    const ssize_t n = ::write(fd.get(), contents.data(), contents.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail("write");
+    contents.remove_prefix(static_cast<size_t>(n));
+  }
+  if (::fsync(fd.get()) != 0) return fail("sync");
+  if (fd.Close() != 0) return fail("close");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("rename");
+  // Make the rename durable too. If this fails the file is still correct; a crash could at worst
+  // bring back the old one, so it is not an error.
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() >= 0) ::fsync(dir_fd.get());
+  return absl::OkStatus();
+}
+
+}  // namespace tether::settings

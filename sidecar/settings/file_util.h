@@ -1,0 +1,25 @@
+// Small POSIX file helpers for settings/: reading a bounded file and replacing one atomically.
+//
+// Threading: thread-safe (no shared state).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace tether::settings {
+
+// Reads the whole file, refusing one larger than max_bytes (ResourceExhausted). Errors come from
+// errno (NotFound for a missing file) and read "cannot read <path>: <reason>".
+absl::StatusOr<std::string> ReadFileCapped(const std::string& path, size_t max_bytes);
+
+// Replaces path with contents, mode `mode`, through <path>.tmp.<pid>, fsync and rename, so a
+// reader sees the old file or the whole new one, never a part.
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents, mode_t mode);
+
+}  // namespace tether::settings

@@ -1,0 +1,510 @@
+#include "sidecar/settings/flags.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "sidecar/settings/bundled_plugins.h"
+#include "sidecar/settings/file_util.h"
+#include "sidecar/settings/node_identity.h"
+#include "sidecar/settings/validate.h"
+
+#ifndef TETHER_VERSION
+#define TETHER_VERSION "unknown"
+#endif
+
+namespace tether::settings {
+namespace {
+
+// Parses one value into its field. Returns InvalidArgument with only the reason ("not a
+// duration"); ParseSettings prefixes the flag, the value and where the value came from.
+using ApplyFn = absl::Status (*)(absl::string_view value, Settings& settings);
+
+// Whether a value may be repeated in an error message. Certificate flags are hidden because Kong
+// also accepts inline PEM in KONG_CLUSTER_CERT_KEY, and that would be a private key.
+enum class ValueDisplay { kShow, kHide };
+
+struct FlagDef {
+  // Without the leading "--". Environment names derive from it (EnvNames).
+  absl::string_view name;
+  // Placeholder in the help ("duration").
+  absl::string_view value_name;
+  // Parsed like any other value when no flag or environment variable sets it; empty = none, and
+  // the field keeps its zero value (ValidateSettings reports a missing required one).
+  absl::string_view default_value;
+  absl::string_view help;
+  ApplyFn apply;
+  ValueDisplay display = ValueDisplay::kShow;
+};
+
+absl::Status Reason(absl::string_view reason) { return absl::InvalidArgumentError(reason); }
+
+std::string Quote(absl::string_view s) { return absl::StrCat("\"", absl::CHexEscape(s), "\""); }
+
+absl::Status ParseDurationTo(absl::string_view value, absl::Duration& out) {
+  absl::Duration d;
+  if (!absl::ParseDuration(value, &d)) return Reason("not a duration (want e.g. 500ms, 2s or 1m)");
+  if (d == absl::InfiniteDuration() || d == -absl::InfiniteDuration()) {
+    return Reason("not a finite duration");
+  }
+  out = d;
+  return absl::OkStatus();
+}
+
+// A byte count: digits, optionally followed by KiB, MiB or GiB.
+absl::Status ParseBytesTo(absl::string_view value, int64_t& out) {
+  static constexpr std::pair<absl::string_view, int64_t> kUnits[] = {
+      {"KiB", int64_t{1} << 10}, {"MiB", int64_t{1} << 20}, {"GiB", int64_t{1} << 30}};
+  int64_t multiplier = 1;
+  for (const auto& [suffix, factor] : kUnits) {
+    if (absl::ConsumeSuffix(&value, suffix)) {
+      multiplier = factor;
+      break;
+    }
+  }
+  int64_t n = 0;
+  if (value.empty() || value.find_first_not_of("0123456789") != absl::string_view::npos ||
+      !absl::SimpleAtoi(value, &n) || n > std::numeric_limits<int64_t>::max() / multiplier) {
+    return Reason("not a byte count (want e.g. 16777216 or 16MiB)");
+  }
+  out = n * multiplier;
+  return absl::OkStatus();
+}
+
+// host, host:port, [v6] or [v6]:port. The host itself is checked by ValidateSettings.
+absl::Status ParseControlPlane(absl::string_view value, Settings& s) {
+  // kong-protocol.md §1.1: the port defaults to 443, as in Kong's WebSocket client.
+  constexpr uint16_t kDefaultPort = 443;
+  if (absl::StrContains(value, "://")) return Reason("give host:port, without a scheme");
+  absl::string_view host = value;
+  absl::string_view port;
+  bool has_port = false;
+  if (absl::ConsumePrefix(&host, "[")) {
+    const size_t close = host.find(']');
+    if (close == absl::string_view::npos) return Reason("missing ] after the ipv6 address");
+    absl::string_view rest = host.substr(close + 1);
+    host = host.substr(0, close);
+    if (!rest.empty()) {
+      if (!absl::ConsumePrefix(&rest, ":")) return Reason("want [ipv6]:port");
+      port = rest;
+      has_port = true;
+    }
+  } else {
+    const size_t colons = std::count(value.begin(), value.end(), ':');
+    if (colons > 1) return Reason("put an ipv6 address in brackets, e.g. [::1]:8005");
+    if (colons == 1) {
+      const size_t colon = value.find(':');
+      host = value.substr(0, colon);
+      port = value.substr(colon + 1);
+      has_port = true;
+    }
+  }
+  if (host.empty()) return Reason("missing host");
+  uint16_t port_number = kDefaultPort;
+  if (has_port) {
+    int n = 0;
+    if (port.empty() || port.find_first_not_of("0123456789") != absl::string_view::npos ||
+        !absl::SimpleAtoi(port, &n) || n < 1 || n > 65535) {
+      return Reason(absl::StrCat("port ", Quote(port), " must be a number from 1 to 65535"));
+    }
+    port_number = static_cast<uint16_t>(n);
+  }
+  s.control_plane = HostPort{std::string(host), port_number};
+  return absl::OkStatus();
+}
+
+absl::Status ParseMtls(absl::string_view value, Settings& s) {
+  if (value == "shared") {
+    s.mtls = MtlsMode::kShared;
+  } else if (value == "pki") {
+    s.mtls = MtlsMode::kPki;
+  } else {
+    return Reason("want shared or pki");
+  }
+  return absl::OkStatus();
+}
+
+// A plain string; the rules on its content are ValidateSettings'.
+template <typename T>
+absl::Status CopyTo(absl::string_view value, T& out) {
+  out = std::string(value);
+  return absl::OkStatus();
+}
+
+// Kong accepts a path, PEM text or base64 PEM for certificates and keys; tether takes a path.
+// "LS0tLS1CRUdJTi" is "-----BEGIN" in base64.
+template <typename T>
+absl::Status ParsePemPathTo(absl::string_view value, T& out) {
+  if (absl::StrContains(value, '\n') || absl::StartsWith(value, "-----BEGIN") ||
+      absl::StartsWith(value, "LS0tLS1CRUdJTi")) {
+    return Reason("inline pem is not supported, give the path of a pem file");
+  }
+  return CopyTo(value, out);
+}
+
+absl::Status ParseLabels(absl::string_view value, Settings& s) {
+  std::map<std::string, std::string> labels;
+  for (absl::string_view entry : absl::StrSplit(value, ',')) {
+    entry = absl::StripAsciiWhitespace(entry);
+    if (entry.empty()) return Reason("empty label (want key:value,key2:value2)");
+    // Split at the first ':', as Kong does: values may contain ':'.
+    const size_t colon = entry.find(':');
+    if (colon == absl::string_view::npos) {
+      return Reason(absl::StrCat("label ", Quote(entry), " has no ':' (want key:value)"));
+    }
+    std::string key(entry.substr(0, colon));
+    if (labels.contains(key)) return Reason(absl::StrCat("label key ", Quote(key), " given twice"));
+    labels.emplace(std::move(key), std::string(entry.substr(colon + 1)));
+  }
+  s.labels = std::move(labels);
+  return absl::OkStatus();
+}
+
+// Reads a --plugins @file: entries one a line or comma-separated; blank lines and text after '#'
+// are ignored.
+absl::StatusOr<std::vector<std::string>> ReadPluginFile(const std::string& path) {
+  constexpr size_t kMaxBytes = 1 << 20;
+  absl::StatusOr<std::string> contents = ReadFileCapped(path, kMaxBytes);
+  // A file we cannot use is a bad flag value, whatever the cause.
+  if (!contents.ok()) return Reason(contents.status().message());
+  std::vector<std::string> entries;
+  for (absl::string_view line : absl::StrSplit(*contents, '\n')) {
+    line = line.substr(0, line.find('#'));
+    for (absl::string_view entry : absl::StrSplit(line, ',')) {
+      entry = absl::StripAsciiWhitespace(entry);
+      if (!entry.empty()) entries.emplace_back(entry);
+    }
+  }
+  return entries;
+}
+
+// "bundled" (Kong's bundled plugins at --node-version), "off" (none), or name[:version] entries,
+// which may be mixed with "bundled" and then override a bundled plugin of the same name. A name
+// without a version is advertised at --node-version, as Kong advertises the plugins it ships.
+// Needs s.node_version, so --node-version comes before --plugins in kFlags.
+absl::Status ParsePlugins(absl::string_view value, Settings& s) {
+  std::vector<std::string> entries;
+  if (absl::ConsumePrefix(&value, "@")) {
+    absl::StatusOr<std::vector<std::string>> from_file = ReadPluginFile(std::string(value));
+    if (!from_file.ok()) return from_file.status();
+    entries = *std::move(from_file);
+  } else {
+    for (absl::string_view entry : absl::StrSplit(value, ',')) {
+      entry = absl::StripAsciiWhitespace(entry);
+      if (entry.empty()) return Reason("empty entry (want name[:version],...)");
+      entries.emplace_back(entry);
+    }
+  }
+  if (entries.size() == 1 && entries[0] == "off") {
+    s.plugins.clear();
+    return absl::OkStatus();
+  }
+
+  bool bundled = false;
+  std::map<std::string, Plugin> by_lower_name;  // Sorted by lowercase name, as basic_info wants.
+  for (const std::string& entry : entries) {
+    if (entry == "off") return Reason("off cannot be combined with other entries");
+    if (entry == "bundled") {
+      bundled = true;
+      continue;
+    }
+    const size_t colon = entry.find(':');
+    Plugin plugin{entry.substr(0, colon), s.node_version};
+    if (colon != std::string::npos) {
+      plugin.version = entry.substr(colon + 1);
+      if (plugin.version.empty()) {
+        return Reason(absl::StrCat("plugin ", Quote(entry), " has an empty version"));
+      }
+    }
+    if (!by_lower_name.emplace(absl::AsciiStrToLower(plugin.name), plugin).second) {
+      return Reason(absl::StrCat("plugin ", Quote(plugin.name), " given twice"));
+    }
+  }
+  if (bundled) {
+    // emplace keeps an explicit entry over the bundled one.
+    for (Plugin& p : BundledPlugins(s.node_version)) {
+      by_lower_name.emplace(absl::AsciiStrToLower(p.name), std::move(p));
+    }
+  }
+  s.plugins.clear();
+  for (auto& [lower_name, plugin] : by_lower_name) s.plugins.push_back(std::move(plugin));
+  return absl::OkStatus();
+}
+
+absl::Status ParseLogLevel(absl::string_view value, Settings& s) {
+  absl::StatusOr<log::Level> level = log::ParseLevel(value);
+  if (!level.ok()) return Reason("want debug, info, warn or error");
+  s.log_level = *level;
+  return absl::OkStatus();
+}
+
+// Every setting, once. The order is the order of the help text, and the order values are parsed
+// in: a parser may read a field set by an earlier entry (--plugins reads --node-version).
+constexpr FlagDef kFlags[] = {
+    // --- Control plane connection ---
+    {"cluster-control-plane", "host[:port]", "",
+     "Address of the Kong control plane (required). The port defaults to 443; write an IPv6\n"
+     "address in brackets: [::1]:8005.",
+     ParseControlPlane},
+    {"cluster-mtls", "shared|pki", "shared",
+     "shared: tether presents the CP's own cluster certificate, trusts only that certificate\n"
+     "and verifies the name kong_clustering. pki: the CP checks our certificate against its CA,\n"
+     "and tether verifies the CP against --cluster-ca-cert.",
+     ParseMtls},
+    {"cluster-cert", "path", "", "PEM certificate presented to the CP (required).",
+     [](absl::string_view v, Settings& s) { return ParsePemPathTo(v, s.cert_path); },
+     ValueDisplay::kHide},
+    {"cluster-cert-key", "path", "", "PEM private key of --cluster-cert (required).",
+     [](absl::string_view v, Settings& s) { return ParsePemPathTo(v, s.key_path); },
+     ValueDisplay::kHide},
+    {"cluster-ca-cert", "path", "",
+     "pki only, and required there: PEM CA certificate that the CP's certificate must chain to.",
+     [](absl::string_view v, Settings& s) { return ParsePemPathTo(v, s.ca_cert_path); },
+     ValueDisplay::kHide},
+    {"cluster-server-name", "name", "",
+     "pki only: TLS server name sent (SNI) and verified. Default: the --cluster-control-plane\n"
+     "host.",
+     [](absl::string_view v, Settings& s) { return CopyTo(v, s.server_name); }},
+    {"cluster-dp-labels", "key:value,...", "",
+     "Labels reported to the CP, at most 10. Keys and values have 1 to 63 letters, digits and\n"
+     "_ . : -, and start and end with a letter or digit; keys must not start with kong, konnect,\n"
+     "insomnia, mesh or kic.",
+     ParseLabels},
+    {"cluster-max-payload", "bytes", "16777216",
+     "Largest compressed frame accepted from the CP; at least 4194304, as in Kong.",
+     [](absl::string_view v, Settings& s) { return ParseBytesTo(v, s.max_payload_bytes); }},
+    {"cluster-max-inflated", "bytes", "1GiB",
+     "Largest config after decompression; at least --cluster-max-payload.",
+     [](absl::string_view v, Settings& s) { return ParseBytesTo(v, s.max_inflated_bytes); }},
+    {"connect-timeout", "duration", "5s",
+     "Deadline for TCP connect, TLS and the WebSocket upgrade together.",
+     [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.connect_timeout); }},
+    {"ping-interval", "duration", "30s", "How often to ping the CP, as Kong's data plane does.",
+     [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.ping_interval); }},
+    {"ping-timeout", "duration", "45s",
+     "Reconnect after this long without a frame from the CP; must exceed --ping-interval.",
+     [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.ping_timeout); }},
+    {"reconnect-backoff-min", "duration", "5s", "Shortest wait before reconnecting.",
+     [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.backoff_min); }},
+    {"reconnect-backoff-max", "duration", "60s",
+     "Longest wait before reconnecting; at least --reconnect-backoff-min.",
+     [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.backoff_max); }},
+
+    // --- Node identity ---
+    {"node-id", "uuid", "",
+     "Node id reported to the CP. Default: generated once and kept in <data-dir>/node_id.",
+     [](absl::string_view v, Settings& s) { return CopyTo(v, s.node_id); }},
+    {"node-hostname", "host", "",
+     "Hostname reported to the CP, without a port. Default: this machine's hostname.",
+     [](absl::string_view v, Settings& s) { return CopyTo(v, s.node_hostname); }},
+    {"node-version", "version", "3.10.0",
+     "Kong version reported to the CP, major.minor.patch with an optional suffix. The CP refuses\n"
+     "another major or a newer minor than its own.",
+     [](absl::string_view v, Settings& s) { return CopyTo(v, s.node_version); }},
+    {"plugins", "list|@file", "bundled",
+     "Plugins reported to the CP: name[:version] entries, comma-separated, or @file with one\n"
+     "entry a line. bundled stands for Kong's bundled plugins; off for none. A version left out\n"
+     "is --node-version. The CP withholds config that uses a plugin missing here.",
+     ParsePlugins},
+
+    // --- Local ---
+    {"data-dir", "path", "/var/lib/tether", "Directory for the node id and the config cache.",
+     [](absl::string_view v, Settings& s) { return CopyTo(v, s.data_dir); }},
+    {"log-level", "level", "info", "debug, info, warn or error.", ParseLogLevel},
+};
+
+const FlagDef* FindFlag(absl::string_view name) {
+  for (const FlagDef& def : kFlags) {
+    if (def.name == name) return &def;
+  }
+  return nullptr;
+}
+
+// --foo-bar -> TETHER_FOO_BAR; --cluster-foo also -> KONG_CLUSTER_FOO. Highest precedence first.
+std::vector<std::string> EnvNames(absl::string_view flag) {
+  std::string suffix = absl::AsciiStrToUpper(flag);
+  std::replace(suffix.begin(), suffix.end(), '-', '_');
+  std::vector<std::string> names = {absl::StrCat("TETHER_", suffix)};
+  if (absl::StartsWith(flag, "cluster-")) names.push_back(absl::StrCat("KONG_", suffix));
+  return names;
+}
+
+// A value and where it came from, for error messages.
+struct SourcedValue {
+  std::string value;
+  // Empty for the command line; else "from TETHER_X", "from KONG_X" or "default".
+  std::string origin;
+};
+
+// Collects --name=value and --name value pairs.
+absl::StatusOr<absl::flat_hash_map<std::string, std::string>> ScanArgs(int argc, char** argv) {
+  absl::flat_hash_map<std::string, std::string> given;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (!absl::ConsumePrefix(&arg, "--")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected argument ", Quote(arg), " (flags start with --)"));
+    }
+    const size_t eq = arg.find('=');
+    const std::string name(arg.substr(0, eq));
+    if (FindFlag(name) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, " (see --help)"));
+    }
+    std::string value;
+    if (eq != absl::string_view::npos) {
+      value = std::string(arg.substr(eq + 1));
+    } else if (i + 1 < argc && !absl::StartsWith(argv[i + 1], "--")) {
+      value = argv[++i];
+    }
+    if (value.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+    }
+    // The last one wins, as with absl and Go flags, so a wrapper can append overrides.
+    given.insert_or_assign(name, std::move(value));
+  }
+  return given;
+}
+
+std::optional<SourcedValue> Lookup(const FlagDef& def,
+                                   const absl::flat_hash_map<std::string, std::string>& given,
+                                   const EnvLookup& env) {
+  if (auto it = given.find(def.name); it != given.end()) return SourcedValue{it->second, ""};
+  for (const std::string& name : EnvNames(def.name)) {
+    if (std::optional<std::string> v = env(name); v.has_value() && !v->empty()) {
+      return SourcedValue{*std::move(v), absl::StrCat("from ", name)};
+    }
+  }
+  if (!def.default_value.empty()) return SourcedValue{std::string(def.default_value), "default"};
+  return std::nullopt;
+}
+
+// "--ping-interval "30" (from TETHER_PING_INTERVAL): not a duration ..."
+absl::Status WithFlagContext(const FlagDef& def, const SourcedValue& v, const absl::Status& st) {
+  std::string context = absl::StrCat("--", def.name);
+  if (def.display == ValueDisplay::kShow) absl::StrAppend(&context, " ", Quote(v.value));
+  if (!v.origin.empty()) absl::StrAppend(&context, " (", v.origin, ")");
+  return absl::Status(st.code(), absl::StrCat(context, ": ", st.message()));
+}
+
+absl::StatusOr<std::string> SystemHostname() {
+  std::array<char, HOST_NAME_MAX + 1> buf{};
+  if (::gethostname(buf.data(), buf.size() - 1) != 0) {
+    return absl::ErrnoToStatus(errno, "cannot get the system hostname (set --node-hostname)");
+  }
+  return std::string(buf.data());
+}
+
+}  // namespace
+
+EnvLookup ProcessEnv() {
+  return [](absl::string_view name) -> std::optional<std::string> {
+    const char* v = std::getenv(std::string(name).c_str());
+    if (v == nullptr || *v == '\0') return std::nullopt;
+    return std::string(v);
+  };
+}
+
+EnvLookup MapEnv(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](absl::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    if (it == vars.end() || it->second.empty()) return std::nullopt;
+    return it->second;
+  };
+}
+
+absl::StatusOr<ParseOutcome> ParseSettings(int argc, char** argv, const EnvLookup& env) {
+  // Help and version win over everything else, so that they work on a broken command line.
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") return PrintAndExit{HelpText()};
+    if (arg == "--version") return PrintAndExit{VersionText()};
+  }
+
+  absl::StatusOr<absl::flat_hash_map<std::string, std::string>> given = ScanArgs(argc, argv);
+  if (!given.ok()) return given.status();
+
+  Settings settings;
+  for (const FlagDef& def : kFlags) {
+    std::optional<SourcedValue> v = Lookup(def, *given, env);
+    if (!v.has_value()) continue;
+    if (absl::Status st = def.apply(v->value, settings); !st.ok()) {
+      return WithFlagContext(def, *v, st);
+    }
+  }
+
+  if (settings.node_hostname.empty()) {
+    absl::StatusOr<std::string> hostname = SystemHostname();
+    if (!hostname.ok()) return hostname.status();
+    // Said here because ValidateSettings cannot tell the operator where the value came from.
+    if (!IsValidHost(*hostname)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "system hostname ", Quote(*hostname), " is not a valid hostname; set --node-hostname"));
+    }
+    settings.node_hostname = *std::move(hostname);
+  }
+
+  if (absl::Status st = ValidateSettings(settings); !st.ok()) return st;
+
+  if (absl::Status st = EnsureDataDir(settings.data_dir); !st.ok()) return st;
+  if (settings.node_id.empty()) {
+    absl::StatusOr<std::string> id = LoadOrCreateNodeId(settings.data_dir);
+    if (!id.ok()) return id.status();
+    settings.node_id = *std::move(id);
+  }
+  return settings;
+}
+
+std::string HelpText() {
+  std::string out =
+      "usage: tether --cluster-control-plane host[:port] --cluster-cert path "
+      "--cluster-cert-key path [flags]\n"
+      "\n"
+      "tether joins a Kong control plane as a data plane and serves its config to local "
+      "proxies.\n"
+      "\n"
+      "Each flag --foo-bar can also be set as TETHER_FOO_BAR in the environment, and each\n"
+      "--cluster-* flag also by its Kong name, KONG_CLUSTER_*. A flag beats TETHER_*, which beats\n"
+      "KONG_*, which beats the default. Durations look like 500ms, 2s or 1m; byte counts may end\n"
+      "in KiB, MiB or GiB.\n"
+      "\n"
+      "flags:\n";
+  for (const FlagDef& def : kFlags) {
+    absl::StrAppend(&out, "  --", def.name, " ", def.value_name, "\n");
+    for (absl::string_view line : absl::StrSplit(def.help, '\n')) {
+      absl::StrAppend(&out, "      ", line, "\n");
+    }
+    if (!def.default_value.empty()) {
+      absl::StrAppend(&out, "      default: ", def.default_value, "\n");
+    }
+    absl::StrAppend(&out, "      env: ", absl::StrJoin(EnvNames(def.name), ", "), "\n");
+  }
+  absl::StrAppend(&out,
+                  "  --help\n"
+                  "      Print this help and exit.\n"
+                  "  --version\n"
+                  "      Print the version and exit.\n");
+  return out;
+}
+
+std::string VersionText() {
+  return absl::StrCat("tether ", TETHER_VERSION, " (default --node-version ",
+                      FindFlag("node-version")->default_value, ")\n");
+}
+
+}  // namespace tether::settings

@@ -1,0 +1,62 @@
+// Command line and environment -> Settings. Every setting is defined once, in the flag table in
+// flags.cc: its flag, its environment names, its default, its parser and its help.
+//
+// Every flag --foo-bar can also be set with TETHER_FOO_BAR; every --cluster-* flag also with
+// Kong's own name (--cluster-cert -> KONG_CLUSTER_CERT), so a Kong data plane's environment works
+// unchanged. Precedence: flag, then TETHER_*, then KONG_*, then the default. Flags beat the
+// environment because they are the more deliberate act: an operator typing a flag overrides
+// whatever a container image or unit file exported.
+//
+// Threading: the functions are thread-safe (no global state; the environment is injected).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "sidecar/settings/settings.h"
+
+namespace tether::settings {
+
+// Looks up an environment variable; nullopt when unset. An empty value counts as unset, so that
+// FOO= (as templating often leaves it) falls through to the next source.
+using EnvLookup = std::function<std::optional<std::string>(absl::string_view name)>;
+
+// The process environment (getenv).
+EnvLookup ProcessEnv();
+// A fixed environment, for tests.
+EnvLookup MapEnv(std::map<std::string, std::string> vars);
+
+// --help or --version was given: print text to stdout and exit 0, without validating anything
+// else on the command line.
+struct PrintAndExit {
+  std::string text;
+};
+
+// What main does next: run with the Settings, or print and exit.
+using ParseOutcome = std::variant<Settings, PrintAndExit>;
+
+// Builds the daemon's Settings from argv and env, in order:
+//   1. --help / --version anywhere on the command line -> PrintAndExit;
+//   2. each table entry takes its value from the flag, TETHER_*, KONG_* or its default, and
+//      parses it (syntax errors name the flag, the value and where the value came from);
+//   3. --node-hostname defaults to the system's hostname;
+//   4. ValidateSettings (validate.h);
+//   5. creates --data-dir (0700) if missing and, without --node-id, loads or creates the
+//      persisted node id there (node_identity.h).
+// Flags are --name=value or --name value; when a flag is repeated, the last one wins. Unknown
+// flags, positional arguments and empty flag values are errors. Errors are InvalidArgument, except
+// file system failures in step 5, which keep their own code.
+absl::StatusOr<ParseOutcome> ParseSettings(int argc, char** argv, const EnvLookup& env);
+
+// Usage text: every flag with its value form, help, default and environment names.
+std::string HelpText();
+
+// "tether <version> (...)", for --version.
+std::string VersionText();
+
+}  // namespace tether::settings

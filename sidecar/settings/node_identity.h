@@ -1,0 +1,36 @@
+// The node's persistent identity on disk: the data directory and the node id inside it.
+//
+// Kong persists a data plane's node id so that the CP keeps one status row per node across
+// restarts (kong-protocol.md §8, 09-node-id-persistence). tether does the same in
+// <data_dir>/node_id.
+//
+// Threading: thread-compatible. Two processes sharing one data dir may race to create the id;
+// each rename is atomic, so the file always holds one whole id, but the loser may have used a
+// different one for its first connection. Give each tether its own data dir.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace tether::settings {
+
+// Name of the node id file inside the data dir.
+inline constexpr char kNodeIdFileName[] = "node_id";
+
+// Creates data_dir with mode 0700 if it is missing (missing parents get 0755). An existing
+// directory is left as it is. Fails if the path exists and is not a directory.
+absl::Status EnsureDataDir(const std::string& data_dir);
+
+// Returns the node id persisted in <data_dir>/node_id, creating the dir as EnsureDataDir does.
+// When the file is missing, a random v4 UUID is generated and written (mode 0600, through a temp
+// file and a rename, so a crash never leaves a partial id). When it holds something other than a
+// UUID (surrounding whitespace is ignored), a warning is logged and a new id replaces it, as Kong
+// does. Fails only if the file cannot be read or written.
+absl::StatusOr<std::string> LoadOrCreateNodeId(const std::string& data_dir);
+
+// A random (version 4, RFC 4122) UUID in lowercase, from the kernel's random source.
+absl::StatusOr<std::string> GenerateUuidV4();
+
+}  // namespace tether::settings

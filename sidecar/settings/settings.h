@@ -1,0 +1,99 @@
+// Settings: the typed configuration of the tether daemon, built once at start-up from flags and
+// environment (flags.h) and checked by ValidateSettings (validate.h).
+//
+// Code below settings/ sees only this struct: never a flag, an environment variable or a string
+// holding a typed value. The defaults live in one place, the flag table in flags.cc; a
+// default-constructed Settings is zero-initialised and not valid, so build one with ParseSettings.
+//
+// Threading: a plain value type (thread-compatible); share it as const after start-up.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "sidecar/common/log.h"
+
+namespace tether::settings {
+
+// How the data plane's TLS identity is checked (kong-protocol.md §1.2).
+enum class MtlsMode {
+  // Kong's default: both sides present the same certificate; the DP trusts that certificate and
+  // verifies the name kong_clustering.
+  kShared,
+  // The CP verifies the DP certificate against its CA; the DP trusts ca_cert_path.
+  kPki,
+};
+
+// A host and a port. An IPv6 host is held without brackets ("::1"); FormatHostPort adds them.
+struct HostPort {
+  std::string host;
+  uint16_t port{};
+
+  bool operator==(const HostPort&) const = default;
+};
+
+// "host:port", with an IPv6 host in brackets ("[::1]:8005"), as URLs and Host headers need.
+std::string FormatHostPort(const HostPort& host_port);
+
+// One entry of basic_info.plugins (kong-protocol.md §2). version is never empty: it matches
+// ^\d+\.\d+\.\d+ so that the CP can compare major and minor.
+struct Plugin {
+  std::string name;
+  std::string version;
+
+  bool operator==(const Plugin&) const = default;
+};
+
+struct Settings {
+  // --- Control plane connection (kong-protocol.md §1) ---
+
+  // --cluster-control-plane host[:port]; the port defaults to 443 as in Kong's WebSocket client.
+  HostPort control_plane;
+  MtlsMode mtls{};
+  // PEM files. Only the paths are held here; cp/ reads the contents.
+  std::string cert_path;
+  std::string key_path;
+  // Set only in pki mode, where it is required.
+  std::optional<std::string> ca_cert_path;
+  // pki mode only: SNI and the verified name. When absent, the host of control_plane.
+  std::optional<std::string> server_name;
+  // basic_info.labels (kong-protocol.md §2): at most 10, validated with Kong's rules.
+  std::map<std::string, std::string> labels;
+  // Largest compressed WebSocket frame accepted (Kong's cluster_max_payload, §1.3).
+  int64_t max_payload_bytes{};
+  // Largest config after gzip inflation; guards against a decompression bomb.
+  int64_t max_inflated_bytes{};
+  // TCP connect + TLS + WebSocket upgrade, as one deadline.
+  absl::Duration connect_timeout;
+  // How often to ping the CP (§4.1), and how long silence may last before reconnecting.
+  // Invariant after validation: ping_timeout > ping_interval.
+  absl::Duration ping_interval;
+  absl::Duration ping_timeout;
+  // Reconnect delay bounds. Invariant after validation: 0 < backoff_min <= backoff_max.
+  absl::Duration backoff_min;
+  absl::Duration backoff_max;
+
+  // --- Node identity, sent on every connection (§1.1, §2) ---
+
+  // A UUID. ParseSettings fills it from --node-id or from <data_dir>/node_id (node_identity.h),
+  // so it is never empty once parsing succeeded.
+  std::string node_id;
+  // A hostname or IP address without a port; the system's hostname unless given.
+  std::string node_hostname;
+  // The Kong version we claim to be, e.g. "3.10.0"; the CP checks its major and minor.
+  std::string node_version;
+  // Sorted by lowercase name, names unique, as Kong sends them.
+  std::vector<Plugin> plugins;
+
+  // --- Local ---
+
+  // Holds node_id and the config cache. Created 0700 when missing.
+  std::string data_dir;
+  log::Level log_level{};
+};
+
+}  // namespace tether::settings

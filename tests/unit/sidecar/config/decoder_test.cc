@@ -1,0 +1,420 @@
+#include "sidecar/config/decoder.h"
+
+#include <openssl/evp.h>
+
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "protocol/constants.h"
+#include "protocol/gzip.h"
+#include "protocol/kong_hash.h"
+#include "rapidjson/document.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+
+namespace tether::config {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+constexpr absl::string_view kHashA = "0123456789abcdef0123456789abcdef";
+constexpr absl::string_view kHashB = "fedcba9876543210fedcba9876543210";
+const std::string kZeros(protocol::kEmptyConfigHash);
+const absl::Time kReceivedAt = absl::FromUnixSeconds(1718000100);
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "cannot open " << path;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+rapidjson::Document Parse(absl::string_view json) {
+  rapidjson::Document document;
+  document.Parse<rapidjson::kParseFullPrecisionFlag>(json.data(), json.size());
+  EXPECT_FALSE(document.HasParseError()) << json.substr(0, 200);
+  return document;
+}
+
+std::string Compact(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string Md5Hex(absl::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), out, &length, EVP_md5(), nullptr);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(out), length));
+}
+
+// A reconfigure message around `config_table` (JSON text); `config_hash` and `hashes` are
+// omitted when empty.
+std::string Message(absl::string_view config_table, absl::string_view config_hash = "",
+                    absl::string_view hashes = "") {
+  std::string message = R"({"type":"reconfigure","timestamp":1718000099.125)";
+  if (!config_hash.empty()) absl::StrAppend(&message, R"(,"config_hash":")", config_hash, "\"");
+  if (!hashes.empty()) absl::StrAppend(&message, R"(,"hashes":)", hashes);
+  absl::StrAppend(&message, R"(,"config_table":)", config_table, "}");
+  return message;
+}
+
+absl::StatusOr<DecodeResult> Decode(absl::string_view json, absl::string_view applied = kZeros,
+                                    const DecodeLimits& limits = DecodeLimits()) {
+  return DecodeReconfigure(protocol::Gzip(json), applied, limits, Source::kControlPlane,
+                           kReceivedAt);
+}
+
+// The example config as tether-devcp would push it: with the CP's config_hash and hashes.
+class ExampleConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    table_json_ = ReadFile(std::string(TETHER_SOURCE_DIR) + "/deploy/examples/kong-config.json");
+    table_ = Parse(table_json_);
+    ASSERT_TRUE(table_.IsObject());
+    expected_ = protocol::CalculateConfigHash(table_);
+    rapidjson::Document hashes(rapidjson::kObjectType);
+    for (const auto& [key, value] : expected_.hashes) {
+      hashes.AddMember(rapidjson::Value(key.c_str(), hashes.GetAllocator()),
+                       rapidjson::Value(value.c_str(), hashes.GetAllocator()),
+                       hashes.GetAllocator());
+    }
+    message_ = Message(table_json_, expected_.config_hash, Compact(hashes));
+  }
+
+  std::string table_json_;
+  rapidjson::Document table_;
+  protocol::ConfigHashes expected_;
+  std::string message_;
+};
+
+// Every collection of the example decodes with its rows, in order, and the totals add up.
+TEST_F(ExampleConfigTest, DecodesEveryCollection) {
+  const std::string frame = protocol::Gzip(message_);
+  absl::StatusOr<DecodeResult> result =
+      DecodeReconfigure(frame, kZeros, DecodeLimits(), Source::kControlPlane, kReceivedAt);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->kind, DecodeResult::Kind::kNewSnapshot);
+  ASSERT_NE(result->snapshot, nullptr);
+  const Snapshot& snapshot = *result->snapshot;
+
+  size_t total = 0;
+  for (const auto& member : table_.GetObject()) {
+    if (!member.value.IsArray()) continue;
+    SCOPED_TRACE(member.name.GetString());
+    ASSERT_EQ(snapshot.types.count(member.name.GetString()), 1u);
+    const EntityCollection& collection = snapshot.types.at(member.name.GetString());
+    ASSERT_EQ(collection.items.size(), member.value.Size());
+    total += member.value.Size();
+  }
+  EXPECT_EQ(snapshot.types.size(), 12u);
+  EXPECT_EQ(snapshot.EntityCount(), total);
+  EXPECT_EQ(snapshot.types.at("services").items.size(), 3u);
+  EXPECT_EQ(snapshot.types.at("routes").items.size(), 4u);
+  EXPECT_EQ(snapshot.types.at("plugins").items.size(), 4u);
+  EXPECT_EQ(snapshot.types.at("targets").items.size(), 2u);
+
+  EXPECT_EQ(snapshot.source, Source::kControlPlane);
+  EXPECT_EQ(snapshot.received_at, kReceivedAt);
+  EXPECT_EQ(snapshot.compressed_bytes, frame.size());
+  EXPECT_EQ(snapshot.decoded_bytes, message_.size());
+  EXPECT_GE(snapshot.decode_duration, absl::ZeroDuration());
+  ASSERT_TRUE(snapshot.cp_timestamp.has_value());
+  EXPECT_DOUBLE_EQ(*snapshot.cp_timestamp, 1718000099.125);
+}
+
+// Each entity keeps its id, compact JSON that parses back to the original row (in the CP's key
+// order), and Kong's digest of the row; Find locates it.
+TEST_F(ExampleConfigTest, EntitiesRoundTrip) {
+  absl::StatusOr<DecodeResult> result = Decode(message_);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const Snapshot& snapshot = *result->snapshot;
+  for (const auto& member : table_.GetObject()) {
+    if (!member.value.IsArray()) continue;
+    const std::string type = member.name.GetString();
+    const char* key = type == "parameters" ? "key" : "id";
+    const EntityCollection& collection = snapshot.types.at(type);
+    for (rapidjson::SizeType i = 0; i < member.value.Size(); ++i) {
+      SCOPED_TRACE(absl::StrCat(type, "[", i, "]"));
+      const rapidjson::Value& row = member.value[i];
+      const Entity& entity = collection.items[i];
+      EXPECT_EQ(entity.id, row[key].GetString());
+      EXPECT_EQ(entity.json, Compact(row));
+      EXPECT_TRUE(Parse(entity.json) == row);
+      EXPECT_EQ(entity.digest, protocol::KongDigest(row));
+      EXPECT_EQ(collection.Find(entity.id), &entity);
+      EXPECT_EQ(snapshot.Find(type, entity.id), &entity);
+    }
+  }
+  EXPECT_EQ(snapshot.Find("routes", "no-such-id"), nullptr);
+  EXPECT_EQ(snapshot.Find("no-such-type", "x"), nullptr);
+}
+
+// Scalars and `_` keys become metadata; the snapshot's hashes are the message's plus computed
+// ones for the types Kong does not hash.
+TEST_F(ExampleConfigTest, KeepsMetadataAndHashes) {
+  absl::StatusOr<DecodeResult> result = Decode(message_);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const Snapshot& snapshot = *result->snapshot;
+  EXPECT_EQ(result->config_hash, expected_.config_hash);
+  EXPECT_EQ(snapshot.config_hash, expected_.config_hash);
+  EXPECT_EQ(snapshot.metadata.size(), 2u);
+  EXPECT_EQ(snapshot.metadata.at("_format_version"), "\"3.0\"");
+  EXPECT_EQ(snapshot.metadata.at("_transform"), "false");
+
+  for (const auto& [key, value] : expected_.hashes) {
+    SCOPED_TRACE(key);
+    EXPECT_EQ(snapshot.hashes.at(key), value);
+  }
+  for (const auto& [type, collection] : snapshot.types) {
+    SCOPED_TRACE(type);
+    EXPECT_EQ(collection.hash, protocol::KongHashValue(table_[type.c_str()]));
+    EXPECT_EQ(snapshot.hashes.at(type), collection.hash);
+  }
+  EXPECT_EQ(snapshot.hashes.size(), 1 + snapshot.types.size());  // config + one per type
+}
+
+// Kong 2.x sends no config_hash: the decoder computes it and all hashes with Kong's algorithm.
+TEST_F(ExampleConfigTest, ComputesHashWhenAbsent) {
+  absl::StatusOr<DecodeResult> result = Decode(Message(table_json_));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->config_hash, expected_.config_hash);
+  for (const auto& [key, value] : expected_.hashes) {
+    SCOPED_TRACE(key);
+    EXPECT_EQ(result->snapshot->hashes.at(key), value);
+  }
+}
+
+// A message whose hash is already applied is reported as such, without a snapshot.
+TEST_F(ExampleConfigTest, ReportsSameHash) {
+  absl::StatusOr<DecodeResult> result = Decode(message_, expected_.config_hash);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->kind, DecodeResult::Kind::kSameHash);
+  EXPECT_EQ(result->config_hash, expected_.config_hash);
+  EXPECT_EQ(result->snapshot, nullptr);
+}
+
+// The same-hash check comes before entities are built, so their errors cannot surface then.
+TEST(DecoderTest, SameHashSkipsEntityValidation) {
+  absl::StatusOr<DecodeResult> result = Decode(Message(R"({"routes":[1]})", kHashA), kHashA);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->kind, DecodeResult::Kind::kSameHash);
+}
+
+// Messages of another type are ignored, whatever else they hold.
+TEST(DecoderTest, IgnoresOtherTypes) {
+  absl::StatusOr<DecodeResult> result = Decode(R"({"type":"ping","config_table":42})");
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->kind, DecodeResult::Kind::kIgnoredType);
+  EXPECT_EQ(result->message_type, "ping");
+  EXPECT_EQ(result->snapshot, nullptr);
+}
+
+// Missing `hashes` keys become 32 zeros, as in Kong's fill_empty_hashes.
+TEST(DecoderTest, FillsMissingHashes) {
+  absl::StatusOr<DecodeResult> result =
+      Decode(Message(R"({"routes":[{"id":"r1"}]})", kHashA,
+                     absl::StrCat(R"({"config":")", kHashA, R"(","plugins":")", kHashB, "\"}")));
+  ASSERT_TRUE(result.ok()) << result.status();
+  const Snapshot& snapshot = *result->snapshot;
+  EXPECT_EQ(snapshot.hashes.at("config"), kHashA);
+  EXPECT_EQ(snapshot.hashes.at("plugins"), kHashB);
+  for (const char* key : {"routes", "services", "upstreams", "targets"}) {
+    EXPECT_EQ(snapshot.hashes.at(key), kZeros) << key;
+  }
+  EXPECT_EQ(snapshot.types.at("routes").hash, kZeros);
+}
+
+// A rejected message's config_hash travels with the error, when it was read.
+TEST(DecoderTest, ErrorsCarryRejectedHash) {
+  absl::StatusOr<DecodeResult> with_hash = Decode(Message(R"({"routes":[{}]})", kHashA));
+  ASSERT_FALSE(with_hash.ok());
+  EXPECT_EQ(RejectedConfigHash(with_hash.status()), kHashA);
+
+  absl::StatusOr<DecodeResult> computed = Decode(Message(R"({"routes":[{}]})"));
+  ASSERT_FALSE(computed.ok());
+  EXPECT_EQ(RejectedConfigHash(computed.status()),
+            protocol::CalculateConfigHash(Parse(R"({"routes":[{}]})")).config_hash);
+
+  absl::StatusOr<DecodeResult> unreadable = Decode("{");
+  ASSERT_FALSE(unreadable.ok());
+  EXPECT_THAT(RejectedConfigHash(unreadable.status()), IsEmpty());
+  EXPECT_THAT(RejectedConfigHash(absl::OkStatus()), IsEmpty());
+}
+
+// The digest is Kong's canonical form: the same row with its keys reordered has the same digest
+// (while its JSON keeps the order it was sent in).
+TEST(DecoderTest, DigestIgnoresKeyOrder) {
+  absl::StatusOr<DecodeResult> a =
+      Decode(Message(R"({"services":[{"id":"s1","port":80,"tags":["a","b"],"host":"h"}]})"));
+  absl::StatusOr<DecodeResult> b =
+      Decode(Message(R"({"services":[{"host":"h","tags":["a","b"],"port":80,"id":"s1"}]})"));
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  const Entity* ea = a->snapshot->Find("services", "s1");
+  const Entity* eb = b->snapshot->Find("services", "s1");
+  ASSERT_NE(ea, nullptr);
+  ASSERT_NE(eb, nullptr);
+  EXPECT_EQ(ea->digest, eb->digest);
+  EXPECT_NE(ea->json, eb->json);
+  EXPECT_EQ(ea->json, R"({"id":"s1","port":80,"tags":["a","b"],"host":"h"})");
+}
+
+// Numbers keep what Kong would hash: -0 stays negative, and formatting follows "%.14g".
+TEST(DecoderTest, NumbersHashLikeKong) {
+  absl::StatusOr<DecodeResult> result =
+      Decode(Message(R"({"x":[{"id":"a","n":-0,"big":1e20,"f":0.90,"i":10,"tiny":1e-400}]})"));
+  ASSERT_TRUE(result.ok()) << result.status();
+  const Entity* entity = result->snapshot->Find("x", "a");
+  ASSERT_NE(entity, nullptr);
+  rapidjson::Document expected = Parse(R"({"id":"a","n":0,"big":1e20,"f":0.9,"i":10,"tiny":0})");
+  expected["n"].SetDouble(-0.0);
+  expected["tiny"].SetDouble(0.0);
+  EXPECT_EQ(entity->digest, protocol::KongDigest(expected));
+  EXPECT_EQ(result->snapshot->types.at("x").hash, Md5Hex("big:1e+20;f:0.9;i:10;id:a;n:-0;tiny:0;"));
+}
+
+// `parameters` rows are keyed by `key`, not `id`.
+TEST(DecoderTest, ParametersAreKeyedByKey) {
+  absl::StatusOr<DecodeResult> result =
+      Decode(Message(R"({"parameters":[{"key":"cluster_id","value":"c0ffee"}]})"));
+  ASSERT_TRUE(result.ok()) << result.status();
+  const Entity* entity = result->snapshot->Find("parameters", "cluster_id");
+  ASSERT_NE(entity, nullptr);
+  EXPECT_EQ(entity->id, "cluster_id");
+}
+
+// An empty array is kept as an empty collection (the CP omits empty ones, so it was meant), and
+// hashed as Kong would ({}).
+TEST(DecoderTest, KeepsEmptyCollections) {
+  absl::StatusOr<DecodeResult> result = Decode(Message(R"({"consumers":[],"routes":[]})"));
+  ASSERT_TRUE(result.ok()) << result.status();
+  const Snapshot& snapshot = *result->snapshot;
+  ASSERT_EQ(snapshot.types.count("consumers"), 1u);
+  EXPECT_TRUE(snapshot.types.at("consumers").items.empty());
+  EXPECT_EQ(snapshot.hashes.at("consumers"), Md5Hex("{}"));
+  EXPECT_EQ(snapshot.hashes.at("routes"), Md5Hex("{}"));
+  EXPECT_EQ(snapshot.EntityCount(), 0u);
+}
+
+// Objects and other non-arrays under config_table are metadata, like `_` keys, even arrays.
+TEST(DecoderTest, NonArraysAreMetadata) {
+  absl::StatusOr<DecodeResult> result =
+      Decode(Message(R"({"_comment":"hi","_ignore":[{"no":"id"}],"obj":{"a":1},"n":null})"));
+  ASSERT_TRUE(result.ok()) << result.status();
+  const Snapshot& snapshot = *result->snapshot;
+  EXPECT_TRUE(snapshot.types.empty());
+  EXPECT_EQ(snapshot.metadata.at("_comment"), "\"hi\"");
+  EXPECT_EQ(snapshot.metadata.at("_ignore"), R"([{"no":"id"}])");
+  EXPECT_EQ(snapshot.metadata.at("obj"), R"({"a":1})");
+  EXPECT_EQ(snapshot.metadata.at("n"), "null");
+}
+
+struct BadCase {
+  const char* name;
+  std::string frame;  // already compressed
+  absl::StatusCode code;
+  const char* message;
+  DecodeLimits limits = DecodeLimits();
+};
+
+std::string Gz(absl::string_view json) { return protocol::Gzip(json); }
+
+DecodeLimits WithInflateCap(size_t bytes) {
+  DecodeLimits limits;
+  limits.max_inflated_bytes = bytes;
+  return limits;
+}
+
+// Every malformed message is rejected with its code and a message naming what was wrong.
+TEST(DecoderTest, RejectsBadMessages) {
+  using absl::StatusCode;
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string deep_in_table = Message(
+      absl::StrCat(R"({"x":[{"id":"a","v":)", std::string(200, '['), std::string(200, ']'), "}]}"));
+  const std::string hashes_key_bad = absl::StrCat(R"({"routes":")", kHashA, R"(X"})");
+  const BadCase cases[] = {
+      {"not gzip", "not gzip at all", StatusCode::kInvalidArgument, "inflate: corrupt"},
+      {"bad json", Gz("{\"type\":"), StatusCode::kInvalidArgument, "invalid json at offset 8"},
+      {"trailing json", Gz("{}{}"), StatusCode::kInvalidArgument, "invalid json at offset 2"},
+      {"nul byte", Gz(std::string("{}\0", 3)), StatusCode::kInvalidArgument, "nul byte"},
+      {"invalid utf-8", Gz("{\"type\":\"\xff\"}"), StatusCode::kInvalidArgument, "invalid json"},
+      {"number too big", Gz(Message(R"({"x":[{"id":"a","n":1e400}]})")),
+       StatusCode::kInvalidArgument, "number too big"},
+      {"not an object", Gz("[1]"), StatusCode::kInvalidArgument, "message is not a json object"},
+      {"missing type", Gz(R"({"config_table":{}})"), StatusCode::kInvalidArgument,
+       "message: missing string type"},
+      {"type not a string", Gz(R"({"type":7,"config_table":{}})"), StatusCode::kInvalidArgument,
+       "message: missing string type"},
+      {"missing config_table", Gz(R"({"type":"reconfigure"})"), StatusCode::kInvalidArgument,
+       "missing config_table"},
+      {"config_table not an object", Gz(Message("[]")), StatusCode::kInvalidArgument,
+       "config_table is not an object"},
+      {"row not an object", Gz(Message(R"({"routes":[{"id":"a"},1]})")),
+       StatusCode::kInvalidArgument, "config_table.routes[1]: not an object"},
+      {"row without id", Gz(Message(R"({"routes":[{"id":"a"},{"id":"b"},{"name":"c"}]})")),
+       StatusCode::kInvalidArgument, "config_table.routes[2]: missing string id"},
+      {"id not a string", Gz(Message(R"({"services":[{"id":5}]})")), StatusCode::kInvalidArgument,
+       "config_table.services[0]: missing string id"},
+      {"empty id", Gz(Message(R"({"services":[{"id":""}]})")), StatusCode::kInvalidArgument,
+       "config_table.services[0]: missing string id"},
+      {"parameter without key", Gz(Message(R"({"parameters":[{"id":"x"}]})")),
+       StatusCode::kInvalidArgument, "config_table.parameters[0]: missing string key"},
+      {"duplicate id", Gz(Message(R"({"routes":[{"id":"a"},{"id":"a"}]})")),
+       StatusCode::kInvalidArgument, "config_table.routes[1]: duplicate id \"a\""},
+      {"odd type name quoted", Gz(Message(R"({"we ird":[1]})")), StatusCode::kInvalidArgument,
+       "config_table.\"we ird\"[0]: not an object"},
+      {"duplicate collection", Gz(Message(R"({"routes":[],"routes":[]})")),
+       StatusCode::kInvalidArgument, "config_table.routes: duplicate key"},
+      {"config_hash uppercase", Gz(Message("{}", "0123456789ABCDEF0123456789ABCDEF")),
+       StatusCode::kInvalidArgument, "config_hash: want 32 lowercase hex chars"},
+      {"config_hash short", Gz(Message("{}", "abc")), StatusCode::kInvalidArgument,
+       "config_hash: want 32 lowercase hex chars"},
+      {"config_hash not a string",
+       Gz(R"({"type":"reconfigure","config_hash":5,"config_table":{}})"),
+       StatusCode::kInvalidArgument, "config_hash: want 32 lowercase hex chars"},
+      {"hashes not an object", Gz(Message("{}", kHashA, "[]")), StatusCode::kInvalidArgument,
+       "hashes is not an object"},
+      {"hashes value not a string", Gz(Message("{}", kHashA, R"({"routes":1})")),
+       StatusCode::kInvalidArgument, "hashes.routes is not a string"},
+      {"hashes value not hex", Gz(Message("{}", kHashA, hashes_key_bad)),
+       StatusCode::kInvalidArgument, "hashes.routes: want 32 lowercase hex chars"},
+      {"depth bomb", Gz(deep), StatusCode::kResourceExhausted, "nested deeper than 128"},
+      {"deep entity", Gz(deep_in_table), StatusCode::kResourceExhausted, "nested deeper than 128"},
+      {"inflated cap", Gz(Message("{}")), StatusCode::kResourceExhausted, "inflate: output exceeds",
+       WithInflateCap(16)},
+  };
+  for (const BadCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    absl::StatusOr<DecodeResult> result =
+        DecodeReconfigure(c.frame, kZeros, c.limits, Source::kControlPlane, kReceivedAt);
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().code(), c.code) << result.status();
+    EXPECT_THAT(result.status().message(), HasSubstr(c.message));
+  }
+}
+
+// The depth cap is a setting: nesting at the cap is accepted, one more level is not.
+TEST(DecoderTest, DepthCapIsExact) {
+  DecodeLimits limits;
+  limits.max_json_depth = 6;
+  // message(1) > config_table(2) > x(3) > row(4) > v(5) > [6]
+  const std::string at_cap = Message(R"({"x":[{"id":"a","v":[[]]}]})");
+  const std::string over_cap = Message(R"({"x":[{"id":"a","v":[[[]]]}]})");
+  EXPECT_TRUE(Decode(at_cap, kZeros, limits).ok());
+  EXPECT_EQ(Decode(over_cap, kZeros, limits).status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+}  // namespace
+}  // namespace tether::config

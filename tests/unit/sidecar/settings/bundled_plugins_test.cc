@@ -1,0 +1,56 @@
+#include "sidecar/settings/bundled_plugins.h"
+
+#include <algorithm>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace tether::settings {
+namespace {
+
+using ::testing::Contains;
+using ::testing::Not;
+
+bool HasPlugin(const std::vector<Plugin>& plugins, const std::string& name) {
+  return std::any_of(plugins.begin(), plugins.end(),
+                     [&](const Plugin& p) { return p.name == name; });
+}
+
+TEST(BundledPluginsTest, Kong310ListAtTheNodeVersionSortedByLowercaseName) {
+  const std::vector<Plugin> plugins = BundledPlugins("3.10.0");
+  EXPECT_EQ(plugins.size(), 45u);  // BUNDLED_PLUGINS in kong/constants.lua at 3.10.0
+  EXPECT_THAT(plugins, Contains(Plugin{"key-auth", "3.10.0"}));
+  EXPECT_THAT(plugins, Contains(Plugin{"acl", "3.10.0"}));
+  EXPECT_THAT(plugins, Contains(Plugin{"redirect", "3.10.0"}));
+  EXPECT_TRUE(std::is_sorted(plugins.begin(), plugins.end(), [](const Plugin& a, const Plugin& b) {
+    return absl::AsciiStrToLower(a.name) < absl::AsciiStrToLower(b.name);
+  }));
+  for (const Plugin& p : plugins) EXPECT_EQ(p.version, "3.10.0") << p.name;
+}
+
+TEST(BundledPluginsTest, VersionSuffixIsKept) {
+  EXPECT_THAT(BundledPlugins("3.10.0-enterprise-version"),
+              Contains(Plugin{"key-auth", "3.10.0-enterprise-version"}));
+}
+
+TEST(BundledPluginsTest, OlderMinorsLeaveOutLaterPlugins) {
+  // ai-* came in 3.6, standard-webhooks in 3.8, redirect in 3.9.
+  const std::vector<Plugin> v35 = BundledPlugins("3.5.2");
+  EXPECT_EQ(v35.size(), 37u);
+  EXPECT_FALSE(HasPlugin(v35, "ai-proxy"));
+  EXPECT_TRUE(HasPlugin(BundledPlugins("3.6.0"), "ai-proxy"));
+  EXPECT_FALSE(HasPlugin(BundledPlugins("3.7.1"), "standard-webhooks"));
+  EXPECT_TRUE(HasPlugin(BundledPlugins("3.8.0"), "standard-webhooks"));
+  EXPECT_FALSE(HasPlugin(BundledPlugins("3.8.0"), "redirect"));
+  EXPECT_TRUE(HasPlugin(BundledPlugins("3.9.3"), "redirect"));
+}
+
+TEST(BundledPluginsTest, UnknownMajorOrNewerMinorGetsTheNewestList) {
+  EXPECT_EQ(BundledPlugins("3.11.0").size(), 45u);
+  EXPECT_EQ(BundledPlugins("4.0.0").size(), 45u);
+}
+
+}  // namespace
+}  // namespace tether::settings
