@@ -1,0 +1,1 @@
+#include "client/lib/mirror.h"

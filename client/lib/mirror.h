@@ -1,0 +1,54 @@
+// Mirror: a proxy's local copy of tether's config, and the assembly of WatchResponse chunks into
+// new mirrors.
+//
+// Why: every client of the Watch API must do the same careful work (collect chunks, check that a
+// delta applies to the state it holds, apply upserts and removals, publish a new immutable copy);
+// doing it once here is what makes deltas safe to use.
+//
+// Threading: Mirror is immutable once published (MirrorPtr). UpdateAssembler is thread-compatible:
+// feed it from one stream's callbacks.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "tether/v1/config.pb.h"
+
+namespace tether::client {
+
+struct Mirror {
+  std::string config_hash;  // empty before the first update
+  std::map<std::string, std::string> hashes;
+  // type -> id -> the entity's JSON.
+  std::map<std::string, std::map<std::string, std::string>> entities;
+  std::map<std::string, std::string> metadata;
+  tether::v1::Source source = tether::v1::NONE;
+
+  size_t EntityCount() const;
+};
+using MirrorPtr = std::shared_ptr<const Mirror>;
+
+class UpdateAssembler {
+ public:
+  // Starts from `initial` (e.g. the mirror held before a reconnect) or from an empty mirror.
+  explicit UpdateAssembler(MirrorPtr initial = nullptr);
+
+  // Feeds one chunk. Returns the new mirror when `chunk` completes an update, nullopt while an
+  // update is still incomplete. InvalidArgument when the chunks are inconsistent (the hash changes
+  // within an update, chunk_index out of order, a delta whose base_hash is not the held hash, a
+  // full/delta flag that changes mid-update); the held mirror is then unchanged and the partial
+  // update dropped.
+  absl::StatusOr<std::optional<MirrorPtr>> Add(const tether::v1::WatchResponse& chunk);
+
+  // The last complete mirror (never null).
+  const MirrorPtr& current() const { return current_; }
+
+ private:
+  MirrorPtr current_;
+  std::vector<tether::v1::WatchResponse> pending_;
+};
+
+}  // namespace tether::client

@@ -1,0 +1,1 @@
+#include "sidecar/api/update_builder.h"

@@ -1,0 +1,58 @@
+// Per-entity differences between two snapshots, for delta updates to subscribers.
+//
+// Why: a proxy holding a 100k-entity config should receive the three routes that changed, not
+// the whole config again (Envoy's delta xDS). Entities are compared by (type, id) and by digest,
+// so a CP that re-sent a row with its keys reordered is not a change.
+//
+// Threading: pure functions over immutable snapshots; thread-safe.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "sidecar/config/snapshot.h"
+
+namespace tether::config {
+
+// The entity types a subscriber asked for; empty means every type.
+class TypeFilter {
+ public:
+  TypeFilter() = default;
+  explicit TypeFilter(std::set<std::string, std::less<>> types) : types_(std::move(types)) {}
+
+  bool Matches(absl::string_view type) const;
+  bool all() const { return types_.empty(); }
+  const std::set<std::string, std::less<>>& types() const { return types_; }
+  // A stable key for caching ("*" for all, else the sorted types joined by ',').
+  std::string Key() const;
+
+ private:
+  std::set<std::string, std::less<>> types_;
+};
+
+struct EntityChange {
+  std::string type;
+  const Entity* entity;  // points into the target snapshot, which the caller keeps alive
+};
+
+struct EntityRemoval {
+  std::string type;
+  std::string id;
+};
+
+struct Delta {
+  std::vector<EntityChange> upserts;   // in the target's type order, then the CP's row order
+  std::vector<EntityRemoval> removals;
+  // Metadata keys (`_format_version`, ...) whose value differs or that the target lacks.
+  bool metadata_changed = false;
+
+  bool empty() const { return upserts.empty() && removals.empty() && !metadata_changed; }
+};
+
+// What must be applied to `from` (restricted to `filter`) to obtain `to` (restricted to
+// `filter`): entities new or changed in `to` are upserts, entities gone from `to` are removals.
+Delta ComputeDelta(const Snapshot& from, const Snapshot& to, const TypeFilter& filter);
+
+}  // namespace tether::config
