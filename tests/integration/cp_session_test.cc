@@ -125,7 +125,12 @@ TEST_F(CpSessionTest, SharedModeConnectsAndAppliesConfig) {
       EXPECT_TRUE(e.payload == kZeros || e.payload == *hash) << e;
     }
   }
-  const status::StatusView view = app_->status().Get();
+  // The CP's pong to a ping gives the round-trip time.
+  const status::StatusView view = AwaitStatus([](const status::StatusView& v) {
+    return v.connection.last_pong_at != absl::InfinitePast();
+  });
+  EXPECT_GT(view.connection.last_ping_rtt, absl::ZeroDuration());
+  EXPECT_LT(view.connection.last_ping_rtt, kWait);
   EXPECT_EQ(view.connection.state, cp::ConnectionState::kConnected);
   EXPECT_EQ(view.connection.attempts, 1u);
   EXPECT_EQ(view.config.applies, 1u);
