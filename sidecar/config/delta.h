@@ -7,8 +7,10 @@
 // Threading: pure functions over immutable snapshots; thread-safe.
 #pragma once
 
+#include <functional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -47,8 +49,19 @@ struct Delta {
   std::vector<EntityRemoval> removals;
   // Metadata keys (`_format_version`, ...) whose value differs or that the target lacks.
   bool metadata_changed = false;
+  // A filtered type appeared or vanished, even with no rows (an empty collection is a type the CP
+  // sent on purpose, and full updates list it in entity_types).
+  bool types_changed = false;
+  // A filtered type's section hash differs (the whole-config "config" hash is not compared: it
+  // moves with every config). Usually implied by entity changes, but a CP may re-hash the same
+  // rows differently, and a subscriber's hashes must still end up equal to the target's.
+  bool hashes_changed = false;
 
-  bool empty() const { return upserts.empty() && removals.empty() && !metadata_changed; }
+  // True when a subscriber with this filter has nothing to learn from the target.
+  bool empty() const {
+    return upserts.empty() && removals.empty() && !metadata_changed && !types_changed &&
+           !hashes_changed;
+  }
 };
 
 // What must be applied to `from` (restricted to `filter`) to obtain `to` (restricted to

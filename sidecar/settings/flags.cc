@@ -21,7 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "sidecar/settings/bundled_plugins.h"
-#include "sidecar/settings/file_util.h"
+#include "sidecar/common/file_util.h"
 #include "sidecar/settings/node_identity.h"
 #include "sidecar/settings/validate.h"
 

@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "sidecar/common/log.h"
-#include "sidecar/settings/file_util.h"
+#include "sidecar/common/file_util.h"
 #include "sidecar/settings/validate.h"
 
 namespace tether::settings {

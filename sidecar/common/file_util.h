@@ -1,4 +1,4 @@
-// Small POSIX file helpers for settings/: reading a bounded file and replacing one atomically.
+// Small POSIX file helpers: reading a bounded file and replacing one atomically.
 //
 // Threading: thread-safe (no shared state).
 #pragma once
@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace tether::settings {
+namespace tether {
 
 // Reads the whole file, refusing one larger than max_bytes (ResourceExhausted). Errors come from
 // errno (NotFound for a missing file) and read "cannot read <path>: <reason>".
@@ -22,4 +22,4 @@ absl::StatusOr<std::string> ReadFileCapped(const std::string& path, size_t max_b
 // reader sees the old file or the whole new one, never a part.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents, mode_t mode);
 
-}  // namespace tether::settings
+}  // namespace tether

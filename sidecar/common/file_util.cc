@@ -1,4 +1,4 @@
-#include "sidecar/settings/file_util.h"
+#include "sidecar/common/file_util.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tether::settings {
+namespace tether {
 namespace {
 
 // Closes a file descriptor on scope exit.
@@ -84,4 +84,4 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
   return absl::OkStatus();
 }
 
-}  // namespace tether::settings
+}  // namespace tether
