@@ -13,7 +13,7 @@
 #include <thread>
 #include <utility>
 
-#include "absl/synchronization/mutex.h"
+#include "sidecar/common/mutex.h"
 
 namespace tether {
 
@@ -32,7 +32,7 @@ class LatestWinsWorker {
   // Queues `item`, replacing a pending one. Returns true when a pending item was dropped.
   // Items submitted after Stop are dropped.
   bool Submit(T item) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (stopping_) return false;
     const bool replaced = pending_.has_value();
     pending_.emplace(std::move(item));
@@ -41,7 +41,7 @@ class LatestWinsWorker {
 
   // Drops any pending item and refuses new ones; the running handler (if any) carries on.
   void RequestStop() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
     pending_.reset();
   }
@@ -55,7 +55,7 @@ class LatestWinsWorker {
 
   // True while nothing is pending or running. For tests and shutdown checks.
   bool IdleForTest() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return !pending_.has_value() && !busy_;
   }
 
@@ -64,22 +64,22 @@ class LatestWinsWorker {
     while (true) {
       T item;
       {
-        absl::MutexLock lock(&mu_);
-        mu_.Await(absl::Condition(
-            +[](LatestWinsWorker* w) { return w->stopping_ || w->pending_.has_value(); }, this));
+        MutexLock lock(&mu_);
+        mu_.Await([this]()
+                      ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_ || pending_.has_value(); });
         if (stopping_) return;
         item = std::move(*pending_);
         pending_.reset();
         busy_ = true;
       }
       handler_(std::move(item));
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       busy_ = false;
     }
   }
 
   const Handler handler_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::optional<T> pending_ ABSL_GUARDED_BY(mu_);
   bool busy_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

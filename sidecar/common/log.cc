@@ -5,9 +5,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "sidecar/common/mutex.h"
 
 namespace tether::log {
 namespace {
@@ -15,7 +15,7 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
 
 // Guards stderr so that concurrent lines never interleave.
-absl::Mutex g_write_mu;
+Mutex g_write_mu;
 
 absl::string_view LevelName(Level level) {
   switch (level) {
@@ -83,7 +83,7 @@ void Write(Level level, absl::string_view component, absl::string_view message, 
     AppendValue(line, f.value);
   }
   line.push_back('\n');
-  absl::MutexLock lock(&g_write_mu);
+  MutexLock lock(&g_write_mu);
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
 }

@@ -7,12 +7,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "protocol/constants.h"
 #include "sidecar/common/asio.h"
 #include "sidecar/common/latest_wins_worker.h"
 #include "sidecar/common/log.h"
+#include "sidecar/common/mutex.h"
 #include "sidecar/cp/tls_context.h"
 
 namespace tether::cp {
@@ -122,7 +121,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
 
   void Start() {
     {
-      absl::MutexLock lock(&lifecycle_mu_);
+      MutexLock lock(&lifecycle_mu_);
       if (started_) return;
       started_ = true;
     }
@@ -143,7 +142,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
 
   bool Stop(absl::Duration timeout) {
     {
-      absl::MutexLock lock(&lifecycle_mu_);
+      MutexLock lock(&lifecycle_mu_);
       if (!started_) {
         applier_.Stop();
         return true;
@@ -511,10 +510,10 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
 
   const std::string address_;  // host:port, immutable: read from any thread
 
-  absl::Mutex lifecycle_mu_;
+  Mutex lifecycle_mu_;
   bool started_ ABSL_GUARDED_BY(lifecycle_mu_) = false;
-  absl::Notification running_;
-  absl::Notification stopped_;
+  Notification running_;
+  Notification stopped_;
 
   // Last: its thread calls back into the members above.
   LatestWinsWorker<Frame> applier_;

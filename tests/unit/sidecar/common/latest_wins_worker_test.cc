@@ -2,24 +2,23 @@
 
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "sidecar/common/mutex.h"
 
 namespace tether {
 namespace {
 
 // While the handler is busy with item 1, items 2..5 arrive: only 5 is handled next.
 TEST(LatestWinsWorkerTest, NewestPendingItemWins) {
-  absl::Notification first_started, release_first;
-  absl::Mutex mu;
+  Notification first_started, release_first;
+  Mutex mu;
   std::vector<int> handled;
   LatestWinsWorker<int> worker([&](int item) {
     if (item == 1) {
       first_started.Notify();
       release_first.WaitForNotification();
     }
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     handled.push_back(item);
   });
   EXPECT_FALSE(worker.Submit(1));
@@ -29,17 +28,14 @@ TEST(LatestWinsWorkerTest, NewestPendingItemWins) {
   EXPECT_TRUE(worker.Submit(4));
   EXPECT_TRUE(worker.Submit(5));
   release_first.Notify();
-  absl::MutexLock lock(&mu);
-  ASSERT_TRUE(
-      mu.AwaitWithTimeout(absl::Condition(
-                              +[](std::vector<int>* h) { return h->size() == 2; }, &handled),
-                          absl::Seconds(30)));
+  MutexLock lock(&mu);
+  ASSERT_TRUE(mu.AwaitWithTimeout([&] { return handled.size() == 2; }, absl::Seconds(30)));
   EXPECT_EQ(handled, (std::vector<int>{1, 5}));
 }
 
 // Stop waits for the running item and drops the pending one.
 TEST(LatestWinsWorkerTest, StopDropsPendingAndJoins) {
-  absl::Notification started, release;
+  Notification started, release;
   int handled = 0;
   LatestWinsWorker<int> worker([&](int) {
     ++handled;
