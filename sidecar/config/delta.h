@@ -45,7 +45,7 @@ struct EntityRemoval {
 };
 
 struct Delta {
-  std::vector<EntityChange> upserts;   // in the target's type order, then the CP's row order
+  std::vector<EntityChange> upserts;  // in the target's type order, then the CP's row order
   std::vector<EntityRemoval> removals;
   // Metadata keys (`_format_version`, ...) whose value differs or that the target lacks.
   bool metadata_changed = false;

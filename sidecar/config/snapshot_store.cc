@@ -18,12 +18,35 @@ std::string SnapshotStore::CurrentHash() const {
   return current != nullptr ? current->config_hash : std::string(protocol::kEmptyConfigHash);
 }
 
+SnapshotPtr SnapshotStore::Find(absl::string_view config_hash) const {
+  absl::MutexLock lock(&mu_);
+  if (current_ != nullptr && current_->config_hash == config_hash) return current_;
+  // Newest first: the same hash may come back (CP rollback, disk cache then CP), and the newest
+  // copy is the one most likely still shared with other readers.
+  for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
+    if ((*it)->config_hash == config_hash) return *it;
+  }
+  return nullptr;
+}
+
 void SnapshotStore::Publish(SnapshotPtr snapshot) {
   assert(snapshot != nullptr);
   std::vector<Observer> observers;
+  // Released after the lock: dropping the last reference to a large snapshot frees it, which is
+  // slow work that must not hold up readers.
+  SnapshotPtr released;
   {
     absl::MutexLock lock(&mu_);
-    current_ = snapshot;
+    SnapshotPtr previous = std::exchange(current_, snapshot);
+    if (previous != nullptr && history_limit_ > 0) {
+      history_.push_back(std::move(previous));
+      if (history_.size() > history_limit_) {
+        released = std::move(history_.front());
+        history_.pop_front();
+      }
+    } else {
+      released = std::move(previous);
+    }
     // Observers run outside the lock so that one may call Current() and none can stall readers.
     // The copy is cheap: there are a handful, and publishes are rare.
     observers = observers_;

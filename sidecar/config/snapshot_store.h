@@ -1,17 +1,23 @@
-// SnapshotStore holds the current Snapshot and tells observers when it changes.
+// SnapshotStore holds the current Snapshot, a short history of the ones before it, and tells
+// observers when the current one changes.
 //
 // Why: the CP session's applier publishes, and any number of readers (gRPC subscribers, status,
 // disk cache) read the current snapshot without ever blocking the publisher for long: readers
 // copy the pointer under the lock and let go (STYLE.md, "Locks only to swap in a shared
-// structure").
+// structure"). The history lets a subscriber that reconnects with the hash it holds resume with a
+// delta instead of the whole config (Envoy's delta xDS resume), as long as that hash is recent.
 //
-// Threading: thread-safe. mu_ guards current_ and observers_. Observers are called on the
-// publishing thread, outside the lock, in registration order; they must not block.
+// Threading: thread-safe. mu_ guards current_, history_ and observers_. Observers are called on
+// the publishing thread, outside the lock, in registration order; they must not block.
 #pragma once
 
+#include <cstddef>
+#include <deque>
 #include <functional>
+#include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "sidecar/config/snapshot.h"
 
@@ -21,20 +27,34 @@ class SnapshotStore {
  public:
   using Observer = std::function<void(const SnapshotPtr&)>;
 
+  // How many snapshots before the current one Find() can still return. Each held snapshot keeps
+  // its whole config in memory, so this trades memory for delta resumes after a burst of configs.
+  static constexpr size_t kDefaultHistory = 16;
+
+  explicit SnapshotStore(size_t history = kDefaultHistory) : history_limit_(history) {}
+
   // Null until the first Publish.
   SnapshotPtr Current() const;
   // Hash of the current snapshot, or 32 zeros when none.
   std::string CurrentHash() const;
+  // The current snapshot or one of the last `history` published before it whose config_hash is
+  // `config_hash` (the newest such), or null when none is held.
+  SnapshotPtr Find(absl::string_view config_hash) const;
 
-  // Makes `snapshot` current and notifies observers.
+  // Makes `snapshot` current, moves the previous one into the history (dropping the oldest
+  // beyond the limit) and notifies observers.
   void Publish(SnapshotPtr snapshot);
 
   // Observers are registered during wiring, before the first Publish.
   void AddObserver(Observer observer);
 
  private:
+  const size_t history_limit_;
   mutable absl::Mutex mu_;
   SnapshotPtr current_ ABSL_GUARDED_BY(mu_);
+  // Previously current snapshots, oldest first; never more than history_limit_. Only Publish()
+  // writes this.
+  std::deque<SnapshotPtr> history_ ABSL_GUARDED_BY(mu_);
   std::vector<Observer> observers_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -64,6 +64,59 @@ TEST(SnapshotStoreTest, ObserverMayReadStore) {
   EXPECT_EQ(seen, snapshot);
 }
 
+// Find returns the current snapshot and the ones published before it, up to the history limit.
+TEST(SnapshotStoreTest, FindsCurrentAndRecentSnapshots) {
+  SnapshotStore store(/*history=*/3);
+  std::vector<SnapshotPtr> published;
+  for (int i = 1; i <= 4; ++i) {
+    published.push_back(MakeSnapshot(i));
+    store.Publish(published.back());
+  }
+  for (const SnapshotPtr& snapshot : published) {
+    SCOPED_TRACE(snapshot->config_hash);
+    EXPECT_EQ(store.Find(snapshot->config_hash), snapshot);
+  }
+}
+
+// The oldest snapshot beyond the history limit is dropped, and the store lets go of it.
+TEST(SnapshotStoreTest, DropsSnapshotsBeyondHistory) {
+  SnapshotStore store(/*history=*/2);
+  SnapshotPtr first = MakeSnapshot(1);
+  const std::weak_ptr<const Snapshot> first_weak = first;
+  const std::string first_hash = first->config_hash;
+  store.Publish(std::move(first));
+  for (int i = 2; i <= 4; ++i) store.Publish(MakeSnapshot(i));
+  EXPECT_EQ(store.Find(first_hash), nullptr);
+  EXPECT_TRUE(first_weak.expired());
+  EXPECT_NE(store.Find(MakeSnapshot(2)->config_hash), nullptr);
+  EXPECT_EQ(store.Find(MakeSnapshot(4)->config_hash), store.Current());
+}
+
+// With no history only the current snapshot is found; unknown hashes and an empty store find
+// nothing.
+TEST(SnapshotStoreTest, FindWithoutHistory) {
+  SnapshotStore store(/*history=*/0);
+  EXPECT_EQ(store.Find(protocol::kEmptyConfigHash), nullptr);
+  store.Publish(MakeSnapshot(1));
+  const SnapshotPtr second = MakeSnapshot(2);
+  store.Publish(second);
+  EXPECT_EQ(store.Find(second->config_hash), second);
+  EXPECT_EQ(store.Find(MakeSnapshot(1)->config_hash), nullptr);
+  EXPECT_EQ(store.Find(MakeSnapshot(9)->config_hash), nullptr);
+}
+
+// When a hash comes back (a CP rollback), Find returns the newest snapshot with it.
+TEST(SnapshotStoreTest, FindReturnsNewestWithHash) {
+  SnapshotStore store;
+  const SnapshotPtr old_copy = MakeSnapshot(1);
+  store.Publish(old_copy);
+  store.Publish(MakeSnapshot(2));
+  const SnapshotPtr new_copy = MakeSnapshot(1);
+  store.Publish(new_copy);
+  store.Publish(MakeSnapshot(3));
+  EXPECT_EQ(store.Find(new_copy->config_hash), new_copy);
+}
+
 // Readers on other threads always see a whole published snapshot, and never an older one than
 // they saw before (one publisher).
 TEST(SnapshotStoreTest, ReadersSeeOrderedSnapshots) {
