@@ -18,6 +18,7 @@
 #include "sidecar/config/decoder.h"
 #include "sidecar/cp/basic_info.h"
 #include "sidecar/cp/session.h"
+#include "tests/testing/app_fixture.h"
 #include "tests/testing/testing.h"
 #include "tools/devcp/control_plane.h"
 
@@ -29,79 +30,22 @@ using devcp::EventKind;
 using devcp::OfKind;
 using ::testing::HasSubstr;
 
-constexpr absl::Duration kWait = absl::Seconds(30);
-constexpr absl::string_view kZeros = "00000000000000000000000000000000";
+using testing::kWait;
+using testing::PingWith;
+constexpr absl::string_view kZeros = testing::kZeroHash;
 
 std::string ExampleConfig() {
   return testing::ReadFile(testing::SourceFile("deploy/examples/kong-config.json"));
 }
 
-// The example config with one more service, so each call with a new `n` has a new hash.
+// A one-service config; each `n` below 10 gives a different hash.
 std::string ConfigVariant(int n) {
   return absl::StrCat(R"({"_format_version":"3.0","_transform":false,"services":[)",
                       R"({"id":"00000000-0000-4000-8000-00000000000)", n % 10, R"(","name":"svc-)",
                       n, R"(","host":"example.com","port":80}]})");
 }
 
-devcp::EventPredicate PingWith(std::string hash) {
-  return [hash = std::move(hash)](const Event& e) {
-    return e.kind == EventKind::kPing && e.payload == hash;
-  };
-}
-
-class CpSessionTest : public ::testing::Test {
- protected:
-  void StartCp(devcp::MtlsMode mode = devcp::MtlsMode::kShared) {
-    devcp::Options o;
-    o.mtls = mode;
-    o.cert_path = testing::Fixture("certs/kong_clustering.crt");
-    o.key_path = testing::Fixture("certs/kong_clustering.key");
-    if (mode == devcp::MtlsMode::kPki) {
-      o.ca_cert_path = testing::Fixture("certs/kong_clustering_ca.crt");
-    }
-    auto cp = devcp::ControlPlane::Create(o);
-    ASSERT_TRUE(cp.ok()) << cp.status();
-    cp_ = *std::move(cp);
-  }
-
-  void StartApp(const std::vector<std::string>& extra_flags = {}) {
-    settings_ = testing::TestSettings(cp_->port(), data_dir_.path(), extra_flags);
-    StartAppWith(settings_);
-  }
-
-  void StartAppWith(const settings::Settings& s) {
-    auto app = app::App::Create(s);
-    ASSERT_TRUE(app.ok()) << app.status();
-    app_ = *std::move(app);
-    app_->Start();
-  }
-
-  status::StatusView AwaitStatus(const std::function<bool(const status::StatusView&)>& pred) {
-    auto [view, held] = app_->status().WaitFor(pred, kWait);
-    EXPECT_TRUE(held) << "status did not reach the expected state; last error: "
-                      << view.connection.last_error;
-    return view;
-  }
-
-  std::string AwaitAppliedHash(const std::string& hash) {
-    return AwaitStatus([&](const status::StatusView& v) {
-             return v.config.current && v.config.current->config_hash == hash;
-           })
-        .config.current->config_hash;
-  }
-
-  void TearDown() override {
-    if (app_) {
-      EXPECT_TRUE(app_->Stop(kWait));
-    }
-    if (cp_) cp_->Stop();
-  }
-
-  testing::TempDir data_dir_;
-  settings::Settings settings_;
-  std::unique_ptr<devcp::ControlPlane> cp_;
-  std::unique_ptr<app::App> app_;
-};
+class CpSessionTest : public testing::AppTest {};
 
 // Shared mode: the handshake carries the node's identity, basic_info is the first frame, the
 // pushed config becomes the current snapshot, and the next ping carries its hash.
@@ -380,9 +324,7 @@ TEST_F(CpSessionTest, RejectionRecordsHashWhenReadable) {
 // Stop during a backoff wait returns at once instead of waiting out the delay (an hour here).
 TEST_F(CpSessionTest, StopDuringBackoff) {
   testing::RefusingPort refusing;
-  settings_ = testing::TestSettings(refusing.port(), data_dir_.path(),
-                                    {"--reconnect-backoff-min=1h", "--reconnect-backoff-max=2h"});
-  StartAppWith(settings_);
+  StartAppAt(refusing.port(), {"--reconnect-backoff-min=1h", "--reconnect-backoff-max=2h"});
   const status::StatusView view = AwaitStatus([](const status::StatusView& v) {
     return v.connection.state == cp::ConnectionState::kDisconnected && v.connection.attempts == 1;
   });
@@ -397,8 +339,7 @@ TEST_F(CpSessionTest, StopDuringBackoff) {
 // hour-long connect timeout) abandons the attempt and returns.
 TEST_F(CpSessionTest, StopDuringConnect) {
   testing::SilentListener silent;
-  settings_ = testing::TestSettings(silent.port(), data_dir_.path(), {"--connect-timeout=1h"});
-  StartAppWith(settings_);
+  StartAppAt(silent.port(), {"--connect-timeout=1h"});
   AwaitStatus([](const status::StatusView& v) {
     return v.connection.state == cp::ConnectionState::kConnecting;
   });
@@ -409,8 +350,7 @@ TEST_F(CpSessionTest, StopDuringConnect) {
 // The connect deadline bounds a peer that accepts TCP but never completes TLS.
 TEST_F(CpSessionTest, ConnectTimeoutBoundsSilentPeer) {
   testing::SilentListener silent;
-  settings_ = testing::TestSettings(silent.port(), data_dir_.path(), {"--connect-timeout=300ms"});
-  StartAppWith(settings_);
+  StartAppAt(silent.port(), {"--connect-timeout=300ms"});
   const status::StatusView view = AwaitStatus([](const status::StatusView& v) {
     return absl::IsDeadlineExceeded(v.connection.last_error);
   });
