@@ -1,0 +1,147 @@
+#include "tools/devcp/rules.h"
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rapidjson/document.h"
+
+namespace tether::devcp {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Kong reads the query raw (no URL-decoding) and an absent key is what triggers its 400.
+TEST(ParseOutletTargetTest, ReadsRawQueryValues) {
+  const OutletTarget target = ParseOutletTarget(
+      "/v1/outlet?node_id=abc&node_hostname=h%20x&node_version=3.10.0&node_id=second");
+  EXPECT_EQ(target.path, "/v1/outlet");
+  EXPECT_EQ(target.node_id, "abc");
+  EXPECT_EQ(target.node_hostname, "h%20x");
+  EXPECT_EQ(target.node_version, "3.10.0");
+}
+
+TEST(ParseOutletTargetTest, TellsAbsentFromEmpty) {
+  const OutletTarget target = ParseOutletTarget("/v1/outlet?node_id=&x=1");
+  EXPECT_EQ(target.node_id, "");
+  EXPECT_FALSE(target.node_version.has_value());
+  EXPECT_FALSE(ParseOutletTarget("/v1/outlet").node_id.has_value());
+}
+
+// The §2 version rule: same major, DP minor not newer; patch and suffix are free.
+TEST(CheckVersionCompatibilityTest, FollowsKongsRule) {
+  struct Case {
+    const char* dp;
+    bool compatible;
+  };
+  const Case cases[] = {
+      {"3.10.0", true},   {"3.10.7", true},     {"3.9.2", true},   {"3.0.0", true},
+      {"3.10.0.1", true}, {"3.10.0-rc1", true}, {"3.11.0", false}, {"4.0.0", false},
+      {"2.8.4", false},   {"3.10", false},      {"bogus", false},  {"", false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.dp);
+    EXPECT_EQ(CheckVersionCompatibility(c.dp, "3.10.0").ok(), c.compatible);
+  }
+  EXPECT_THAT(CheckVersionCompatibility("1.0.0", "3.10.0").message(),
+              HasSubstr("data plane version 1.0.0 is incompatible with control plane version "
+                        "3.10.0 (3.x.y are accepted)"));
+}
+
+// Each malformed basic_info gets the message Kong logs for it (§2 step 1).
+TEST(ParseBasicInfoTest, RejectsWithKongsMessages) {
+  struct Case {
+    const char* data;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"", "failed to receive websocket basic info data"},
+      {"{not json", "failed to decode websocket basic info data"},
+      {R"({"type":"ping","plugins":[]})", "invalid basic info data type: ping"},
+      {R"([1,2])", "invalid basic info data type: nil"},
+      {R"({"type":"basic_info"})", "missing plugins in basic info data"},
+      {R"({"type":"basic_info","plugins":"acl"})", "missing plugins in basic info data"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.data);
+    absl::StatusOr<BasicInfo> info = ParseBasicInfo(c.data);
+    ASSERT_FALSE(info.ok());
+    EXPECT_EQ(info.status().message(), c.message);
+  }
+}
+
+TEST(ParseBasicInfoTest, CollectsPluginNamesFromArrayOrObject) {
+  absl::StatusOr<BasicInfo> info = ParseBasicInfo(
+      R"({"type":"basic_info","plugins":[{"name":"key-auth","version":"3.10.0"},{"name":"acl"}]})");
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_THAT(info->plugins, ElementsAre("acl", "key-auth"));
+  // Lua's cjson encodes an empty plugin list as an object.
+  info = ParseBasicInfo(R"({"type":"basic_info","plugins":{}})");
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_TRUE(info->plugins.empty());
+}
+
+// The message has Kong's shape and carries the hash of the §3.5 test vector.
+TEST(BuildReconfigureTest, StampsHashAndTimestamp) {
+  absl::StatusOr<Reconfigure> message = BuildReconfigure(
+      R"({"routes":[],"services":[],"plugins":[]})", absl::FromUnixMillis(1718000000123));
+  ASSERT_TRUE(message.ok()) << message.status();
+  EXPECT_EQ(message->config_hash, "81aac97a81ad03c0cf0b36663806488e");
+  rapidjson::Document doc;
+  doc.Parse(message->message_json.c_str());
+  ASSERT_FALSE(doc.HasParseError());
+  EXPECT_STREQ(doc["type"].GetString(), "reconfigure");
+  EXPECT_DOUBLE_EQ(doc["timestamp"].GetDouble(), 1718000000.123);
+  EXPECT_STREQ(doc["config_hash"].GetString(), "81aac97a81ad03c0cf0b36663806488e");
+  EXPECT_STREQ(doc["hashes"]["config"].GetString(), "81aac97a81ad03c0cf0b36663806488e");
+  EXPECT_STREQ(doc["hashes"]["routes"].GetString(), "99914b932bd37a50b983c5e7c90ae93b");
+  EXPECT_STREQ(doc["hashes"]["targets"].GetString(), "00000000000000000000000000000000");
+  EXPECT_TRUE(doc["config_table"]["routes"].IsArray());
+}
+
+TEST(BuildReconfigureTest, ListsConfiguredPlugins) {
+  absl::StatusOr<Reconfigure> message = BuildReconfigure(
+      R"({"plugins":[{"name":"rate-limiting"},{"name":"acl"},{"name":"acl"},{"id":"x"}]})",
+      absl::Now());
+  ASSERT_TRUE(message.ok()) << message.status();
+  EXPECT_THAT(message->configured_plugins, ElementsAre("acl", "rate-limiting"));
+}
+
+TEST(BuildReconfigureTest, RejectsNonObjects) {
+  EXPECT_EQ(BuildReconfigure("{", absl::Now()).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(BuildReconfigure("[]", absl::Now()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(FindMissingPluginTest, NamesTheFirstMissing) {
+  EXPECT_EQ(FindMissingPlugin({"acl", "key-auth"}, {"key-auth"}), "acl");
+  EXPECT_EQ(FindMissingPlugin({"acl"}, {"acl", "cors"}), std::nullopt);
+  EXPECT_EQ(FindMissingPlugin({}, {}), std::nullopt);
+}
+
+// §4.2: the length check comes before the type check.
+TEST(CheckDataPlaneFrameTest, AllowsOnly32BytePings) {
+  const std::string hash(32, '0');
+  EXPECT_EQ(CheckDataPlaneFrame("ping", hash), std::nullopt);
+  EXPECT_EQ(CheckDataPlaneFrame("text", hash),
+            "invalid websocket frame received from data plane: text");
+  EXPECT_EQ(CheckDataPlaneFrame("pong", hash),
+            "invalid websocket frame received from data plane: pong");
+  EXPECT_EQ(CheckDataPlaneFrame("ping", std::string(31, '0')),
+            "received a ping frame from the data plane with an invalid hash: '" +
+                std::string(31, '0') + "'");
+  EXPECT_EQ(CheckDataPlaneFrame("binary", "hi"),
+            "received a ping frame from the data plane with an invalid hash: 'hi'");
+  EXPECT_EQ(CheckDataPlaneFrame("ping", ""),
+            "received a ping frame from the data plane with an invalid hash: ''");
+}
+
+TEST(PingTimeoutReasonTest, SaysSeconds) {
+  EXPECT_EQ(PingTimeoutReason(absl::Seconds(45)),
+            "did not receive ping frame from data plane within 45 seconds");
+}
+
+}  // namespace
+}  // namespace tether::devcp

@@ -1,0 +1,248 @@
+// tether-devcp: a development Kong control plane on the command line (scripts/run starts it).
+//
+// Thin edge: flags into Options, the config file into SetConfig (again whenever the file
+// changes), SIGINT/SIGTERM into Stop. Everything else is ControlPlane's.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "sidecar/common/log.h"
+#include "tools/devcp/control_plane.h"
+
+namespace tether::devcp {
+namespace {
+
+constexpr absl::string_view kComponent = "devcp";
+// How often the config file is checked for changes (mtime and size).
+constexpr long kPollNanos = 500 * 1000 * 1000;
+
+constexpr char kUsage[] = R"(usage: tether-devcp [flags]
+
+A development Kong control plane speaking the v1 wire protocol (wss://HOST:PORT/v1/outlet)
+with the open-source CP's checks. Stops cleanly on SIGINT or SIGTERM.
+
+  --listen HOST:PORT      address to listen on (default 127.0.0.1:8005)
+  --mtls shared|pki       cluster_mtls mode (default shared)
+  --cert FILE             CP certificate (PEM); in shared mode also the one DPs must present
+  --key FILE              CP private key (PEM)
+  --ca-cert FILE          pki mode: the CA that issues DP certificates
+  --version X.Y.Z         Kong version the CP claims, for the DP version check (default 3.10.0)
+  --config FILE           config_table JSON (the flat CP push form) to push to every DP;
+                          re-read and pushed again whenever the file changes
+  --ping-wait DURATION    close a DP that sends nothing for this long (default 45s)
+  --log-level LEVEL       debug, info, warn or error (default info)
+  --help                  this text
+)";
+
+struct Flags {
+  std::string listen = "127.0.0.1:8005";
+  std::string mtls = "shared";
+  std::string cert;
+  std::string key;
+  std::string ca_cert;
+  std::string version = "3.10.0";
+  std::string config;
+  std::string ping_wait = "45s";
+  std::string log_level = "info";
+  bool help = false;
+};
+
+// Accepts `--name value` and `--name=value`.
+absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
+  Flags flags;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      flags.help = true;
+      continue;
+    }
+    if (!absl::ConsumePrefix(&arg, "--")) {
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\""));
+    }
+    const size_t eq = arg.find('=');
+    const absl::string_view name = arg.substr(0, eq);
+    std::string* slot = nullptr;
+    if (name == "listen") slot = &flags.listen;
+    if (name == "mtls") slot = &flags.mtls;
+    if (name == "cert") slot = &flags.cert;
+    if (name == "key") slot = &flags.key;
+    if (name == "ca-cert") slot = &flags.ca_cert;
+    if (name == "version") slot = &flags.version;
+    if (name == "config") slot = &flags.config;
+    if (name == "ping-wait") slot = &flags.ping_wait;
+    if (name == "log-level") slot = &flags.log_level;
+    if (slot == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    std::string value;
+    if (eq != absl::string_view::npos) {
+      value = std::string(arg.substr(eq + 1));
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+    }
+    *slot = std::move(value);
+  }
+  return flags;
+}
+
+absl::StatusOr<Options> ToOptions(const Flags& flags) {
+  Options options;
+  // HOST:PORT, the host possibly a bracketed IPv6 address.
+  const size_t colon = flags.listen.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(flags.listen.substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen \"", flags.listen, "\" is not HOST:PORT"));
+  }
+  absl::string_view host = absl::string_view(flags.listen).substr(0, colon);
+  if (absl::ConsumePrefix(&host, "[")) absl::ConsumeSuffix(&host, "]");
+  options.listen_host = std::string(host);
+  options.listen_port = static_cast<uint16_t>(port);
+  if (flags.mtls == "shared") {
+    options.mtls = MtlsMode::kShared;
+  } else if (flags.mtls == "pki") {
+    options.mtls = MtlsMode::kPki;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--mtls \"", flags.mtls, "\" must be shared or pki"));
+  }
+  if (flags.cert.empty() || flags.key.empty()) {
+    return absl::InvalidArgumentError("--cert and --key are required");
+  }
+  if (options.mtls == MtlsMode::kPki && flags.ca_cert.empty()) {
+    return absl::InvalidArgumentError("--mtls pki requires --ca-cert");
+  }
+  options.cert_path = flags.cert;
+  options.key_path = flags.key;
+  options.ca_cert_path = flags.ca_cert;
+  options.version = flags.version;
+  if (!absl::ParseDuration(flags.ping_wait, &options.ping_wait) ||
+      options.ping_wait <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--ping-wait \"", flags.ping_wait, "\" is not a positive duration"));
+  }
+  // A long-running devcp records a ping event per DP every 30 s; keep the log bounded.
+  options.max_events = 10000;
+  return options;
+}
+
+// What identifies a version of the config file; editors that save by rename change both.
+struct FileStamp {
+  int64_t mtime_nanos = 0;
+  int64_t size = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+std::optional<FileStamp> Stat(const std::string& path) {
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0) return std::nullopt;
+  return FileStamp{static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec,
+                   static_cast<int64_t>(info.st_size)};
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
+  return text;
+}
+
+absl::Status PushConfigFile(ControlPlane& cp, const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<std::string> hash = cp.SetConfig(*text);
+  if (!hash.ok()) {
+    return absl::Status(hash.status().code(),
+                        absl::StrCat("--config ", path, ": ", hash.status().message()));
+  }
+  log::Info(kComponent, "config file loaded",
+            {{"file", path}, {"config_hash", *hash}, {"bytes", text->size()}});
+  return absl::OkStatus();
+}
+
+int Main(int argc, char** argv) {
+  absl::StatusOr<Flags> flags = ParseFlags(argc, argv);
+  if (flags.ok() && flags->help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  absl::StatusOr<Options> options =
+      flags.ok() ? ToOptions(*flags) : absl::StatusOr<Options>(flags.status());
+  absl::StatusOr<log::Level> level = flags.ok() ? log::ParseLevel(flags->log_level)
+                                                : absl::StatusOr<log::Level>(log::Level::kInfo);
+  if (!options.ok() || !level.ok()) {
+    const absl::Status& error = !options.ok() ? options.status() : level.status();
+    std::fprintf(stderr, "tether-devcp: %s\n(see --help)\n", std::string(error.message()).c_str());
+    return 2;
+  }
+  log::SetLevel(*level);
+
+  // Block the stop signals before any thread starts, so that every thread inherits the mask and
+  // only sigtimedwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<ControlPlane>> cp = ControlPlane::Create(*std::move(options));
+  if (!cp.ok()) {
+    log::Error(kComponent, "cannot start", {{"err", cp.status().ToString()}});
+    return 1;
+  }
+  const std::string& config_path = flags->config;
+  std::optional<FileStamp> stamp;
+  if (!config_path.empty()) {
+    stamp = Stat(config_path);
+    if (absl::Status pushed = PushConfigFile(**cp, config_path); !pushed.ok()) {
+      log::Error(kComponent, "cannot load config", {{"err", pushed.ToString()}});
+      return 1;
+    }
+  }
+
+  for (;;) {
+    const timespec poll = {0, kPollNanos};
+    const int signal = sigtimedwait(&stop_signals, nullptr, &poll);
+    if (signal == SIGINT || signal == SIGTERM) {
+      log::Info(kComponent, "stopping", {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}});
+      break;
+    }
+    if (config_path.empty()) continue;
+    const std::optional<FileStamp> now = Stat(config_path);
+    if (now == stamp) continue;
+    stamp = now;
+    if (!now.has_value()) {
+      log::Warn(kComponent, "config file is gone; keeping the last config",
+                {{"file", config_path}});
+      continue;
+    }
+    // A half-written file fails to parse; its next write changes the stamp and we retry.
+    if (absl::Status pushed = PushConfigFile(**cp, config_path); !pushed.ok()) {
+      log::Warn(kComponent, "config not pushed; keeping the last config",
+                {{"err", pushed.ToString()}});
+    }
+  }
+  (*cp)->Stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace tether::devcp
+
+int main(int argc, char** argv) { return tether::devcp::Main(argc, argv); }
