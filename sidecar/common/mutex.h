@@ -31,9 +31,11 @@ class ABSL_LOCKABLE Mutex {
   Mutex& operator=(const Mutex&) = delete;
 
   void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
+  // Notifies before unlocking: a waiter woken after the unlock could otherwise see its condition,
+  // return and destroy this Mutex (e.g. a stack Notification) while notify_all still runs.
   void Unlock() ABSL_UNLOCK_FUNCTION() {
-    mu_.unlock();
     changed_.notify_all();
+    mu_.unlock();
   }
 
   // Blocks until `condition()` holds; the mutex must be held, and is held again on return.
