@@ -12,23 +12,20 @@
 #include <deque>
 #include <exception>
 #include <functional>
-#include <future>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 #include <utility>
 
-#include "absl/base/dynamic_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "protocol/gzip.h"
 #include "sidecar/common/asio.h"
 #include "sidecar/common/log.h"
+#include "sidecar/common/mutex.h"
 #include "tools/devcp/rules.h"
-#include "tools/devcp/visible_mutex_lock.h"
 
 namespace tether::devcp {
 namespace {
@@ -282,10 +279,7 @@ class ControlPlane::Impl {
  public:
   Impl(Options options, std::unique_ptr<net::io_context> io, ssl::context tls,
        std::string cert_digest, tcp::acceptor acceptor);
-  ~Impl() {
-    Stop();
-    ABSL_ANNOTATE_RWLOCK_DESTROY(&post_mu_);
-  }
+  ~Impl() { Stop(); }
 
   uint16_t port() const { return port_; }
   void Stop();
@@ -331,7 +325,7 @@ class ControlPlane::Impl {
   std::map<uint64_t, std::shared_ptr<Session>> sessions_;
   OutgoingPtr config_;  // pushed to each DP right after its basic_info; only SetConfig sets it
 
-  absl::Mutex post_mu_;
+  Mutex post_mu_;  // tether::Mutex: visible to TSan, unlike Debian's absl::Mutex
   bool stopping_ ABSL_GUARDED_BY(post_mu_) = false;
   std::once_flag stop_once_;
   std::thread thread_;
@@ -819,7 +813,6 @@ ControlPlane::Impl::Impl(Options options, std::unique_ptr<net::io_context> io, s
       events_(options_.max_events),
       work_(net::make_work_guard(*io_)),
       grace_timer_(*io_) {
-  ABSL_ANNOTATE_RWLOCK_CREATE(&post_mu_);
   net::co_spawn(*io_, AcceptLoop(), ReportException("devcp accept loop"));
   thread_ = std::thread([this] { io_->run(); });
 }
@@ -827,7 +820,7 @@ ControlPlane::Impl::Impl(Options options, std::unique_ptr<net::io_context> io, s
 void ControlPlane::Impl::Stop() {
   std::call_once(stop_once_, [this] {
     {
-      VisibleMutexLock lock(&post_mu_);
+      MutexLock lock(&post_mu_);
       stopping_ = true;
       net::post(*io_, [this] { BeginShutdown(); });
     }
@@ -837,20 +830,20 @@ void ControlPlane::Impl::Stop() {
 }
 
 bool ControlPlane::Impl::RunOnIo(const std::function<void()>& fn) {
-  // A std::promise rather than absl::Notification: ThreadSanitizer sees its ordering (see
-  // visible_mutex_lock.h).
-  std::promise<void> done;
-  std::future<void> finished = done.get_future();
+  // Shared with the handler rather than on this stack: tether::Mutex::Unlock notifies after
+  // unlocking, so this thread could otherwise return and destroy the Notification while the io
+  // thread is still inside Notify (TSan reported it).
+  auto done = std::make_shared<Notification>();
   {
     // Under post_mu_ so that it is queued before BeginShutdown, which run() drains first.
-    VisibleMutexLock lock(&post_mu_);
+    MutexLock lock(&post_mu_);
     if (stopping_) return false;
-    net::post(*io_, [&fn, &done] {
+    net::post(*io_, [&fn, done] {
       fn();
-      done.set_value();
+      done->Notify();
     });
   }
-  finished.wait();
+  done->WaitForNotification();
   return true;
 }
 

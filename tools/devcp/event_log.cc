@@ -2,10 +2,7 @@
 
 #include <utility>
 
-#include "absl/base/dynamic_annotations.h"
 #include "absl/strings/escaping.h"
-#include "absl/time/clock.h"
-#include "tools/devcp/visible_mutex_lock.h"
 
 namespace tether::devcp {
 
@@ -67,36 +64,31 @@ EventPredicate OfKind(EventKind kind, uint64_t connection) {
   };
 }
 
-EventLog::EventLog(size_t max_events) : max_events_(max_events) {
-  ABSL_ANNOTATE_RWLOCK_CREATE(&mu_);
-}
-
-EventLog::~EventLog() { ABSL_ANNOTATE_RWLOCK_DESTROY(&mu_); }
-
 void EventLog::Record(Event event) {
-  {
-    VisibleMutexLock lock(&mu_);
-    events_.push_back(std::move(event));
-    if (max_events_ != 0 && events_.size() > max_events_) events_.pop_front();
-  }
-  recorded_.SignalAll();
+  // Unlocking wakes every WaitFor to look again.
+  MutexLock lock(&mu_);
+  events_.push_back(std::move(event));
+  if (max_events_ != 0 && events_.size() > max_events_) events_.pop_front();
 }
 
 std::vector<Event> EventLog::Events() const {
-  VisibleMutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return std::vector<Event>(events_.begin(), events_.end());
 }
 
 std::optional<Event> EventLog::WaitFor(const EventPredicate& predicate, size_t nth,
                                        absl::Duration timeout) const {
   if (nth == 0) return std::nullopt;
-  const absl::Time deadline = absl::Now() + timeout;
-  VisibleMutexLock lock(&mu_);
-  for (;;) {
-    if (std::optional<Event> found = FindLocked(predicate, nth)) return found;
-    // On timeout, one last look: an event may have come with the deadline.
-    if (lock.WaitWithDeadline(&recorded_, deadline)) return FindLocked(predicate, nth);
-  }
+  std::optional<Event> found;
+  MutexLock lock(&mu_);
+  // The condition runs on this thread with mu_ held (tether::Mutex::Await).
+  mu_.AwaitWithTimeout(
+      [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        found = FindLocked(predicate, nth);
+        return found.has_value();
+      },
+      timeout);
+  return found;
 }
 
 std::optional<Event> EventLog::FindLocked(const EventPredicate& predicate, size_t nth) const {

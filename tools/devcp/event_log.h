@@ -4,8 +4,8 @@
 // closed a connection, without sleeping. The ControlPlane records one Event per step of every
 // connection; a test blocks in WaitFor until a matching event exists (or a deadline passes).
 //
-// Threading: thread-safe; mu_ guards events_. Record is called on the CP's io
-// thread, the readers from any thread.
+// Threading: thread-safe; mu_ guards events_ (tether::Mutex, which TSan can see). Record is
+// called on the CP's io thread, the readers from any thread.
 #pragma once
 
 #include <cstddef>
@@ -19,8 +19,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "sidecar/common/mutex.h"
 
 namespace tether::devcp {
 
@@ -93,8 +93,7 @@ class EventLog {
  public:
   // `max_events` 0 keeps everything; otherwise the oldest events are dropped beyond it (a
   // long-running tether-devcp would otherwise grow by every ping).
-  explicit EventLog(size_t max_events = 0);
-  ~EventLog();
+  explicit EventLog(size_t max_events = 0) : max_events_(max_events) {}
 
   EventLog(const EventLog&) = delete;
   EventLog& operator=(const EventLog&) = delete;
@@ -113,8 +112,7 @@ class EventLog {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t max_events_;
-  mutable absl::Mutex mu_;
-  mutable absl::CondVar recorded_;  // signalled after each Record
+  mutable Mutex mu_;
   std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
 };
 
