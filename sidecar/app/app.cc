@@ -1,9 +1,12 @@
 #include "sidecar/app/app.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "sidecar/common/asio.h"
 #include "sidecar/common/log.h"
 #include "sidecar/cp/basic_info.h"
+#include "sidecar/settings/flags.h"
 
 namespace tether::app {
 namespace {
@@ -33,6 +36,28 @@ cp::SessionOptions SessionOptionsFrom(const settings::Settings& s) {
   return o;
 }
 
+api::ServerOptions GrpcOptionsFrom(const settings::Settings& s, std::string control_plane_url) {
+  api::ServerOptions o;
+  for (const settings::GrpcListenAddress& a : s.grpc_listen) {
+    api::ListenAddress l;
+    switch (a.kind) {
+      case settings::GrpcListenAddress::Kind::kUnix:
+        l.kind = api::ListenAddress::Kind::kUnix;
+        l.path = a.path;
+        break;
+      case settings::GrpcListenAddress::Kind::kTcp:
+        l.kind = api::ListenAddress::Kind::kTcp;
+        l.host = a.tcp.host;
+        l.port = a.tcp.port;
+        break;
+    }
+    o.listen.push_back(std::move(l));
+  }
+  o.ping_interval = s.ping_interval;
+  o.control_plane_url = std::move(control_plane_url);
+  return o;
+}
+
 }  // namespace
 
 App::App() : io_(std::make_unique<net::io_context>(1)) {}
@@ -55,6 +80,14 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const settings::Settings& setti
       cp::Session::Create(*app->io_, SessionOptionsFrom(settings), std::move(callbacks));
   if (!session.ok()) return session.status();
   app->session_ = *std::move(session);
+
+  app->status_.SetNode(status::NodeInfo{settings.node_id, settings.node_hostname,
+                                        settings.node_version, settings.labels,
+                                        std::string(settings::TetherVersion())});
+  absl::StatusOr<std::unique_ptr<api::Server>> grpc = api::Server::Create(
+      GrpcOptionsFrom(settings, app->session_->Url()), app->store_, app->status_);
+  if (!grpc.ok()) return grpc.status();
+  app->grpc_ = *std::move(grpc);
   log::Info("app", "tether configured",
             {{"control_plane", app->session_->Url()},
              {"mtls", settings.mtls == settings::MtlsMode::kShared ? "shared" : "pki"},
@@ -76,7 +109,12 @@ void App::Start() {
 bool App::Stop(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   bool clean = true;
-  if (session_) clean = session_->Stop(timeout);
+  // Streams first: proxies learn tether is going away while it still holds the config.
+  if (grpc_) clean = grpc_->Shutdown(timeout / 2);
+  if (session_) {
+    const absl::Duration left = std::max(deadline - absl::Now(), absl::ZeroDuration());
+    clean = session_->Stop(left) && clean;
+  }
   io_->stop();
   if (io_thread_.joinable()) io_thread_.join();
   return clean && absl::Now() <= deadline;

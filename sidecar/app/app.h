@@ -1,8 +1,14 @@
 // App: owns tether's executors, threads and components, and starts and stops them in order.
 // Wiring only: no protocol or config logic lives here.
 //
+// Order: Create builds everything and starts the gRPC API (gRPC binds and starts in one step, and
+// a listener that cannot be bound must fail start-up before any CP connection; until the first
+// config it answers NOT_SERVING and subscribers wait). Start then starts the CP session. Stop
+// runs STYLE.md's order: gRPC shutdown first (streams end with UNAVAILABLE), then the CP close
+// frame and the threads.
+//
 // Threading: Create, Start and Stop are called from main's thread (or a test's). The CP session
-// runs on the app's I/O thread; store() and status() are thread-safe.
+// runs on the app's I/O thread; store(), status() and grpc() are thread-safe.
 #pragma once
 
 #include <memory>
@@ -10,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "sidecar/api/server.h"
 #include "sidecar/app/config_applier.h"
 #include "sidecar/config/snapshot_store.h"
 #include "sidecar/settings/settings.h"
@@ -29,12 +36,13 @@ class App {
 
   // Starts the I/O thread and the CP session; returns once they run.
   void Start();
-  // Closes the CP session (empty close frame) and stops the threads. Idempotent. Returns false
-  // when `timeout` passed first.
+  // Shuts the gRPC API down (half of `timeout` at most), then closes the CP session (empty close
+  // frame) and stops the threads. Idempotent. Returns false when `timeout` passed first.
   bool Stop(absl::Duration timeout);
 
   config::SnapshotStore& store() { return store_; }
   status::StatusBoard& status() { return status_; }
+  api::Server& grpc() { return *grpc_; }
 
  private:
   App();
@@ -45,6 +53,8 @@ class App {
   std::unique_ptr<boost::asio::io_context> io_;
   std::unique_ptr<cp::Session> session_;
   std::thread io_thread_;
+  // Last, so it is destroyed first: it reads store_ and status_.
+  std::unique_ptr<api::Server> grpc_;
 };
 
 }  // namespace tether::app

@@ -20,8 +20,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "sidecar/settings/bundled_plugins.h"
 #include "sidecar/common/file_util.h"
+#include "sidecar/settings/bundled_plugins.h"
 #include "sidecar/settings/node_identity.h"
 #include "sidecar/settings/validate.h"
 
@@ -40,6 +40,17 @@ using ApplyFn = absl::Status (*)(absl::string_view value, Settings& settings);
 // also accepts inline PEM in KONG_CLUSTER_CERT_KEY, and that would be a private key.
 enum class ValueDisplay { kShow, kHide };
 
+// How often a flag may be given and whether it takes a value.
+enum class FlagKind {
+  // One value; when given again, the last one wins.
+  kSingle,
+  // Each --flag adds a value (applied in order); the environment variable takes a comma-separated
+  // list. The default applies only when neither gives any.
+  kRepeatable,
+  // A boolean: --flag alone means true; --flag=false and TETHER_FLAG=false also work.
+  kSwitch,
+};
+
 struct FlagDef {
   // Without the leading "--". Environment names derive from it (EnvNames).
   absl::string_view name;
@@ -51,6 +62,7 @@ struct FlagDef {
   absl::string_view help;
   ApplyFn apply;
   ValueDisplay display = ValueDisplay::kShow;
+  FlagKind kind = FlagKind::kSingle;
 };
 
 absl::Status Reason(absl::string_view reason) { return absl::InvalidArgumentError(reason); }
@@ -87,10 +99,13 @@ absl::Status ParseBytesTo(absl::string_view value, int64_t& out) {
   return absl::OkStatus();
 }
 
-// host, host:port, [v6] or [v6]:port. The host itself is checked by ValidateSettings.
-absl::Status ParseControlPlane(absl::string_view value, Settings& s) {
-  // kong-protocol.md §1.1: the port defaults to 443, as in Kong's WebSocket client.
-  constexpr uint16_t kDefaultPort = 443;
+// Whether a host:port value must carry its port.
+enum class PortRule { kOptional, kRequired };
+
+// host, host:port, [v6] or [v6]:port into `out`; without a port, out.port keeps its value. Ports
+// run from `min_port` (1, or 0 where 0 means "any free port") to 65535. The host itself is checked
+// by ValidateSettings.
+absl::Status ParseHostPort(absl::string_view value, PortRule rule, int min_port, HostPort& out) {
   if (absl::StrContains(value, "://")) return Reason("give host:port, without a scheme");
   absl::string_view host = value;
   absl::string_view port;
@@ -116,16 +131,62 @@ absl::Status ParseControlPlane(absl::string_view value, Settings& s) {
     }
   }
   if (host.empty()) return Reason("missing host");
-  uint16_t port_number = kDefaultPort;
+  if (!has_port && rule == PortRule::kRequired) {
+    return Reason("missing port (want host:port, or [ipv6]:port)");
+  }
+  uint16_t port_number = out.port;
   if (has_port) {
     int n = 0;
     if (port.empty() || port.find_first_not_of("0123456789") != absl::string_view::npos ||
-        !absl::SimpleAtoi(port, &n) || n < 1 || n > 65535) {
-      return Reason(absl::StrCat("port ", Quote(port), " must be a number from 1 to 65535"));
+        !absl::SimpleAtoi(port, &n) || n < min_port || n > 65535) {
+      return Reason(
+          absl::StrCat("port ", Quote(port), " must be a number from ", min_port, " to 65535"));
     }
     port_number = static_cast<uint16_t>(n);
   }
-  s.control_plane = HostPort{std::string(host), port_number};
+  out = HostPort{std::string(host), port_number};
+  return absl::OkStatus();
+}
+
+absl::Status ParseControlPlane(absl::string_view value, Settings& s) {
+  // kong-protocol.md §1.1: the port defaults to 443, as in Kong's WebSocket client.
+  constexpr uint16_t kDefaultPort = 443;
+  HostPort parsed{"", kDefaultPort};
+  if (absl::Status st = ParseHostPort(value, PortRule::kOptional, 1, parsed); !st.ok()) return st;
+  s.control_plane = std::move(parsed);
+  return absl::OkStatus();
+}
+
+// unix:///absolute/path, or ip:port / [ipv6]:port (port 0: any free port). Appends, since the
+// flag is repeatable. Which hosts are allowed is ValidateSettings' rule.
+absl::Status ParseGrpcListen(absl::string_view value, Settings& s) {
+  GrpcListenAddress address;
+  if (absl::ConsumePrefix(&value, "unix:")) {
+    // gRPC also reads unix:relative and unix:/abs; one spelling keeps logs and docs unambiguous.
+    if (!absl::ConsumePrefix(&value, "//") || !absl::StartsWith(value, "/")) {
+      return Reason("want unix:///absolute/path");
+    }
+    address.kind = GrpcListenAddress::Kind::kUnix;
+    address.path = std::string(value);
+  } else {
+    address.kind = GrpcListenAddress::Kind::kTcp;
+    if (absl::Status st = ParseHostPort(value, PortRule::kRequired, 0, address.tcp); !st.ok()) {
+      return Reason(absl::StrCat(st.message(), "; or unix:///path"));
+    }
+  }
+  s.grpc_listen.push_back(std::move(address));
+  return absl::OkStatus();
+}
+
+absl::Status ParseBoolTo(absl::string_view value, bool& out) {
+  const std::string lower = absl::AsciiStrToLower(value);
+  if (lower == "true" || lower == "1" || lower == "yes") {
+    out = true;
+  } else if (lower == "false" || lower == "0" || lower == "no") {
+    out = false;
+  } else {
+    return Reason("want true or false");
+  }
   return absl::OkStatus();
 }
 
@@ -326,6 +387,17 @@ constexpr FlagDef kFlags[] = {
     // --- Local ---
     {"data-dir", "path", "/var/lib/tether", "Directory for the node id and the config cache.",
      [](absl::string_view v, Settings& s) { return CopyTo(v, s.data_dir); }},
+    {"grpc-listen", "address", "",
+     "Where the gRPC API listens; repeat the flag for several addresses (the environment variable\n"
+     "takes a comma-separated list). unix:///path for a unix socket (mode 0660), or ip:port for\n"
+     "TCP: 127.0.0.1:50051, [::1]:50051 (port 0 picks a free port). A non-loopback address needs\n"
+     "--grpc-allow-non-loopback. Default: unix://<data-dir>/tether.sock.",
+     ParseGrpcListen, ValueDisplay::kShow, FlagKind::kRepeatable},
+    {"grpc-allow-non-loopback", "", "false",
+     "Allow --grpc-listen on TCP addresses other than loopback. The API has no authentication\n"
+     "and serves the whole config, so only do this on a network only trusted proxies reach.",
+     [](absl::string_view v, Settings& s) { return ParseBoolTo(v, s.grpc_allow_non_loopback); },
+     ValueDisplay::kShow, FlagKind::kSwitch},
     {"log-level", "level", "info", "debug, info, warn or error.", ParseLogLevel},
 };
 
@@ -345,16 +417,20 @@ std::vector<std::string> EnvNames(absl::string_view flag) {
   return names;
 }
 
-// A value and where it came from, for error messages.
-struct SourcedValue {
-  std::string value;
+// The values of one flag and where they came from, for error messages.
+struct SourcedValues {
+  // One value, except for a kRepeatable flag given several times or by a list in the environment.
+  std::vector<std::string> values;
   // Empty for the command line; else "from TETHER_X", "from KONG_X" or "default".
   std::string origin;
 };
 
-// Collects --name=value and --name value pairs.
-absl::StatusOr<absl::flat_hash_map<std::string, std::string>> ScanArgs(int argc, char** argv) {
-  absl::flat_hash_map<std::string, std::string> given;
+// Flag name -> its values on the command line, in order.
+using GivenFlags = absl::flat_hash_map<std::string, std::vector<std::string>>;
+
+// Collects --name=value and --name value pairs (a switch takes no separate value).
+absl::StatusOr<GivenFlags> ScanArgs(int argc, char** argv) {
+  GivenFlags given;
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (!absl::ConsumePrefix(&arg, "--")) {
@@ -363,42 +439,59 @@ absl::StatusOr<absl::flat_hash_map<std::string, std::string>> ScanArgs(int argc,
     }
     const size_t eq = arg.find('=');
     const std::string name(arg.substr(0, eq));
-    if (FindFlag(name) == nullptr) {
+    const FlagDef* def = FindFlag(name);
+    if (def == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, " (see --help)"));
     }
     std::string value;
     if (eq != absl::string_view::npos) {
       value = std::string(arg.substr(eq + 1));
+    } else if (def->kind == FlagKind::kSwitch) {
+      // Never takes the next argument, so "--grpc-allow-non-loopback --foo" reads as expected.
+      value = "true";
     } else if (i + 1 < argc && !absl::StartsWith(argv[i + 1], "--")) {
       value = argv[++i];
     }
     if (value.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
     }
-    // The last one wins, as with absl and Go flags, so a wrapper can append overrides.
-    given.insert_or_assign(name, std::move(value));
+    std::vector<std::string>& values = given[name];
+    // Otherwise the last one wins, as with absl and Go flags, so a wrapper can append overrides.
+    if (def->kind != FlagKind::kRepeatable) values.clear();
+    values.push_back(std::move(value));
   }
   return given;
 }
 
-std::optional<SourcedValue> Lookup(const FlagDef& def,
-                                   const absl::flat_hash_map<std::string, std::string>& given,
-                                   const EnvLookup& env) {
-  if (auto it = given.find(def.name); it != given.end()) return SourcedValue{it->second, ""};
+std::optional<SourcedValues> Lookup(const FlagDef& def, const GivenFlags& given,
+                                    const EnvLookup& env) {
+  if (auto it = given.find(def.name); it != given.end()) return SourcedValues{it->second, ""};
   for (const std::string& name : EnvNames(def.name)) {
-    if (std::optional<std::string> v = env(name); v.has_value() && !v->empty()) {
-      return SourcedValue{*std::move(v), absl::StrCat("from ", name)};
+    std::optional<std::string> v = env(name);
+    if (!v.has_value() || v->empty()) continue;
+    SourcedValues found{{}, absl::StrCat("from ", name)};
+    if (def.kind == FlagKind::kRepeatable) {
+      // An empty entry ("a,,b") is handed to the parser, which names it.
+      for (absl::string_view entry : absl::StrSplit(*v, ',')) {
+        found.values.emplace_back(absl::StripAsciiWhitespace(entry));
+      }
+    } else {
+      found.values.push_back(*std::move(v));
     }
+    return found;
   }
-  if (!def.default_value.empty()) return SourcedValue{std::string(def.default_value), "default"};
+  if (!def.default_value.empty()) {
+    return SourcedValues{{std::string(def.default_value)}, "default"};
+  }
   return std::nullopt;
 }
 
 // "--ping-interval "30" (from TETHER_PING_INTERVAL): not a duration ..."
-absl::Status WithFlagContext(const FlagDef& def, const SourcedValue& v, const absl::Status& st) {
+absl::Status WithFlagContext(const FlagDef& def, absl::string_view value, absl::string_view origin,
+                             const absl::Status& st) {
   std::string context = absl::StrCat("--", def.name);
-  if (def.display == ValueDisplay::kShow) absl::StrAppend(&context, " ", Quote(v.value));
-  if (!v.origin.empty()) absl::StrAppend(&context, " (", v.origin, ")");
+  if (def.display == ValueDisplay::kShow) absl::StrAppend(&context, " ", Quote(value));
+  if (!origin.empty()) absl::StrAppend(&context, " (", origin, ")");
   return absl::Status(st.code(), absl::StrCat(context, ": ", st.message()));
 }
 
@@ -436,16 +529,23 @@ absl::StatusOr<ParseOutcome> ParseSettings(int argc, char** argv, const EnvLooku
     if (arg == "--version") return PrintAndExit{VersionText()};
   }
 
-  absl::StatusOr<absl::flat_hash_map<std::string, std::string>> given = ScanArgs(argc, argv);
+  absl::StatusOr<GivenFlags> given = ScanArgs(argc, argv);
   if (!given.ok()) return given.status();
 
   Settings settings;
   for (const FlagDef& def : kFlags) {
-    std::optional<SourcedValue> v = Lookup(def, *given, env);
+    std::optional<SourcedValues> v = Lookup(def, *given, env);
     if (!v.has_value()) continue;
-    if (absl::Status st = def.apply(v->value, settings); !st.ok()) {
-      return WithFlagContext(def, *v, st);
+    for (const std::string& value : v->values) {
+      if (absl::Status st = def.apply(value, settings); !st.ok()) {
+        return WithFlagContext(def, value, v->origin, st);
+      }
     }
+  }
+  if (settings.grpc_listen.empty() && !settings.data_dir.empty()) {
+    // The default depends on --data-dir, so the table cannot hold it.
+    settings.grpc_listen.push_back(
+        {GrpcListenAddress::Kind::kUnix, absl::StrCat(settings.data_dir, "/tether.sock"), {}});
   }
 
   if (settings.node_hostname.empty()) {
@@ -485,7 +585,8 @@ std::string HelpText() {
       "\n"
       "flags:\n";
   for (const FlagDef& def : kFlags) {
-    absl::StrAppend(&out, "  --", def.name, " ", def.value_name, "\n");
+    absl::StrAppend(&out, "  --", def.name, def.value_name.empty() ? "" : " ", def.value_name,
+                    def.kind == FlagKind::kRepeatable ? " (repeatable)" : "", "\n");
     for (absl::string_view line : absl::StrSplit(def.help, '\n')) {
       absl::StrAppend(&out, "      ", line, "\n");
     }
@@ -501,6 +602,8 @@ std::string HelpText() {
                   "      Print the version and exit.\n");
   return out;
 }
+
+absl::string_view TetherVersion() { return TETHER_VERSION; }
 
 std::string VersionText() {
   return absl::StrCat("tether ", TETHER_VERSION, " (default --node-version ",

@@ -44,17 +44,23 @@ using ParseOutcome = std::variant<Settings, PrintAndExit>;
 //   1. --help / --version anywhere on the command line -> PrintAndExit;
 //   2. each table entry takes its value from the flag, TETHER_*, KONG_* or its default, and
 //      parses it (syntax errors name the flag, the value and where the value came from);
-//   3. --node-hostname defaults to the system's hostname;
+//   3. --node-hostname defaults to the system's hostname, --grpc-listen to
+//      unix://<data-dir>/tether.sock;
 //   4. ValidateSettings (validate.h);
 //   5. creates --data-dir (0700) if missing and, without --node-id, loads or creates the
 //      persisted node id there (node_identity.h).
-// Flags are --name=value or --name value; when a flag is repeated, the last one wins. Unknown
+// Flags are --name=value or --name value (a switch such as --grpc-allow-non-loopback needs no
+// value). When a flag is repeated the last one wins, except for repeatable flags (--grpc-listen),
+// where each adds a value and the environment variable takes a comma-separated list. Unknown
 // flags, positional arguments and empty flag values are errors. Errors are InvalidArgument, except
 // file system failures in step 5, which keep their own code.
 absl::StatusOr<ParseOutcome> ParseSettings(int argc, char** argv, const EnvLookup& env);
 
 // Usage text: every flag with its value form, help, default and environment names.
 std::string HelpText();
+
+// tether's own version, e.g. "0.1.0".
+absl::string_view TetherVersion();
 
 // "tether <version> (...)", for --version.
 std::string VersionText();

@@ -12,4 +12,14 @@ std::string FormatHostPort(const HostPort& host_port) {
   return absl::StrCat(host_port.host, ":", host_port.port);
 }
 
+std::string FormatGrpcListen(const GrpcListenAddress& address) {
+  switch (address.kind) {
+    case GrpcListenAddress::Kind::kUnix:
+      return absl::StrCat("unix://", address.path);
+    case GrpcListenAddress::Kind::kTcp:
+      break;
+  }
+  return FormatHostPort(address.tcp);
+}
+
 }  // namespace tether::settings

@@ -39,6 +39,22 @@ struct HostPort {
 // "host:port", with an IPv6 host in brackets ("[::1]:8005"), as URLs and Host headers need.
 std::string FormatHostPort(const HostPort& host_port);
 
+// Where the gRPC API listens (--grpc-listen).
+struct GrpcListenAddress {
+  enum class Kind { kUnix, kTcp };
+  Kind kind{};
+  // kUnix: the socket's absolute path.
+  std::string path;
+  // kTcp: an IP address (an IPv6 one without brackets) and a port; port 0 picks a free port.
+  HostPort tcp;
+
+  bool operator==(const GrpcListenAddress&) const = default;
+};
+
+// The address as --grpc-listen and gRPC write it: "unix:///run/tether.sock", "127.0.0.1:50051",
+// "[::1]:50051".
+std::string FormatGrpcListen(const GrpcListenAddress& address);
+
 // One entry of basic_info.plugins (kong-protocol.md §2). version is never empty: it matches
 // ^\d+\.\d+\.\d+ so that the CP can compare major and minor.
 struct Plugin {
@@ -93,6 +109,11 @@ struct Settings {
 
   // Holds node_id and the config cache. Created 0700 when missing.
   std::string data_dir;
+  // Where the gRPC API listens; never empty after parsing (default: unix://<data_dir>/tether.sock).
+  std::vector<GrpcListenAddress> grpc_listen;
+  // Lets --grpc-listen take a TCP address that is not loopback (refused otherwise: the API has
+  // no authentication and serves the whole config).
+  bool grpc_allow_non_loopback = false;
   log::Level log_level{};
 };
 

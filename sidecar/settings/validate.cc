@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -252,6 +253,65 @@ absl::Status ValidateNode(const Settings& s) {
   return absl::OkStatus();
 }
 
+// An IP address literal in 127.0.0.0/8 or ::1. Hostnames are not accepted for --grpc-listen, so
+// what is checked here is what gets bound.
+bool IsLoopbackIp(const std::string& host) {
+  in_addr addr4{};
+  if (::inet_pton(AF_INET, host.c_str(), &addr4) == 1) {
+    return (ntohl(addr4.s_addr) >> 24) == 127;
+  }
+  in6_addr addr6{};
+  return ::inet_pton(AF_INET6, host.c_str(), &addr6) == 1 && IN6_IS_ADDR_LOOPBACK(&addr6);
+}
+
+bool IsIpLiteral(const std::string& host) {
+  in_addr addr4{};
+  in6_addr addr6{};
+  return ::inet_pton(AF_INET, host.c_str(), &addr4) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), &addr6) == 1;
+}
+
+absl::Status ValidateGrpc(const Settings& s) {
+  // sun_path holds the path and its terminating NUL.
+  constexpr size_t kMaxUnixPath = sizeof(sockaddr_un{}.sun_path) - 1;
+  if (s.grpc_listen.empty()) return Invalid("--grpc-listen needs at least one address");
+  for (size_t i = 0; i < s.grpc_listen.size(); ++i) {
+    const GrpcListenAddress& a = s.grpc_listen[i];
+    const std::string shown = FormatGrpcListen(a);
+    switch (a.kind) {
+      case GrpcListenAddress::Kind::kUnix:
+        if (!absl::StartsWith(a.path, "/")) {
+          return Invalid(absl::StrCat("--grpc-listen ", Quote(shown), " must be an absolute path"));
+        }
+        if (a.path.size() > kMaxUnixPath) {
+          return Invalid(absl::StrCat("--grpc-listen ", Quote(shown), ": the path has ",
+                                      a.path.size(), " bytes, a unix socket allows at most ",
+                                      kMaxUnixPath));
+        }
+        break;
+      case GrpcListenAddress::Kind::kTcp:
+        if (!IsIpLiteral(a.tcp.host)) {
+          return Invalid(absl::StrCat("--grpc-listen host ", Quote(a.tcp.host),
+                                      " must be an ip address (e.g. 127.0.0.1:50051 or "
+                                      "[::1]:50051), or use unix:///path"));
+        }
+        if (!s.grpc_allow_non_loopback && !IsLoopbackIp(a.tcp.host)) {
+          return Invalid(absl::StrCat(
+              "--grpc-listen ", Quote(shown),
+              " is not a loopback address: the api has no authentication and serves the whole "
+              "config (use 127.0.0.1, [::1] or a unix socket, or pass --grpc-allow-non-loopback)"));
+        }
+        break;
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (s.grpc_listen[j] == a) {
+        return Invalid(absl::StrCat("--grpc-listen ", Quote(shown), " is given twice"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 bool IsValidUuid(absl::string_view id) {
@@ -304,7 +364,7 @@ absl::Status ValidateSettings(const Settings& settings) {
     if (absl::Status st = check(settings); !st.ok()) return st;
   }
   if (settings.data_dir.empty()) return Invalid("--data-dir must not be empty");
-  return absl::OkStatus();
+  return ValidateGrpc(settings);
 }
 
 }  // namespace tether::settings

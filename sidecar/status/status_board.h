@@ -1,17 +1,24 @@
-// StatusBoard: what tether knows about its control-plane connection and its config, in one place.
+// StatusBoard: what tether knows about its control-plane connection, its config, its node and its
+// gRPC subscribers, in one place.
 //
 // Why: logs say what happened once; status says what is true now. The CP session reports its
-// connection here, the config applier reports applies and rejections, and readers (status API,
-// probes, tests) take a consistent copy and can wait for the next change.
+// connection here, the config applier reports applies and rejections, the config API reports
+// subscribers (joined, sent, acked, nacked, left), and readers (status API, probes, tests) take a
+// consistent copy, wait for the next change, or are told about it.
 //
-// Threading: thread-safe. mu_ guards every field. Writers never block on readers: Wait* helpers
-// hold the lock only while checking their condition.
+// Threading: thread-safe. mu_ guards view_ and next_subscriber_id_. Writers never block on
+// readers: Wait* helpers hold mu_ only while checking their condition. Observers run after every
+// change on the writer's thread, outside mu_, one call at a time (observers_mu_ serialises them),
+// so a writer waits at most for the observer calls in progress; observers must be quick.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -36,32 +43,96 @@ struct ConfigRecord {
   std::optional<Rejection> last_rejection;
 };
 
+// The node tether presents to the CP; set once during wiring.
+struct NodeInfo {
+  std::string node_id;
+  std::string hostname;
+  std::string version;  // the Kong version advertised
+  std::map<std::string, std::string> labels;
+  std::string tether_version;
+};
+
+// How a subscriber receives updates after its first (mirrors tether.v1.Mode).
+enum class SubscriberMode { kFull, kDelta };
+
+// One Watch stream that has subscribed.
+struct SubscriberRecord {
+  std::string client_id;
+  std::string peer;                       // the gRPC peer, e.g. "unix:/run/tether/tether.sock"
+  std::vector<std::string> entity_types;  // empty means every type
+  SubscriberMode mode = SubscriberMode::kFull;
+  absl::Time connected_since = absl::InfinitePast();
+  std::string last_sent_hash;  // the last update fully written to the stream
+  uint64_t updates_sent = 0;
+  std::string acked_hash;
+  // The last nack, cleared by a later ack.
+  std::string nacked_hash;
+  std::string nack_error;
+};
+
+using SubscriberId = uint64_t;
+
 struct StatusView {
   cp::ConnectionInfo connection;
   ConfigRecord config;
+  NodeInfo node;
+  // By id, which increases with each subscribe: iteration order is join order.
+  std::map<SubscriberId, SubscriberRecord> subscribers;
   uint64_t version = 0;  // increases on every change
 };
 
 class StatusBoard {
  public:
+  // Called with the view's new version after every change.
+  using Observer = std::function<void(uint64_t version)>;
+  using ObserverId = uint64_t;
+
+  StatusBoard() = default;
+  StatusBoard(const StatusBoard&) = delete;
+  StatusBoard& operator=(const StatusBoard&) = delete;
+
   void SetConnection(const cp::ConnectionInfo& info);
   void RecordApplied(config::SnapshotPtr snapshot, absl::Time at);
   void RecordSameHash();
   void RecordIgnored();
   void RecordRejection(Rejection rejection);
+  void SetNode(NodeInfo node);
+
+  // Subscribers. The Record*/Remove calls ignore an id that is not (or no longer) present.
+  SubscriberId AddSubscriber(SubscriberRecord record);
+  void RecordSent(SubscriberId id, const std::string& config_hash);
+  void RecordAck(SubscriberId id, const std::string& config_hash);
+  void RecordNack(SubscriberId id, const std::string& config_hash, const std::string& error);
+  void RemoveSubscriber(SubscriberId id);
 
   StatusView Get() const;
+  uint64_t version() const;
 
   // Waits until `pred` holds for the current view or `timeout` passes; returns the last view
   // checked and whether `pred` held.
   std::pair<StatusView, bool> WaitFor(const std::function<bool(const StatusView&)>& pred,
                                       absl::Duration timeout) const;
 
- private:
-  void ChangedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { ++view_.version; }
+  // Registers `observer`, called after every later change (see Threading). An observer may call
+  // Get() and version(), but must not call the board's writers, AddObserver or RemoveObserver.
+  ObserverId AddObserver(Observer observer);
+  // Returns once `id`'s observer is not running and will never be called again. Must not be
+  // called from an observer.
+  void RemoveObserver(ObserverId id);
 
-  mutable absl::Mutex mu_;
+ private:
+  // Bumps the version; the caller calls Notify(version) after releasing mu_.
+  uint64_t ChangedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ++view_.version; }
+  void Notify(uint64_t version) ABSL_LOCKS_EXCLUDED(mu_, observers_mu_);
+
+  mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(observers_mu_);
   StatusView view_ ABSL_GUARDED_BY(mu_);
+  SubscriberId next_subscriber_id_ ABSL_GUARDED_BY(mu_) = 1;
+
+  // Held while observers run, so RemoveObserver can wait for a running call to end.
+  absl::Mutex observers_mu_;
+  std::map<ObserverId, Observer> observers_ ABSL_GUARDED_BY(observers_mu_);
+  ObserverId next_observer_id_ ABSL_GUARDED_BY(observers_mu_) = 1;
 };
 
 }  // namespace tether::status

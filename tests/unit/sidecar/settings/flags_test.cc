@@ -446,6 +446,8 @@ TEST(HelpTextTest, ListsEveryFlagWithItsEnvironmentNames) {
                                              "node-version",
                                              "plugins",
                                              "data-dir",
+                                             "grpc-listen",
+                                             "grpc-allow-non-loopback",
                                              "log-level"};
   const std::string help = HelpText();
 

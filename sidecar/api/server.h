@@ -1,0 +1,107 @@
+// Server: tether's gRPC API for local proxies. It listens on unix sockets and loopback TCP and
+// serves tether.v1.ConfigService, tether.v1.StatusService, the standard grpc.health.v1.Health and
+// server reflection.
+//
+// Why one class: the listeners, the services and the health status share one lifetime, and
+// shutdown must happen in one order (streams told first, then the transport closed, then the
+// fan-out worker joined) whoever calls it.
+//
+// Health: "" and "tether.v1.ConfigService" are NOT_SERVING until the store holds a snapshot, then
+// SERVING (a store never goes back to empty). Shutdown sets them NOT_SERVING.
+//
+// Lifecycle: Create binds, starts serving and returns (gRPC binds and starts in one step, so a
+// bind failure is a Create error). Shutdown(timeout) ends every stream with UNAVAILABLE "tether is
+// shutting down", closes the listeners, cancels what did not end by the deadline and removes the
+// unix socket files; it is idempotent, and the destructor calls it.
+//
+// Threading: thread-safe. Create, Shutdown and the accessors may be called from any thread but a
+// gRPC callback thread. Owned by app::App; `store` and `status` must outlive it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "sidecar/api/update_cache.h"
+#include "sidecar/config/snapshot_store.h"
+#include "sidecar/status/status_board.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace tether::api {
+
+class ConfigService;
+class StatusService;
+
+struct ListenAddress {
+  enum class Kind { kUnix, kTcp };
+  Kind kind = Kind::kUnix;
+  // kUnix: the socket's absolute path.
+  std::string path;
+  // kTcp: an IP address (IPv6 without brackets) and a port; 0 picks a free port.
+  std::string host;
+  uint16_t port = 0;
+};
+
+struct ServerOptions {
+  std::vector<ListenAddress> listen;
+  // Requests are tiny (a subscribe, an ack); anything bigger is a broken or hostile client.
+  int max_receive_message_bytes = 64 * 1024;
+  // Chunk size cap for updates (see update_builder.h); tests lower it to exercise chunking.
+  size_t max_chunk_bytes = 0;  // 0: kDefaultMaxChunkBytes
+  // The CP session's ping interval, which the status hints measure "for a while" against.
+  absl::Duration ping_interval = absl::Seconds(30);
+  // The URL the CP session dials, shown in status.
+  std::string control_plane_url;
+};
+
+class Server {
+ public:
+  // Removes a stale socket file at each unix path (refusing one a live process still listens
+  // on), binds every address, starts serving and sets the unix sockets to mode 0660.
+  // FailedPrecondition for a path held by another server or not a socket; Unavailable when an
+  // address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Server>> Create(ServerOptions options,
+                                                        config::SnapshotStore& store,
+                                                        status::StatusBoard& status);
+  ~Server();
+
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The bound addresses, in ListenAddress order and gRPC's spelling: "unix:///path",
+  // "127.0.0.1:41234" (with the chosen port where 0 was asked for).
+  const std::vector<std::string>& addresses() const { return addresses_; }
+
+  // See Lifecycle. Returns false when the deadline passed before every stream had ended (the
+  // rest were then cancelled).
+  bool Shutdown(absl::Duration timeout);
+
+  // The config service's update cache counters (builds, hits).
+  UpdateCache::Stats ConfigStatsForTest() const;
+
+ private:
+  class HealthSwitch;
+
+  Server() = default;
+
+  std::vector<std::string> addresses_;
+  std::vector<std::string> unix_paths_;
+  std::shared_ptr<HealthSwitch> health_;
+  std::unique_ptr<ConfigService> config_service_;
+  std::unique_ptr<StatusService> status_service_;
+  // Declared after the services it serves, so it is destroyed before them.
+  std::unique_ptr<grpc::Server> server_;
+
+  absl::Mutex shutdown_mu_;
+  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+  bool clean_shutdown_ ABSL_GUARDED_BY(shutdown_mu_) = true;
+};
+
+}  // namespace tether::api

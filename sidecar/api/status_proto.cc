@@ -1,0 +1,212 @@
+#include "sidecar/api/status_proto.h"
+
+#include <cmath>
+#include <cstdint>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "protocol/constants.h"
+
+namespace tether::api {
+namespace {
+
+// A connection the CP ended sooner than this, without sending a config, was most likely refused
+// at basic_info: Kong's CP checks the version and closes at once (kong-protocol.md §2).
+constexpr absl::Duration kClosedRightAway = absl::Seconds(5);
+// Connected this many ping intervals without a config: the CP is likely withholding it (§3.4).
+constexpr int kWithholdIntervals = 2;
+
+bool IsSet(absl::Time t) { return t != absl::InfinitePast() && t != absl::InfiniteFuture(); }
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
+}
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(d / absl::Nanoseconds(1)));
+}
+
+v1::ConnectionState ToProto(cp::ConnectionState state) {
+  switch (state) {
+    case cp::ConnectionState::kConnecting:
+      return v1::CONNECTING;
+    case cp::ConnectionState::kConnected:
+      return v1::CONNECTED;
+    case cp::ConnectionState::kDisconnected:
+      return v1::DISCONNECTED;
+    case cp::ConnectionState::kStopped:
+      return v1::STOPPED;
+  }
+  return v1::CONNECTION_STATE_UNSPECIFIED;
+}
+
+v1::Source ToProto(config::Source source) {
+  switch (source) {
+    case config::Source::kControlPlane:
+      return v1::CONTROL_PLANE;
+    case config::Source::kDiskCache:
+      return v1::DISK_CACHE;
+    case config::Source::kNone:
+      break;
+  }
+  return v1::NONE;
+}
+
+void FillControlPlane(const cp::ConnectionInfo& c, const StatusContext& context, absl::Time now,
+                      v1::ControlPlaneStatus* out) {
+  out->set_address(c.address);
+  out->set_state(ToProto(c.state));
+  if (c.state == cp::ConnectionState::kConnected && IsSet(c.connected_since)) {
+    SetTimestamp(c.connected_since, out->mutable_connected_since());
+  }
+  if (IsSet(c.last_pong_at)) SetTimestamp(c.last_pong_at, out->mutable_last_pong_at());
+  if (c.last_ping_rtt > absl::ZeroDuration()) SetDuration(c.last_ping_rtt, out->mutable_ping_rtt());
+  out->set_reconnect_count(c.reconnects);
+  out->set_last_error(std::string(c.last_error.message()));
+  out->set_hint(ConnectionHint(c, context.ping_interval, now));
+  out->set_peer(c.peer);
+  out->set_attempts(c.attempts);
+  if (c.state == cp::ConnectionState::kDisconnected) {
+    SetDuration(c.retry_in, out->mutable_retry_in());
+  }
+  out->set_frames_received(c.frames_received);
+  out->set_url(context.control_plane_url);
+}
+
+void FillConfig(const status::ConfigRecord& record, v1::ConfigStatus* out) {
+  out->set_rejection_count(record.rejections);
+  out->set_apply_count(record.applies);
+  out->set_same_hash_count(record.same_hash);
+  if (record.last_rejection) {
+    v1::Rejection* rejection = out->mutable_last_rejection();
+    rejection->set_config_hash(record.last_rejection->config_hash);
+    rejection->set_reason(record.last_rejection->reason);
+    if (IsSet(record.last_rejection->at)) {
+      SetTimestamp(record.last_rejection->at, rejection->mutable_at());
+    }
+  }
+  const config::SnapshotPtr& s = record.current;
+  if (s == nullptr) {
+    out->set_hash(std::string(protocol::kEmptyConfigHash));
+    return;
+  }
+  out->set_hash(s->config_hash);
+  for (const auto& [key, hash] : s->hashes) (*out->mutable_hashes())[key] = hash;
+  out->set_source(ToProto(s->source));
+  if (IsSet(s->received_at)) SetTimestamp(s->received_at, out->mutable_received_at());
+  if (IsSet(record.applied_at)) SetTimestamp(record.applied_at, out->mutable_applied_at());
+  if (s->cp_timestamp.has_value() && std::isfinite(*s->cp_timestamp)) {
+    SetTimestamp(absl::FromUnixMicros(static_cast<int64_t>(*s->cp_timestamp * 1e6)),
+                 out->mutable_cp_timestamp());
+  }
+  for (const auto& [type, collection] : s->types) {
+    (*out->mutable_entity_counts())[type] = collection.items.size();
+  }
+  out->set_compressed_bytes(s->compressed_bytes);
+  out->set_decoded_bytes(s->decoded_bytes);
+  SetDuration(s->decode_duration, out->mutable_decode_duration());
+}
+
+void FillNode(const status::NodeInfo& node, v1::NodeStatus* out) {
+  out->set_node_id(node.node_id);
+  out->set_hostname(node.hostname);
+  out->set_version(node.version);
+  for (const auto& [key, value] : node.labels) (*out->mutable_labels())[key] = value;
+  out->set_tether_version(node.tether_version);
+}
+
+void FillSubscriber(const status::SubscriberRecord& r, v1::SubscriberStatus* out) {
+  out->set_client_id(r.client_id);
+  out->set_peer(r.peer);
+  for (const std::string& type : r.entity_types) out->add_entity_types(type);
+  out->set_mode(r.mode == status::SubscriberMode::kDelta ? v1::DELTA : v1::FULL);
+  out->set_last_sent_hash(r.last_sent_hash);
+  out->set_acked_hash(r.acked_hash);
+  out->set_nacked_hash(r.nacked_hash);
+  out->set_nack_error(r.nack_error);
+  if (IsSet(r.connected_since)) SetTimestamp(r.connected_since, out->mutable_connected_since());
+  out->set_updates_sent(r.updates_sent);
+}
+
+}  // namespace
+
+std::string ConnectionHint(const cp::ConnectionInfo& c, absl::Duration ping_interval,
+                           absl::Time now) {
+  switch (c.state) {
+    case cp::ConnectionState::kStopped:
+      return "";
+    case cp::ConnectionState::kConnected:
+      if (!c.config_received && IsSet(c.connected_since) &&
+          now - c.connected_since >= kWithholdIntervals * ping_interval) {
+        return "connected but no config: the control plane may be withholding config because a "
+               "configured plugin is missing from --plugins (or it has no config to send yet)";
+      }
+      return "";
+    case cp::ConnectionState::kConnecting:
+    case cp::ConnectionState::kDisconnected:
+      break;
+  }
+  // Why the last connection or attempt ended.
+  if (c.last_error.ok()) return "";
+  const absl::string_view err = c.last_error.message();
+  if (absl::StrContains(err, "certificate verify failed")) {
+    return "tether does not trust the control plane's certificate: with --cluster-mtls shared, "
+           "--cluster-cert must be the control plane's own cluster certificate; with pki, "
+           "--cluster-ca-cert must have issued it and --cluster-server-name must match it";
+  }
+  if (absl::StrContains(err, "alert unknown ca") ||
+      absl::StrContains(err, "alert bad certificate") ||
+      absl::StrContains(err, "alert certificate required") ||
+      absl::StrContains(err, "alert certificate unknown")) {
+    return "the control plane refused tether's client certificate: with --cluster-mtls pki it "
+           "must be issued by the CA the control plane trusts (cluster_ca_cert); with shared it "
+           "must be the control plane's own cluster certificate";
+  }
+  if (absl::StrContains(err, "Connection refused")) {
+    return absl::StrCat("nothing listens at ", c.address,
+                        ": check --cluster-control-plane (the control plane's cluster listener, "
+                        "port 8005 by default) and that the control plane runs");
+  }
+  if (absl::StartsWith(err, "resolve:")) {
+    return absl::StrCat("cannot resolve ", c.address, ": check --cluster-control-plane and DNS");
+  }
+  if (absl::StrContains(err, "no pong")) {
+    return "the control plane stopped answering pings: a network problem between tether and the "
+           "control plane, or an overloaded control plane";
+  }
+  if (absl::IsDeadlineExceeded(c.last_error)) {
+    return absl::StrCat(c.address,
+                        " does not complete a connection in time (--connect-timeout): a firewall "
+                        "dropping packets, or an address that is not the control plane's cluster "
+                        "listener");
+  }
+  if (absl::StrContains(err, "websocket upgrade")) {
+    return "the control plane ended the websocket upgrade: with --cluster-mtls shared it does "
+           "this when --cluster-cert is not its own cluster certificate; check also that "
+           "--cluster-control-plane is its cluster listener";
+  }
+  if (absl::StrContains(err, "control plane closed the connection") &&
+      c.last_connection_duration > absl::ZeroDuration() &&
+      c.last_connection_duration < kClosedRightAway && !c.config_received) {
+    return "the control plane closed the connection right after basic_info: it may refuse this "
+           "node's Kong version (--node-version)";
+  }
+  return "";
+}
+
+v1::Status ToProto(const status::StatusView& view, const StatusContext& context, absl::Time now) {
+  v1::Status out;
+  FillControlPlane(view.connection, context, now, out.mutable_control_plane());
+  FillConfig(view.config, out.mutable_config());
+  FillNode(view.node, out.mutable_node());
+  for (const auto& [id, subscriber] : view.subscribers) {
+    FillSubscriber(subscriber, out.add_subscribers());
+  }
+  return out;
+}
+
+}  // namespace tether::api

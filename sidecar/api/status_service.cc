@@ -1,0 +1,147 @@
+#include "sidecar/api/status_service.h"
+
+#include <utility>
+
+#include "absl/time/clock.h"
+
+namespace tether::api {
+namespace {
+
+constexpr char kShuttingDown[] = "tether is shutting down";
+
+}  // namespace
+
+// One WatchStatus stream: one write in flight, the newest pending status replaces older ones.
+//
+// Threading: thread-safe. mu_ guards every field. Send runs on the board observer's thread (under
+// the service's mu_), reactions on gRPC threads. Owned by gRPC: deleted in OnDone, after the
+// service has unregistered it under its mu_, so Send never meets a deleted stream.
+class StatusService::WatchReactor final : public grpc::ServerWriteReactor<v1::Status> {
+ public:
+  explicit WatchReactor(StatusService* service) : service_(service) {}
+
+  // Writes `status` now, or keeps it as the pending one when a write is in flight. Statuses no
+  // newer than the last one taken are ignored (observer calls may arrive out of order).
+  void Send(std::shared_ptr<const Versioned> status) {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || status->version <= newest_version_) return;
+    newest_version_ = status->version;
+    if (in_flight_ != nullptr) {
+      pending_ = std::move(status);
+      return;
+    }
+    WriteLocked(std::move(status));
+  }
+
+  void FinishNow(grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(std::move(status));
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    in_flight_ = nullptr;
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+      return;
+    }
+    if (finished_ || pending_ == nullptr) return;
+    WriteLocked(std::move(pending_));
+    pending_ = nullptr;
+  }
+
+  void OnCancel() override { FinishNow(grpc::Status::CANCELLED); }
+
+  void OnDone() override {
+    service_->Unregister(this);
+    delete this;
+  }
+
+ private:
+  void WriteLocked(std::shared_ptr<const Versioned> status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    in_flight_ = std::move(status);
+    StartWrite(&in_flight_->status);
+  }
+
+  void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(std::move(status));
+  }
+
+  StatusService* const service_;
+  absl::Mutex mu_;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t newest_version_ ABSL_GUARDED_BY(mu_) = 0;
+  // Kept until OnWriteDone: gRPC reads the message until then.
+  std::shared_ptr<const Versioned> in_flight_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const Versioned> pending_ ABSL_GUARDED_BY(mu_);
+};
+
+StatusService::StatusService(status::StatusBoard& board, StatusContext context)
+    : board_(board), context_(std::move(context)) {
+  observer_id_ = board_.AddObserver([this](uint64_t) { OnBoardChanged(); });
+}
+
+StatusService::~StatusService() { board_.RemoveObserver(observer_id_); }
+
+std::shared_ptr<const StatusService::Versioned> StatusService::Current() const {
+  const status::StatusView view = board_.Get();
+  auto versioned = std::make_shared<Versioned>();
+  versioned->version = view.version;
+  versioned->status = ToProto(view, context_, absl::Now());
+  return versioned;
+}
+
+void StatusService::OnBoardChanged() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (watchers_.empty()) return;
+  }
+  // Converted once per change, outside mu_, and shared by every stream.
+  std::shared_ptr<const Versioned> status = Current();
+  absl::MutexLock lock(&mu_);
+  for (WatchReactor* watcher : watchers_) watcher->Send(status);
+}
+
+void StatusService::Unregister(WatchReactor* watcher) {
+  absl::MutexLock lock(&mu_);
+  watchers_.erase(watcher);
+}
+
+void StatusService::BeginShutdown() {
+  absl::MutexLock lock(&mu_);
+  shutting_down_ = true;
+  for (WatchReactor* watcher : watchers_) {
+    watcher->FinishNow(grpc::Status(grpc::StatusCode::UNAVAILABLE, kShuttingDown));
+  }
+}
+
+grpc::ServerUnaryReactor* StatusService::GetStatus(grpc::CallbackServerContext* context,
+                                                   const v1::GetStatusRequest* /*request*/,
+                                                   v1::Status* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  *response = ToProto(board_.Get(), context_, absl::Now());
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::Status>* StatusService::WatchStatus(
+    grpc::CallbackServerContext* /*context*/, const v1::WatchStatusRequest* /*request*/) {
+  auto* reactor = new WatchReactor(this);
+  {
+    absl::MutexLock lock(&mu_);
+    // Registered even when refused, so OnDone's Unregister has one rule.
+    watchers_.insert(reactor);
+    if (shutting_down_) {
+      reactor->FinishNow(grpc::Status(grpc::StatusCode::UNAVAILABLE, kShuttingDown));
+      return reactor;
+    }
+  }
+  // The current status at once. A change racing with this is sent by OnBoardChanged; whichever
+  // is older is dropped by the version check.
+  reactor->Send(Current());
+  return reactor;
+}
+
+}  // namespace tether::api

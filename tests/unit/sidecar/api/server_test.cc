@@ -1,0 +1,285 @@
+// api::Server with its services against a store and a status board fed by hand (no control
+// plane): fan-out sharing, DELTA catch-up after a stall, shutdown statuses, health at start and
+// listener preparation. Real gRPC clients over a unix socket in a temp dir.
+#include "sidecar/api/server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/sidecar/api/snapshots.h"
+#include "tether/v1/config.grpc.pb.h"
+#include "tether/v1/status.grpc.pb.h"
+
+namespace tether::api {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+constexpr absl::Duration kWait = absl::Seconds(60);
+
+std::chrono::system_clock::time_point Deadline() { return absl::ToChronoTime(absl::Now() + kWait); }
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = ::testing::TempDir() + "tether_api_XXXXXX";
+    EXPECT_NE(::mkdtemp(tmpl.data()), nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+enum class Window {
+  kDefault,
+  // A fixed 64 KiB HTTP/2 stream window: a client that does not read stalls any larger write.
+  kSmall,
+};
+
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& target,
+                                          Window window = Window::kDefault) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // its own connection
+  if (window == Window::kSmall) {
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024);
+  }
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
+
+struct Update {
+  std::vector<v1::WatchResponse> chunks;
+  const v1::WatchResponse& head() const { return chunks.front(); }
+  std::set<std::string> UpsertIds() const {
+    std::set<std::string> ids;
+    for (const auto& c : chunks) {
+      for (const auto& e : c.upserts()) ids.insert(e.id());
+    }
+    return ids;
+  }
+};
+
+class Watch {
+ public:
+  explicit Watch(const std::shared_ptr<grpc::Channel>& channel)
+      : stub_(v1::ConfigService::NewStub(channel)) {
+    context_.set_deadline(Deadline());
+    stream_ = stub_->Watch(&context_);
+  }
+  bool Subscribe(const std::string& id, std::vector<std::string> types = {},
+                 v1::Mode mode = v1::FULL) {
+    v1::WatchRequest r;
+    r.mutable_subscribe()->set_client_id(id);
+    for (const auto& t : types) r.mutable_subscribe()->add_entity_types(t);
+    r.mutable_subscribe()->set_mode(mode);
+    return stream_->Write(r);
+  }
+  bool NextChunk(v1::WatchResponse* chunk) { return stream_->Read(chunk); }
+  std::optional<Update> Next() {
+    Update u;
+    v1::WatchResponse m;
+    while (stream_->Read(&m)) {
+      u.chunks.push_back(m);
+      if (m.last_chunk()) return u;
+    }
+    return std::nullopt;
+  }
+  grpc::Status Finish() { return stream_->Finish(); }
+
+ private:
+  std::unique_ptr<v1::ConfigService::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::WatchRequest, v1::WatchResponse>> stream_;
+};
+
+// `rows` services padded to `padding` bytes each, plus the routes given.
+config::SnapshotPtr Config(int rows, size_t padding, const std::vector<std::string>& routes) {
+  std::vector<std::string> services;
+  for (int i = 0; i < rows; ++i) {
+    services.push_back(testing::Row(absl::StrCat("s", i), "svc", padding));
+  }
+  return testing::Decode(absl::StrCat(R"({"services":[)", absl::StrJoin(services, ","),
+                                      R"(],"routes":[)", absl::StrJoin(routes, ","), "]}"));
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void Start(ServerOptions options = {}) {
+    socket_ = dir_.path() + "/t.sock";
+    if (options.listen.empty()) {
+      options.listen.push_back({ListenAddress::Kind::kUnix, socket_, "", 0});
+    }
+    auto server = Server::Create(std::move(options), store_, board_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    target_ = server_->addresses()[0];
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown(kWait);
+  }
+
+  // Returns once the fan-out worker has finished everything queued before this call: GetConfig's
+  // build is a worker task that runs after them.
+  void Barrier() {
+    auto stub = v1::ConfigService::NewStub(NewChannel(target_));
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    auto reader = stub->GetConfig(&context, v1::GetConfigRequest());
+    v1::WatchResponse m;
+    while (reader->Read(&m)) {
+    }
+    EXPECT_TRUE(reader->Finish().ok());
+  }
+
+  TempDir dir_;
+  std::string socket_;
+  config::SnapshotStore store_;
+  status::StatusBoard board_;
+  std::unique_ptr<Server> server_;
+  std::string target_;
+};
+
+// Subscribers with the same needs share one built update: six subscribers, two distinct filters,
+// two builds.
+TEST_F(ServerTest, SubscribersWithSameNeedsShareOneBuild) {
+  Start();
+  store_.Publish(Config(3, 0, {testing::Row("r1", "a")}));
+  std::vector<std::unique_ptr<Watch>> watches;
+  for (int i = 0; i < 6; ++i) {
+    watches.push_back(std::make_unique<Watch>(NewChannel(target_)));
+    ASSERT_TRUE(watches.back()->Subscribe(
+        absl::StrCat("w", i),
+        i % 2 == 0 ? std::vector<std::string>{"routes"} : std::vector<std::string>{}));
+  }
+  for (auto& w : watches) ASSERT_TRUE(w->Next());
+  const UpdateCache::Stats stats = server_->ConfigStatsForTest();
+  EXPECT_EQ(stats.full_builds, 2u);
+  EXPECT_EQ(stats.hits, 4u);
+}
+
+// A DELTA subscriber whose first update (2 MiB in 256 KiB chunks, against a 64 KiB window) is
+// stalled by flow control misses two configs. When it reads again it gets the rest of the update
+// in flight, then one delta from the snapshot it fully received to the newest, carrying both
+// changes (the middle config is never sent).
+TEST_F(ServerTest, StalledDeltaSubscriberCatchesUpFromLastFullySent) {
+  ServerOptions options;
+  options.max_chunk_bytes = 256 * 1024;
+  Start(std::move(options));
+  const auto v1 = Config(200, 10 * 1024, {testing::Row("rA", "1"), testing::Row("rB", "1")});
+  const auto v2 = Config(200, 10 * 1024, {testing::Row("rA", "2"), testing::Row("rB", "1")});
+  const auto v3 = Config(200, 10 * 1024, {testing::Row("rA", "2"), testing::Row("rB", "3")});
+  store_.Publish(v1);
+
+  Watch stalled(NewChannel(target_, Window::kSmall));
+  ASSERT_TRUE(stalled.Subscribe("stalled", {}, v1::DELTA));
+  // Its first chunk proves the v1 update is in flight; the rest cannot pass the window.
+  v1::WatchResponse first_chunk;
+  ASSERT_TRUE(stalled.NextChunk(&first_chunk));
+  EXPECT_EQ(first_chunk.config_hash(), v1->config_hash);
+  EXPECT_FALSE(first_chunk.last_chunk());
+  store_.Publish(v2);
+  store_.Publish(v3);
+  Barrier();  // the worker has offered v3 to the stalled stream
+
+  auto rest = stalled.Next();
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->head().config_hash(), v1->config_hash);
+  EXPECT_GE(rest->chunks.size(), 3u);
+  auto next = stalled.Next();
+  ASSERT_TRUE(next);
+  EXPECT_FALSE(next->head().full());
+  EXPECT_EQ(next->head().base_hash(), v1->config_hash);
+  EXPECT_EQ(next->head().config_hash(), v3->config_hash);
+  EXPECT_THAT(next->UpsertIds(), UnorderedElementsAre("rA", "rB"));
+}
+
+// Shutdown ends streams with UNAVAILABLE "tether is shutting down": Watch and WatchStatus.
+TEST_F(ServerTest, ShutdownEndsEveryStreamWithUnavailable) {
+  Start();
+  store_.Publish(Config(1, 0, {}));
+  Watch subscribed(NewChannel(target_));
+  ASSERT_TRUE(subscribed.Subscribe("a"));
+  ASSERT_TRUE(subscribed.Next());
+  auto status_stub = v1::StatusService::NewStub(NewChannel(target_));
+  grpc::ClientContext status_context;
+  status_context.set_deadline(Deadline());
+  auto status_reader = status_stub->WatchStatus(&status_context, v1::WatchStatusRequest());
+  v1::Status status;
+  ASSERT_TRUE(status_reader->Read(&status));
+  EXPECT_TRUE(server_->Shutdown(kWait));
+
+  EXPECT_FALSE(subscribed.Next());
+  grpc::Status s = subscribed.Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(s.error_message(), "tether is shutting down");
+  while (status_reader->Read(&status)) {
+  }
+  s = status_reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(s.error_message(), "tether is shutting down");
+}
+
+// A snapshot published before the server exists: health is SERVING from the start, and a
+// subscriber gets it at once.
+TEST_F(ServerTest, SnapshotPublishedBeforeStartIsServed) {
+  const auto v1 = Config(2, 0, {});
+  store_.Publish(v1);
+  Start();
+  Watch watch(NewChannel(target_));
+  ASSERT_TRUE(watch.Subscribe("late"));
+  auto first = watch.Next();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->head().config_hash(), v1->config_hash);
+}
+
+// Requests bigger than the receive limit are refused by gRPC (RESOURCE_EXHAUSTED).
+TEST_F(ServerTest, OversizedRequestIsRefused) {
+  ServerOptions options;
+  options.max_receive_message_bytes = 1024;
+  Start(std::move(options));
+  Watch watch(NewChannel(target_));
+  ASSERT_TRUE(watch.Subscribe(std::string(4096, 'c')));
+  EXPECT_FALSE(watch.Next());
+  EXPECT_EQ(watch.Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+// Listener preparation refuses what it must not touch, each with its reason.
+TEST_F(ServerTest, UnixPathProblemsAreStartUpErrors) {
+  const std::string file = dir_.path() + "/not-a-socket";
+  std::ofstream(file) << "data";
+  struct Case {
+    std::string path;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {file, "a file that is not a socket is in the way"},
+           {dir_.path() + "/missing/t.sock", "does not exist"},
+       }) {
+    SCOPED_TRACE(c.path);
+    ServerOptions options;
+    options.listen.push_back({ListenAddress::Kind::kUnix, c.path, "", 0});
+    auto server = Server::Create(std::move(options), store_, board_);
+    ASSERT_FALSE(server.ok());
+    EXPECT_TRUE(absl::IsFailedPrecondition(server.status()));
+    EXPECT_THAT(std::string(server.status().message()), HasSubstr(c.message));
+  }
+  EXPECT_EQ(std::ifstream(file).rdbuf()->sgetc(), 'd') << "the file was touched";
+}
+
+}  // namespace
+}  // namespace tether::api
