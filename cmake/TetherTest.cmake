@@ -8,5 +8,5 @@ function(tether_test name)
     TETHER_FIXTURES_DIR="${TETHER_SHARED_DIR}/fixtures/kong"
     TETHER_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
     TETHER_BINARY_DIR="${CMAKE_BINARY_DIR}")
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${T_LABELS}" TIMEOUT 300)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300 LABELS "${T_LABELS}")
 endfunction()
