@@ -1,6 +1,15 @@
-// tether's logging facade: one line per event, a short lowercase message plus key=value fields.
+// tether's logging facade: one line per event, a short lowercase message plus key=value fields,
+// written to stderr through spdlog in one of two formats:
+//   text (the default, for people):
+//     2025-01-02T03:04:05.678Z info cp: connected to control plane peer=10.0.0.7:8005
+//   json (one object per line, for Kubernetes log collectors), every value a string:
+//     {"time":"2025-01-02T03:04:05.678Z","level":"info","component":"cp",
+//      "message":"connected to control plane","peer":"10.0.0.7:8005"}
+// Times are UTC with milliseconds (RFC 3339). In json, control characters and quotes are escaped
+// and invalid UTF-8 becomes U+FFFD, so every line parses whatever a field holds; field keys
+// should not repeat time, level, component or message.
 //
-// Threading: thread-safe; lines from different threads never interleave.
+// Threading: thread-safe; lines from different threads never interleave. Logging never throws.
 // Never pass private keys, tokens or config contents as fields (config only at debug level).
 #pragma once
 
@@ -13,6 +22,7 @@
 namespace tether::log {
 
 enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+enum class Format { kText, kJson };
 
 struct Field {
   Field(absl::string_view k, absl::string_view v) : key(k), value(v) {}
@@ -31,6 +41,10 @@ using Fields = std::initializer_list<Field>;
 void SetLevel(Level level);
 absl::StatusOr<Level> ParseLevel(absl::string_view name);
 bool Enabled(Level level);
+
+// Applies to every line written afterwards; text until called.
+void SetFormat(Format format);
+absl::StatusOr<Format> ParseFormat(absl::string_view name);
 
 void Write(Level level, absl::string_view component, absl::string_view message, Fields fields = {});
 
