@@ -1,0 +1,43 @@
+// A minimal blocking HTTP/1.1 client over a raw TCP socket, for tests of the ops listener: real
+// requests on loopback, and malformed or oversized ones that a proper client would refuse to send.
+//
+// Threading: thread-compatible (no shared state).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace tether::testing {
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lowercase names
+  std::string body;
+};
+
+struct HttpOptions {
+  // Bounds connect, write and every read.
+  absl::Duration timeout = absl::Seconds(30);
+  // Connect from this local IP address (e.g. a non-loopback one); empty: the kernel's choice.
+  std::string source_ip;
+};
+
+// Sends `raw` to `address` ("127.0.0.1:8100" or "[::1]:8100"), half-closes nothing, and reads
+// until the server closes the connection. Unavailable for connect or I/O failures, including a
+// read that timed out.
+absl::StatusOr<std::string> HttpExchange(const std::string& address, absl::string_view raw,
+                                         const HttpOptions& options = {});
+
+// One request with "Connection: close" and an empty body.
+absl::StatusOr<HttpResponse> HttpRequest(const std::string& address, absl::string_view method,
+                                         absl::string_view path, const HttpOptions& options = {});
+
+// Splits the bytes of one or more responses read from a connection (Content-Length framed).
+absl::StatusOr<std::vector<HttpResponse>> ParseHttpResponses(absl::string_view bytes);
+
+}  // namespace tether::testing
