@@ -53,23 +53,34 @@ commands:
   watch [--type T]... [--delta]  subscribes like a proxy and prints one line per update (hash,
                                  entity counts, +upserts -removals) until interrupted
   health [--service NAME]        the standard gRPC health check; exits 0 only when SERVING
+  wait --ready                   retries the health check until tether is ready (holds a config
+                                 and is not draining), e.g. before a proxy container starts;
+                                 --timeout bounds the whole wait (default 60s)
 
 flags:
   --addr ADDR          tether's gRPC address: unix:///path/tether.sock or 127.0.0.1:PORT
                        (default unix:///var/lib/tether/tether.sock; environment: TETHER_ADDR)
-  --timeout DURATION   deadline for each call, e.g. 5s (default 5s; not for --watch or watch)
+  --timeout DURATION   deadline for each call, e.g. 5s (default 5s; not for --watch or watch;
+                       for wait, the whole wait)
   --help               this text
 
-exit status: 0 ok, 1 error (tether unreachable, call failed, not SERVING), 2 usage
+exit status: 0 ok, 1 error (tether unreachable, call failed, not SERVING, not ready in time),
+2 usage
 )";
+
+// `wait`'s default bound: long enough for a first config from a distant CP, short enough that a
+// pod whose sidecar cannot get one fails visibly.
+constexpr absl::Duration kDefaultWaitTimeout = absl::Seconds(60);
 
 struct Args {
   std::string addr;
   absl::Duration timeout = absl::Seconds(5);
+  bool timeout_given = false;
   std::string command;
   bool json = false;
   bool watch = false;
   bool delta = false;
+  bool ready = false;
   std::vector<std::string> types;
   std::string service;
   bool help = false;
@@ -118,6 +129,7 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
         return absl::InvalidArgumentError(
             absl::StrCat("--timeout \"", value, "\" is not a positive duration (e.g. 5s)"));
       }
+      args.timeout_given = true;
     } else if (name == "type") {
       if (value.empty()) return absl::InvalidArgumentError("--type is empty");
       args.types.push_back(value);
@@ -134,6 +146,9 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
     } else if (name == "delta") {
       args.delta = true;
       seen.push_back(name);
+    } else if (name == "ready") {
+      args.ready = true;
+      seen.push_back(name);
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
     }
@@ -148,6 +163,10 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
     allowed = {"type", "delta"};
   } else if (args.command == "health") {
     allowed = {"service"};
+  } else if (args.command == "wait") {
+    // The only condition so far; named so that others (a config hash) can join it.
+    if (!args.ready) return absl::InvalidArgumentError("wait needs a condition: --ready");
+    allowed = {"ready"};
   } else if (args.command.empty()) {
     return absl::InvalidArgumentError("no command given");
   } else {
@@ -199,6 +218,14 @@ std::string When(const google::protobuf::Timestamp& t, absl::Time now) {
   const absl::Time at = ToTime(t);
   return absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", at, absl::UTCTimeZone()), " (",
                       Age(now - at), " ago)");
+}
+
+// "2027-06-10T12:00:00Z (in 4380h0m0s)" or "... (expired)", or "-" when unset.
+std::string Expiry(const google::protobuf::Timestamp& t, absl::Time now) {
+  if (!IsSet(t)) return "-";
+  const absl::Time at = ToTime(t);
+  return absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", at, absl::UTCTimeZone()),
+                      at > now ? absl::StrCat(" (in ", Age(at - now), ")") : " (expired)");
 }
 
 std::string OrDash(absl::string_view s) { return s.empty() ? "-" : std::string(s); }
@@ -256,7 +283,11 @@ std::string HumanStatus(const v1::Status& s, absl::Time now) {
       {"attempts", absl::StrCat(cp.attempts(), " (reconnects ", cp.reconnect_count(),
                                 "), frames received ", cp.frames_received())},
       {"last error", OrDash(cp.last_error())},
+      {"certificate",
+       absl::StrCat(OrDash(cp.cert_subject()), ", expires ", Expiry(cp.cert_not_after(), now),
+                    ", rotations ", cp.cert_rotations())},
   };
+  if (!cp.cert_error().empty()) cp_rows.push_back({"certificate error", cp.cert_error()});
   if (!cp.hint().empty()) cp_rows.push_back({"hint", cp.hint()});
 
   const v1::ConfigStatus& config = s.config();
@@ -554,6 +585,32 @@ int RunHealth(const Args& args, const client::Client& tether) {
   return *health == client::HealthStatus::kServing ? kExitOk : kExitError;
 }
 
+// Retries the standard health check until SERVING, which tether answers exactly while /readyz
+// would say ready. A channel failure is retried like NOT_SERVING: the sidecar may not have
+// created its socket yet.
+int RunWait(const Args& args, const client::Client& tether) {
+  // Between attempts; the client's channel reconnects at least this often too (at most 1 s).
+  constexpr absl::Duration kRetryInterval = absl::Milliseconds(200);
+  constexpr absl::Duration kAttemptTimeout = absl::Seconds(2);
+  const absl::Duration limit = args.timeout_given ? args.timeout : kDefaultWaitTimeout;
+  const absl::Time deadline = absl::Now() + limit;
+  std::string last = "no answer";
+  for (absl::Duration left = limit; left > absl::ZeroDuration(); left = deadline - absl::Now()) {
+    absl::StatusOr<client::HealthStatus> health =
+        tether.CheckHealth("", std::min(left, kAttemptTimeout));
+    if (health.ok() && *health == client::HealthStatus::kServing) {
+      std::printf("ready\n");
+      return kExitOk;
+    }
+    last = health.ok() ? std::string(client::HealthStatusName(*health))
+                       : std::string(health.status().message());
+    absl::SleepFor(std::min(kRetryInterval, deadline - absl::Now()));
+  }
+  std::fprintf(stderr, "tetherctl: tether at %s not ready after %s (last: %s)\n", args.addr.c_str(),
+               absl::FormatDuration(limit).c_str(), last.c_str());
+  return kExitError;
+}
+
 int Main(int argc, char** argv) {
   absl::StatusOr<Args> args = ParseArgs(argc, argv);
   if (!args.ok()) {
@@ -570,6 +627,7 @@ int Main(int argc, char** argv) {
   if (!tether.ok()) return Fail(*args, tether.status());
   if (args->command == "status") return RunStatus(*args, **tether);
   if (args->command == "get") return RunGet(*args, **tether);
+  if (args->command == "wait") return RunWait(*args, **tether);
   return RunHealth(*args, **tether);
 }
 

@@ -15,9 +15,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "sidecar/common/log.h"
+#include "sidecar/common/mutex.h"
 
 namespace tether::api {
 namespace {
@@ -102,7 +102,7 @@ class ConfigService::Fanout {
   // Store observer, on the decode thread: only flags the worker, so publishing never waits for
   // subscribers.
   void OnPublish() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     dirty_ = true;
   }
 
@@ -110,7 +110,7 @@ class ConfigService::Fanout {
   // (which snapshots are offered to), else null. False when shutting down: the caller finishes
   // the stream at once.
   bool Register(std::shared_ptr<Stream> stream, std::shared_ptr<WatchReactor> watch) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     Stream* key = stream.get();
     streams_.emplace(key, Registered{std::move(stream), std::move(watch)});
     return !shutting_down_;
@@ -119,7 +119,7 @@ class ConfigService::Fanout {
   // From OnDone. The stream may be destroyed by this call, outside mu_.
   void Unregister(Stream* stream) {
     std::shared_ptr<Stream> last;
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = streams_.find(stream);
     if (it == streams_.end()) return;
     last = std::move(it->second.stream);
@@ -129,7 +129,7 @@ class ConfigService::Fanout {
 
   // Runs `task` on the worker; dropped once stopping.
   void Post(Task task) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (stopping_) return;
     tasks_.push_back(std::move(task));
   }
@@ -137,7 +137,7 @@ class ConfigService::Fanout {
   void BeginShutdown() {
     std::vector<std::shared_ptr<Stream>> streams;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       shutting_down_ = true;
       for (auto& [key, registered] : streams_) streams.push_back(registered.stream);
     }
@@ -146,13 +146,13 @@ class ConfigService::Fanout {
 
   void Stop() {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       shutting_down_ = true;
       stopping_ = true;
     }
     if (worker_.joinable()) worker_.join();
     std::vector<Task> dropped;
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     dropped.swap(tasks_);
   }
 
@@ -160,14 +160,14 @@ class ConfigService::Fanout {
   UpdatePtr GetUpdate(const config::SnapshotPtr& base, const config::Snapshot& target,
                       const config::TypeFilter& filter, UpdateMode mode) {
     UpdatePtr update = cache_.Get(base, target, filter, mode);
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stats_ = cache_.stats();
     return update;
   }
   void BuildFor(const std::shared_ptr<WatchReactor>& watch);
 
   UpdateCache::Stats Stats() const {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return stats_;
   }
 
@@ -182,7 +182,7 @@ class ConfigService::Fanout {
   config::SnapshotStore& store_;
   status::StatusBoard& status_;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::map<Stream*, Registered> streams_ ABSL_GUARDED_BY(mu_);
   // Bounded: a stream posts at most one task per event it owns (its subscribe, the end of each
   // update it sends, its GetConfig), and each waits for the worker before the next.
@@ -219,7 +219,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   // Starts reading, or finishes at once when the service is shutting down.
   void Start(bool accepted) {
     if (!accepted) {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, kShuttingDown));
       return;
     }
@@ -227,14 +227,14 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   }
 
   void FinishForShutdown() override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, kShuttingDown));
   }
 
   // Worker: applies the subscribe rules against `current` (null before any config). Returns true
   // when an update must be built now.
   bool Initialise(const config::SnapshotPtr& current) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (finished_) return false;
     initialised_ = true;
     if (current == nullptr) return false;  // the first publish will Offer it
@@ -253,7 +253,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
 
   // Worker: a newer snapshot. Returns true when an update must be built now (nothing in flight).
   bool Offer(const config::SnapshotPtr& target) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (finished_ || !initialised_) return false;
     // The newest thing this stream already has or is getting.
     const config::SnapshotPtr& goal =
@@ -265,7 +265,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
 
   // Worker: takes the pending target when nothing is in flight.
   std::optional<Plan> TakePending() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (finished_ || in_flight_ != nullptr || pending_ == nullptr) return std::nullopt;
     Plan plan{sent_, std::move(pending_), filter_, mode_};
     pending_ = nullptr;
@@ -275,7 +275,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   // Worker: starts sending `update` (null: nothing the filter covers changed; the stream keeps
   // its base, so a later delta still starts from what the client holds).
   void StartUpdate(config::SnapshotPtr target, UpdatePtr update) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (finished_ || update == nullptr || update->chunks.empty()) return;
     in_flight_ = std::move(update);
     in_flight_target_ = std::move(target);
@@ -285,7 +285,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
 
   // Worker: the build failed (a bug or out of memory); the stream cannot continue consistently.
   void FinishInternal(absl::string_view what) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     FinishLocked(grpc::Status(grpc::StatusCode::INTERNAL, std::string(what)));
   }
 
@@ -294,7 +294,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
       // The client half-closed (or went away, which OnCancel handles). It can no longer ack, so
       // the stream ends, as go-control-plane's server does on EOF; tether's client library
       // half-closes after a nack, once the nack is written, and relies on this.
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       FinishLocked(subscribed_ ? grpc::Status::OK
                                : InvalidArgument("the first request must be subscribe"));
       return;
@@ -311,7 +311,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
       log::Error(kLog, "cannot handle request", {{"peer", peer_}, {"err", e.what()}});
       error = grpc::Status(grpc::StatusCode::INTERNAL, "cannot handle the request");
     }
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!error.ok()) {
       FinishLocked(error);
       return;
@@ -323,7 +323,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
     std::string sent_hash;
     bool build_next = false;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (!ok) {
         // The stream is broken (client gone, or finishing); no more writes will succeed.
         FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
@@ -348,7 +348,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   }
 
   void OnCancel() override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     FinishLocked(grpc::Status::CANCELLED);
   }
 
@@ -356,7 +356,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
     bool subscribed;
     uint64_t updates_sent;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       subscribed = subscribed_;
       updates_sent = updates_sent_;
     }
@@ -425,7 +425,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
     id_ = fanout_->status().AddSubscriber(std::move(record));
     subscribed_unlocked_ = true;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       subscribed_ = true;
       filter_ = *filter;
       mode_ = mode;
@@ -460,7 +460,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   std::string client_id_;
   status::SubscriberId id_ = 0;
 
-  absl::Mutex mu_;
+  Mutex mu_;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool subscribed_ ABSL_GUARDED_BY(mu_) = false;
   bool initialised_ ABSL_GUARDED_BY(mu_) = false;
@@ -487,7 +487,7 @@ class GetConfigReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   explicit GetConfigReactor(ConfigService::Fanout* fanout) : fanout_(fanout) {}
 
   void FinishNow(grpc::Status status) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     FinishLocked(std::move(status));
   }
 
@@ -497,7 +497,7 @@ class GetConfigReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 
   // Worker: starts writing the update.
   void Start(UpdatePtr update) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (finished_) return;
     if (update == nullptr || update->chunks.empty()) {
       FinishLocked(grpc::Status(grpc::StatusCode::INTERNAL, "built an empty update"));
@@ -508,7 +508,7 @@ class GetConfigReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   }
 
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!ok) {
       FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
       return;
@@ -534,7 +534,7 @@ class GetConfigReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   }
 
   ConfigService::Fanout* const fanout_;
-  absl::Mutex mu_;
+  Mutex mu_;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   UpdatePtr update_ ABSL_GUARDED_BY(mu_);
   size_t next_chunk_ ABSL_GUARDED_BY(mu_) = 0;
@@ -561,12 +561,10 @@ void ConfigService::Fanout::Run() {
     std::vector<std::shared_ptr<WatchReactor>> watches;
     bool dirty;
     {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](Fanout* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return f->stopping_ || f->dirty_ || !f->tasks_.empty();
-          },
-          this));
+      MutexLock lock(&mu_);
+      mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return stopping_ || dirty_ || !tasks_.empty();
+      });
       if (stopping_) return;
       dirty = std::exchange(dirty_, false);
       tasks.swap(tasks_);

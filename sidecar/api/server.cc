@@ -94,31 +94,32 @@ absl::Status PrepareUnixPath(const std::string& path) {
 
 }  // namespace
 
-// Drives the default health service from the store: NOT_SERVING until the first snapshot, then
-// SERVING. Shared with the store observer (which cannot be unregistered) through a weak_ptr.
+// Drives the default health service from status::ReadinessOf: SERVING exactly while /readyz
+// would say ready (a config is loaded and tether is not draining).
 //
 // Threading: thread-safe. mu_ guards health_ and serving_; health_ is used only under mu_, so
 // Detach makes sure no call reaches it once the gRPC server may be destroyed.
 class Server::HealthSwitch {
  public:
-  // Store observer, on the decode thread.
-  void SetServing() {
-    absl::MutexLock lock(&mu_);
-    serving_ = true;
+  // From the status observer, on whichever thread changed the status.
+  void Set(bool serving) {
+    MutexLock lock(&mu_);
+    if (serving == serving_) return;
+    serving_ = serving;
     ApplyLocked();
   }
 
   void Attach(grpc::HealthCheckServiceInterface* health, bool serving) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     health_ = health;
-    serving_ = serving_ || serving;
+    serving_ = serving;
     ApplyLocked();
   }
 
   // Everything NOT_SERVING and frozen (the default service ignores later changes), then
   // forgotten.
   void Detach() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (health_ != nullptr) health_->Shutdown();
     health_ = nullptr;
   }
@@ -130,7 +131,7 @@ class Server::HealthSwitch {
     health_->SetServingStatus(v1::ConfigService::service_full_name(), serving_);
   }
 
-  absl::Mutex mu_;
+  Mutex mu_;
   grpc::HealthCheckServiceInterface* health_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool serving_ ABSL_GUARDED_BY(mu_) = false;
 };
@@ -145,11 +146,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options,
     if (absl::Status st = PrepareUnixPath(a.path); !st.ok()) return st;
   }
 
-  server->health_ = std::make_shared<HealthSwitch>();
-  store.AddObserver(
-      [weak = std::weak_ptr<HealthSwitch>(server->health_)](const config::SnapshotPtr&) {
-        if (std::shared_ptr<HealthSwitch> health = weak.lock()) health->SetServing();
-      });
+  server->status_ = &status;
+  server->health_ = std::make_unique<HealthSwitch>();
   ConfigServiceOptions config_options;
   if (options.max_chunk_bytes > 0) config_options.max_chunk_bytes = options.max_chunk_bytes;
   server->config_service_ = std::make_unique<ConfigService>(store, status, config_options);
@@ -196,7 +194,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options,
   }
   // The default health service starts with "" SERVING; correct it before anyone is likely to
   // have asked (a probe in between this and BuildAndStart would see SERVING).
-  server->health_->Attach(server->server_->GetHealthCheckService(), store.Current() != nullptr);
+  server->health_->Attach(server->server_->GetHealthCheckService(), status.GetReadiness().ready);
+  server->health_observer_ =
+      status.AddObserver([&status, health = server->health_.get()](uint64_t) {
+        health->Set(status.GetReadiness().ready);
+      });
   log::Info(kLog, "grpc api listening", {{"addresses", absl::StrJoin(server->addresses_, ",")}});
   return server;
 }
@@ -206,10 +208,11 @@ Server::~Server() { Shutdown(absl::ZeroDuration()); }
 UpdateCache::Stats Server::ConfigStatsForTest() const { return config_service_->StatsForTest(); }
 
 bool Server::Shutdown(absl::Duration timeout) {
-  absl::MutexLock lock(&shutdown_mu_);
+  MutexLock lock(&shutdown_mu_);
   if (shut_down_) return clean_shutdown_;
   shut_down_ = true;
   const absl::Time deadline = absl::Now() + timeout;
+  if (health_observer_) status_->RemoveObserver(*health_observer_);
   if (health_) health_->Detach();
   // Streams are told first, so that they end with a clear status rather than as cancelled.
   if (config_service_) config_service_->BeginShutdown();

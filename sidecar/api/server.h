@@ -6,8 +6,8 @@
 // shutdown must happen in one order (streams told first, then the transport closed, then the
 // fan-out worker joined) whoever calls it.
 //
-// Health: "" and "tether.v1.ConfigService" are NOT_SERVING until the store holds a snapshot, then
-// SERVING (a store never goes back to empty). Shutdown sets them NOT_SERVING.
+// Health: "" and "tether.v1.ConfigService" are SERVING exactly while status::ReadinessOf says
+// ready (a config is loaded and tether is not draining); Shutdown sets them NOT_SERVING.
 //
 // Lifecycle: Create binds, starts serving and returns (gRPC binds and starts in one step, so a
 // bind failure is a Create error). Shutdown(timeout) ends every stream with UNAVAILABLE "tether is
@@ -20,13 +20,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "sidecar/api/update_cache.h"
+#include "sidecar/common/mutex.h"
 #include "sidecar/config/snapshot_store.h"
 #include "sidecar/status/status_board.h"
 
@@ -93,13 +94,16 @@ class Server {
 
   std::vector<std::string> addresses_;
   std::vector<std::string> unix_paths_;
-  std::shared_ptr<HealthSwitch> health_;
+  status::StatusBoard* status_ = nullptr;
+  std::unique_ptr<HealthSwitch> health_;
+  // Keeps health_ in step with the status board; removed first in Shutdown.
+  std::optional<status::StatusBoard::ObserverId> health_observer_;
   std::unique_ptr<ConfigService> config_service_;
   std::unique_ptr<StatusService> status_service_;
   // Declared after the services it serves, so it is destroyed before them.
   std::unique_ptr<grpc::Server> server_;
 
-  absl::Mutex shutdown_mu_;
+  Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
   bool clean_shutdown_ ABSL_GUARDED_BY(shutdown_mu_) = true;
 };

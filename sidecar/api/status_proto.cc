@@ -75,6 +75,10 @@ void FillControlPlane(const cp::ConnectionInfo& c, const StatusContext& context,
   }
   out->set_frames_received(c.frames_received);
   out->set_url(context.control_plane_url);
+  if (IsSet(c.cert_not_after)) SetTimestamp(c.cert_not_after, out->mutable_cert_not_after());
+  out->set_cert_subject(c.cert_subject);
+  out->set_cert_rotations(c.cert_rotations);
+  out->set_cert_error(std::string(c.cert_error.message()));
 }
 
 void FillConfig(const status::ConfigRecord& record, v1::ConfigStatus* out) {

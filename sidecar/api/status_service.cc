@@ -23,7 +23,7 @@ class StatusService::WatchReactor final : public grpc::ServerWriteReactor<v1::St
   // Writes `status` now, or keeps it as the pending one when a write is in flight. Statuses no
   // newer than the last one taken are ignored (observer calls may arrive out of order).
   void Send(std::shared_ptr<const Versioned> status) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (finished_ || status->version <= newest_version_) return;
     newest_version_ = status->version;
     if (in_flight_ != nullptr) {
@@ -34,12 +34,12 @@ class StatusService::WatchReactor final : public grpc::ServerWriteReactor<v1::St
   }
 
   void FinishNow(grpc::Status status) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     FinishLocked(std::move(status));
   }
 
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     in_flight_ = nullptr;
     if (!ok) {
       FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
@@ -70,7 +70,7 @@ class StatusService::WatchReactor final : public grpc::ServerWriteReactor<v1::St
   }
 
   StatusService* const service_;
-  absl::Mutex mu_;
+  Mutex mu_;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t newest_version_ ABSL_GUARDED_BY(mu_) = 0;
   // Kept until OnWriteDone: gRPC reads the message until then.
@@ -95,22 +95,22 @@ std::shared_ptr<const StatusService::Versioned> StatusService::Current() const {
 
 void StatusService::OnBoardChanged() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (watchers_.empty()) return;
   }
   // Converted once per change, outside mu_, and shared by every stream.
   std::shared_ptr<const Versioned> status = Current();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (WatchReactor* watcher : watchers_) watcher->Send(status);
 }
 
 void StatusService::Unregister(WatchReactor* watcher) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   watchers_.erase(watcher);
 }
 
 void StatusService::BeginShutdown() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   shutting_down_ = true;
   for (WatchReactor* watcher : watchers_) {
     watcher->FinishNow(grpc::Status(grpc::StatusCode::UNAVAILABLE, kShuttingDown));
@@ -130,7 +130,7 @@ grpc::ServerWriteReactor<v1::Status>* StatusService::WatchStatus(
     grpc::CallbackServerContext* /*context*/, const v1::WatchStatusRequest* /*request*/) {
   auto* reactor = new WatchReactor(this);
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     // Registered even when refused, so OnDone's Unregister has one rule.
     watchers_.insert(reactor);
     if (shutting_down_) {

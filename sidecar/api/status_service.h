@@ -17,8 +17,8 @@
 #include <memory>
 #include <set>
 
-#include "absl/synchronization/mutex.h"
 #include "sidecar/api/status_proto.h"
+#include "sidecar/common/mutex.h"
 #include "sidecar/status/status_board.h"
 #include "tether/v1/status.grpc.pb.h"
 
@@ -59,7 +59,7 @@ class StatusService final : public v1::StatusService::CallbackService {
   const StatusContext context_;
   status::StatusBoard::ObserverId observer_id_ = 0;
 
-  absl::Mutex mu_;
+  Mutex mu_;
   std::set<WatchReactor*> watchers_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "sidecar/common/asio.h"
 #include "sidecar/common/log.h"
 #include "sidecar/cp/basic_info.h"
@@ -33,6 +34,18 @@ cp::SessionOptions SessionOptionsFrom(const settings::Settings& s) {
   o.ping_timeout = s.ping_timeout;
   o.backoff.min = s.backoff_min;
   o.backoff.max = s.backoff_max;
+  if (s.cluster_use_proxy && s.proxy_server.has_value()) {
+    const settings::ProxyServer& p = *s.proxy_server;
+    o.proxy = cp::ProxyOptions{p.scheme == settings::ProxyServer::Scheme::kHttps
+                                   ? cp::ProxyOptions::Scheme::kHttps
+                                   : cp::ProxyOptions::Scheme::kHttp,
+                               p.address.host,
+                               p.address.port,
+                               p.username,
+                               p.password,
+                               s.proxy_server_ssl_verify};
+  }
+  o.cert_check_interval = s.cert_check_interval;
   return o;
 }
 
@@ -58,26 +71,70 @@ api::ServerOptions GrpcOptionsFrom(const settings::Settings& s, std::string cont
   return o;
 }
 
+// /livez bounds. The CP loop runs only short handlers (a read chunk, a ping, a TLS step), so two
+// seconds without a heartbeat means it is stuck (a probe with a shorter timeoutSeconds fails by
+// timing out instead). Decoding a huge config may take many seconds, and a restart mid-decode
+// would only decode it again.
+constexpr absl::Duration kIoLoopStuckAfter = absl::Seconds(2);
+constexpr absl::Duration kDecoderStuckAfter = absl::Minutes(2);
+
+ops::ServerOptions OpsOptionsFrom(const settings::Settings& s, net::io_context& io,
+                                  ops::WorkerHeartbeat& decoder,
+                                  std::function<void()> on_shutdown) {
+  ops::ServerOptions o;
+  o.host = s.ops_listen.host;
+  o.port = s.ops_listen.port;
+  o.on_shutdown = std::move(on_shutdown);
+  o.loops.push_back({"control-plane-io",
+                     [&io](std::function<void()> beat) { net::post(io, std::move(beat)); },
+                     kIoLoopStuckAfter});
+  o.loops.push_back({"config-decoder",
+                     [&decoder](std::function<void()> beat) { decoder.Post(std::move(beat)); },
+                     kDecoderStuckAfter});
+  return o;
+}
+
 }  // namespace
 
 App::App() : io_(std::make_unique<net::io_context>(1)) {}
 
 App::~App() { Stop(absl::Seconds(5)); }
 
-absl::StatusOr<std::unique_ptr<App>> App::Create(const settings::Settings& settings) {
+absl::StatusOr<std::unique_ptr<App>> App::Create(const settings::Settings& settings,
+                                                 std::function<void()> on_shutdown_request) {
   std::unique_ptr<App> app(new App());
-  config::DecodeLimits limits;
-  limits.max_inflated_bytes = static_cast<size_t>(settings.max_inflated_bytes);
-  app->applier_ = std::make_unique<ConfigApplier>(limits, app->store_, app->status_);
+  ApplierOptions applier_options;
+  applier_options.limits.max_inflated_bytes = static_cast<size_t>(settings.max_inflated_bytes);
+  applier_options.guard_empty_config = settings.guard_empty_config;
+
+  // The cache is always written, so switching to serve-cache later finds a recent one; with
+  // wait-for-cp it is not read, and the CP is told we hold nothing.
+  app->cache_ = std::make_unique<ConfigCache>(settings.data_dir);
+  cp::SessionOptions session_options = SessionOptionsFrom(settings);
+  if (settings.startup_policy == settings::StartupPolicy::kServeCache) {
+    if (config::SnapshotPtr cached =
+            app->cache_->Load(applier_options.limits, settings.max_cache_age)) {
+      session_options.initial_config_hash = cached->config_hash;
+      app->store_.Publish(cached);
+      app->status_.RecordApplied(cached, absl::Now());
+    }
+  } else {
+    log::Info("cache", "not serving the cached config (--startup-policy=wait-for-cp)");
+  }
+  app->applier_ = std::make_unique<ConfigApplier>(applier_options, app->store_, app->status_,
+                                                  app->cache_.get());
 
   cp::SessionCallbacks callbacks;
   ConfigApplier* applier = app->applier_.get();
   status::StatusBoard* status = &app->status_;
-  callbacks.on_frame = [applier](cp::Frame frame) { return applier->Apply(std::move(frame)); };
+  callbacks.on_frame = [applier, heartbeat = &app->decoder_heartbeat_](cp::Frame frame) {
+    ops::WorkerHeartbeat::BusyScope busy = heartbeat->Busy();
+    return applier->Apply(std::move(frame));
+  };
   callbacks.on_frame_refused = [applier](const absl::Status& s) { applier->Refused(s); };
   callbacks.on_change = [status](const cp::ConnectionInfo& info) { status->SetConnection(info); };
   absl::StatusOr<std::unique_ptr<cp::Session>> session =
-      cp::Session::Create(*app->io_, SessionOptionsFrom(settings), std::move(callbacks));
+      cp::Session::Create(*app->io_, std::move(session_options), std::move(callbacks));
   if (!session.ok()) return session.status();
   app->session_ = *std::move(session);
 
@@ -88,6 +145,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const settings::Settings& setti
       GrpcOptionsFrom(settings, app->session_->Url()), app->store_, app->status_);
   if (!grpc.ok()) return grpc.status();
   app->grpc_ = *std::move(grpc);
+  absl::StatusOr<std::unique_ptr<ops::Server>> ops = ops::Server::Create(
+      OpsOptionsFrom(settings, *app->io_, app->decoder_heartbeat_, std::move(on_shutdown_request)),
+      app->status_);
+  if (!ops.ok()) return ops.status();
+  app->ops_ = *std::move(ops);
+  // Set last: an App that failed to build is destroyed at once, without a drain.
+  app->drain_time_ = settings.drain_time;
   log::Info("app", "tether configured",
             {{"control_plane", app->session_->Url()},
              {"mtls", settings.mtls == settings::MtlsMode::kShared ? "shared" : "pki"},
@@ -108,16 +172,30 @@ void App::Start() {
 
 bool App::Stop(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
+  auto left = [deadline] { return std::max(deadline - absl::Now(), absl::ZeroDuration()); };
   bool clean = true;
-  // Streams first: proxies learn tether is going away while it still holds the config.
-  if (grpc_) clean = grpc_->Shutdown(timeout / 2);
-  if (session_) {
-    const absl::Duration left = std::max(deadline - absl::Now(), absl::ZeroDuration());
-    clean = session_->Stop(left) && clean;
+  if (!drained_) {
+    drained_ = true;
+    // /readyz and gRPC health follow the board, so both say draining from here; subscribers keep
+    // their streams (and new configs) while their proxies drain in turn.
+    status_.SetDraining();
+    const absl::Duration drain = std::min(drain_time_, timeout);
+    if (drain > absl::ZeroDuration()) {
+      log::Info("app", "draining", {{"drain_time", absl::FormatDuration(drain)}});
+      absl::SleepFor(drain);
+    }
   }
+  // Streams first: proxies learn tether is going away while it still holds the config.
+  if (grpc_) clean = grpc_->Shutdown(left() / 2);
+  if (session_) clean = session_->Stop(left()) && clean;
   io_->stop();
   if (io_thread_.joinable()) io_thread_.join();
+  // After the session, so no config can be applied (and queued for saving) behind the flush.
+  if (cache_) cache_->Stop();
+  if (ops_) ops_->Stop();
   return clean && absl::Now() <= deadline;
 }
+
+void App::PostToIoForTest(std::function<void()> task) { net::post(*io_, std::move(task)); }
 
 }  // namespace tether::app

@@ -19,20 +19,32 @@ std::string CountsByType(const config::Snapshot& snapshot) {
   });
 }
 
+size_t ServicesAndRoutes(const config::Snapshot& snapshot) {
+  size_t n = 0;
+  for (absl::string_view type : {"services", "routes"}) {
+    if (auto it = snapshot.types.find(type); it != snapshot.types.end()) {
+      n += it->second.items.size();
+    }
+  }
+  return n;
+}
+
 }  // namespace
 
 std::optional<std::string> ConfigApplier::Apply(cp::Frame frame) {
   const size_t compressed = frame.bytes.size();
+  const config::SnapshotPtr current = store_.Current();
+  // A config served from the disk cache is decoded again when the CP sends the same hash, so that
+  // status and subscribers' next updates say the CP confirmed it (subscribers get no resend).
+  const std::string current_hash =
+      current != nullptr && current->source == config::Source::kControlPlane ? current->config_hash
+                                                                             : "";
   absl::StatusOr<config::DecodeResult> decoded = config::DecodeReconfigure(
-      frame.bytes, store_.CurrentHash(), limits_, config::Source::kControlPlane, frame.received_at);
+      frame.bytes, current_hash, options_.limits, config::Source::kControlPlane, frame.received_at);
   if (!decoded.ok()) {
-    std::string hash = config::RejectedConfigHash(decoded.status());
-    log::Warn(kLog, "config rejected, keeping the current one",
-              {{"config_hash", hash.empty() ? "unknown" : hash},
-               {"bytes", compressed},
-               {"err", decoded.status().message()}});
-    status_.RecordRejection(
-        status::Rejection{std::move(hash), std::string(decoded.status().message()), absl::Now()});
+    Reject(config::RejectedConfigHash(decoded.status()),
+           status::ClassifyRejection(decoded.status()), std::string(decoded.status().message()),
+           compressed);
     return std::nullopt;
   }
   switch (decoded->kind) {
@@ -49,6 +61,16 @@ std::optional<std::string> ConfigApplier::Apply(cp::Frame frame) {
       break;
   }
   const config::Snapshot& s = *decoded->snapshot;
+  if (options_.guard_empty_config && current != nullptr && ServicesAndRoutes(s) == 0) {
+    if (const size_t held = ServicesAndRoutes(*current); held > 0) {
+      Reject(s.config_hash, status::RejectReason::kEmptyConfig,
+             absl::StrCat("empty config refused (--guard-empty-config): it has no services and no "
+                          "routes, the current config has ",
+                          held),
+             compressed);
+      return std::nullopt;
+    }
+  }
   log::Info(kLog, "config applied",
             {{"config_hash", s.config_hash},
              {"entities", s.EntityCount()},
@@ -58,11 +80,24 @@ std::optional<std::string> ConfigApplier::Apply(cp::Frame frame) {
              {"decode_time", absl::FormatDuration(s.decode_duration)}});
   store_.Publish(decoded->snapshot);
   status_.RecordApplied(decoded->snapshot, absl::Now());
+  if (cache_ != nullptr) cache_->Save(s, std::move(frame.bytes));
   return decoded->config_hash;
 }
 
+void ConfigApplier::Reject(std::string config_hash, status::RejectReason cause, std::string reason,
+                           size_t compressed_bytes) {
+  log::Warn(kLog, "config rejected, keeping the current one",
+            {{"config_hash", config_hash.empty() ? "unknown" : config_hash},
+             {"cause", status::RejectReasonName(cause)},
+             {"bytes", compressed_bytes},
+             {"err", reason}});
+  status_.RecordRejection(
+      status::Rejection{std::move(config_hash), std::move(reason), absl::Now(), cause});
+}
+
 void ConfigApplier::Refused(const absl::Status& reason) {
-  status_.RecordRejection(status::Rejection{"", std::string(reason.message()), absl::Now()});
+  status_.RecordRejection(status::Rejection{"", std::string(reason.message()), absl::Now(),
+                                            status::ClassifyRejection(reason)});
 }
 
 }  // namespace tether::app

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "sidecar/app/config_cache.h"
 #include "sidecar/config/decoder.h"
 #include "sidecar/config/snapshot_store.h"
 #include "sidecar/cp/session.h"
@@ -21,23 +22,35 @@
 
 namespace tether::app {
 
+struct ApplierOptions {
+  config::DecodeLimits limits;
+  // --guard-empty-config.
+  bool guard_empty_config = false;
+};
+
 class ConfigApplier {
  public:
-  ConfigApplier(config::DecodeLimits limits, config::SnapshotStore& store,
-                status::StatusBoard& status)
-      : limits_(limits), store_(store), status_(status) {}
+  // `cache` may be null (no saving); it must outlive the applier otherwise.
+  ConfigApplier(ApplierOptions options, config::SnapshotStore& store, status::StatusBoard& status,
+                ConfigCache* cache)
+      : options_(options), store_(store), status_(status), cache_(cache) {}
 
-  // Decodes and publishes `frame`. Returns the hash applied afterwards when the frame was applied
-  // or carried the applied hash; nullopt when it was rejected or ignored.
+  // Decodes and publishes `frame`, then queues it for the disk cache. Returns the hash applied
+  // afterwards when the frame was applied or carried the applied hash; nullopt when it was
+  // rejected or ignored.
   std::optional<std::string> Apply(cp::Frame frame);
 
   // Records a frame the session refused before decoding (over --cluster-max-payload).
   void Refused(const absl::Status& reason);
 
  private:
-  const config::DecodeLimits limits_;
+  void Reject(std::string config_hash, status::RejectReason cause, std::string reason,
+              size_t compressed_bytes);
+
+  const ApplierOptions options_;
   config::SnapshotStore& store_;
   status::StatusBoard& status_;
+  ConfigCache* const cache_;
 };
 
 }  // namespace tether::app

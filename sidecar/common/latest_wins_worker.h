@@ -53,6 +53,14 @@ class LatestWinsWorker {
     if (thread_.joinable()) thread_.join();
   }
 
+  // Waits until nothing is pending or running (items submitted meanwhile are waited for too).
+  void Flush() {
+    MutexLock lock(&mu_);
+    mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return stopping_ || (!pending_.has_value() && !busy_);
+    });
+  }
+
   // True while nothing is pending or running. For tests and shutdown checks.
   bool IdleForTest() {
     MutexLock lock(&mu_);

@@ -77,8 +77,8 @@ absl::string_view View(const Value& string) {
   return absl::string_view(string.GetString(), string.GetStringLength());
 }
 
-// The last member named `key`: with repeated keys, Kong's Lua table keeps the last value, and the
-// entity digest (protocol::KongDigest) follows the same rule.
+// The last member named `key`: with repeated keys, Kong's Lua table keeps the last value, and
+// Kong's hash (protocol::KongHashValue) follows the same rule.
 const Value* FindLastMember(const Value& object, absl::string_view key) {
   const Value* found = nullptr;
   for (const auto& member : object.GetObject()) {
@@ -99,7 +99,7 @@ bool IsLowerHexHash(const Value& value) {
 // deeper than that.
 class CappedDocumentBuilder {
  public:
-  enum class Failure { kNone, kTooDeep, kNumberTooBig };
+  enum class Failure { kNone, kTooDeep, kNumberTooBig, kLoneSurrogate };
 
   CappedDocumentBuilder(rapidjson::Document& document, int max_depth)
       : document_(document), max_depth_(max_depth) {}
@@ -114,10 +114,10 @@ class CappedDocumentBuilder {
   bool Uint64(uint64_t u) { return document_.Uint64(u); }
   bool Double(double d) { return document_.Double(d); }
   bool String(const char* text, SizeType length, bool copy) {
-    return document_.String(text, length, copy);
+    return IsUtf8(text, length) && document_.String(text, length, copy);
   }
   bool Key(const char* text, SizeType length, bool copy) {
-    return document_.Key(text, length, copy);
+    return IsUtf8(text, length) && document_.Key(text, length, copy);
   }
   bool StartObject() { return Enter() && document_.StartObject(); }
   bool EndObject(SizeType members) {
@@ -161,6 +161,23 @@ class CappedDocumentBuilder {
     return false;
   }
 
+  // RapidJSON 1.1.0 validates the raw bytes, but decodes the escape of a lone low surrogate
+  // (\udc00 to \udfff) to the 3 bytes ED B0 80 to ED BF BF, which are not UTF-8. Served entity
+  // JSON, and the ids and type names that go into proto string fields, must be UTF-8 (a client's
+  // protobuf refuses the whole update otherwise), and Kong's simdjson refuses such escapes too.
+  // The raw bytes were validated, so an ED followed by A0 or above can only come from an escape.
+  bool IsUtf8(const char* text, SizeType length) {
+    const char* const end = text + length;
+    const char* p = text;
+    while ((p = static_cast<const char*>(std::memchr(p, '\xED', end - p))) != nullptr) {
+      if (++p < end && static_cast<unsigned char>(*p) >= 0xA0) {
+        failure_ = Failure::kLoneSurrogate;
+        return false;
+      }
+    }
+    return true;
+  }
+
   rapidjson::Document& document_;
   const int max_depth_;
   int depth_ = 0;
@@ -174,6 +191,16 @@ absl::Status ParseMessage(std::string& json, int max_depth, rapidjson::Document&
     return absl::InvalidArgumentError(absl::StrCat("invalid json at offset ",
                                                    static_cast<const char*>(nul) - json.data(),
                                                    ": nul byte outside a string"));
+  }
+  // RapidJSON 1.1.0 validates a multi-byte UTF-8 sequence by taking its continuation bytes without
+  // looking for the end, so a lead byte (C0 or above) in the last two bytes makes the parse read,
+  // and write back in place, up to two bytes past the terminating NUL. JSON text never ends that
+  // way (the string holding the sequence would still be open), so such a buffer is refused first.
+  for (size_t i = json.size() - std::min<size_t>(json.size(), 2); i < json.size(); ++i) {
+    if (static_cast<unsigned char>(json[i]) >= 0xC0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid json at offset ", i, ": utf-8 sequence cut off by the end"));
+    }
   }
   rapidjson::Reader reader;
   rapidjson::ParseResult result;
@@ -194,6 +221,9 @@ absl::Status ParseMessage(std::string& json, int max_depth, rapidjson::Document&
     case CappedDocumentBuilder::Failure::kNumberTooBig:
       return absl::InvalidArgumentError(
           absl::StrCat("invalid json at offset ", result.Offset(), ": number too big"));
+    case CappedDocumentBuilder::Failure::kLoneSurrogate:
+      return absl::InvalidArgumentError(absl::StrCat("invalid json at offset ", result.Offset(),
+                                                     ": \\u escape of a lone low surrogate"));
     case CappedDocumentBuilder::Failure::kNone:
       break;
   }
@@ -286,8 +316,7 @@ absl::Status BuildCollection(absl::string_view type, const Value& rows,
                                                      "]: duplicate ", key_name, " ",
                                                      Quote(View(*key))));
     }
-    collection.items.push_back(
-        Entity{std::string(View(*key)), CompactJson(row, scratch), protocol::KongDigest(row)});
+    collection.items.push_back(Entity{std::string(View(*key)), CompactJson(row, scratch)});
   }
   return absl::OkStatus();
 }

@@ -1,9 +1,14 @@
 #include "sidecar/config/delta.h"
 
+#include <array>
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_join.h"
+#include "protocol/kong_hash.h"
+#include "rapidjson/document.h"
 
 namespace tether::config {
 namespace {
@@ -44,6 +49,26 @@ bool FilteredTypesDiffer(const Snapshot& from, const Snapshot& to, const TypeFil
   return false;
 }
 
+// Kong's digest of a row's JSON, or nullopt if it does not parse (never for rows the decoder
+// wrote, which are compact JSON of at most the decoder's depth cap).
+std::optional<std::array<uint8_t, 16>> CanonicalDigest(const std::string& json) {
+  rapidjson::Document row;
+  // Full precision, so that every number reads back as the value the decoder wrote.
+  row.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(json.data(),
+                                                                                json.size());
+  if (row.HasParseError()) return std::nullopt;
+  return protocol::KongDigest(row);
+}
+
+// Whether a row means the same in both snapshots. Unchanged rows almost always have the same
+// bytes, so Kong's canonical form (which ignores key order) is only worked out when they differ:
+// a CP that re-sends a row with its keys reordered changes nothing.
+bool SameRow(const Entity& before, const Entity& after) {
+  if (before.json == after.json) return true;
+  const std::optional<std::array<uint8_t, 16>> a = CanonicalDigest(before.json);
+  return a.has_value() && a == CanonicalDigest(after.json);
+}
+
 }  // namespace
 
 bool TypeFilter::Matches(absl::string_view type) const {
@@ -65,8 +90,7 @@ Delta ComputeDelta(const Snapshot& from, const Snapshot& to, const TypeFilter& f
     for (const Entity& entity : collection.items) {
       const Entity* before =
           from_collection == nullptr ? nullptr : from_collection->Find(entity.id);
-      // The digest is over Kong's canonical form, so reordered keys compare equal.
-      if (before == nullptr || before->digest != entity.digest) {
+      if (before == nullptr || !SameRow(*before, entity)) {
         delta.upserts.push_back(EntityChange{type, &entity});
       }
     }

@@ -1,8 +1,9 @@
 // Per-entity differences between two snapshots, for delta updates to subscribers.
 //
 // Why: a proxy holding a 100k-entity config should receive the three routes that changed, not
-// the whole config again (Envoy's delta xDS). Entities are compared by (type, id) and by digest,
-// so a CP that re-sent a row with its keys reordered is not a change.
+// the whole config again (Envoy's delta xDS). Entities are matched by (type, id) and compared by
+// their JSON, then by Kong's canonical form when the JSON differs, so a CP that re-sent a row with
+// its keys reordered is not a change.
 //
 // Threading: pure functions over immutable snapshots; thread-safe.
 #pragma once

@@ -7,7 +7,6 @@
 // Threading: immutable once published (only the decoder builds one).
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -29,10 +28,9 @@ struct Entity {
   // Primary key: `id`, or `key` for `parameters` (kong-protocol.md §7.3).
   std::string id;
   // The row as compact JSON, keys in the order the CP sent them; served without re-serialising.
+  // Deltas compare rows by this text first, and by Kong's canonical form only when it differs
+  // (delta.h), so the decoder need not hash every row.
   std::string json;
-  // md5 of Kong's canonical serialisation of the row (key order does not matter), used to tell
-  // whether an entity changed between two snapshots even if the CP reordered its keys.
-  std::array<uint8_t, 16> digest;
 };
 
 // All entities of one type, in the order the CP sent them.

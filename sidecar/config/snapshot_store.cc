@@ -9,7 +9,7 @@
 namespace tether::config {
 
 SnapshotPtr SnapshotStore::Current() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return current_;
 }
 
@@ -19,7 +19,7 @@ std::string SnapshotStore::CurrentHash() const {
 }
 
 SnapshotPtr SnapshotStore::Find(absl::string_view config_hash) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (current_ != nullptr && current_->config_hash == config_hash) return current_;
   // Newest first: the same hash may come back (CP rollback, disk cache then CP), and the newest
   // copy is the one most likely still shared with other readers.
@@ -36,7 +36,7 @@ void SnapshotStore::Publish(SnapshotPtr snapshot) {
   // slow work that must not hold up readers.
   SnapshotPtr released;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     SnapshotPtr previous = std::exchange(current_, snapshot);
     if (previous != nullptr && history_limit_ > 0) {
       history_.push_back(std::move(previous));
@@ -55,7 +55,7 @@ void SnapshotStore::Publish(SnapshotPtr snapshot) {
 }
 
 void SnapshotStore::AddObserver(Observer observer) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   observers_.push_back(std::move(observer));
 }
 

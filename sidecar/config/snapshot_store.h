@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
+#include "sidecar/common/mutex.h"
 #include "sidecar/config/snapshot.h"
 
 namespace tether::config {
@@ -50,7 +50,7 @@ class SnapshotStore {
 
  private:
   const size_t history_limit_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   SnapshotPtr current_ ABSL_GUARDED_BY(mu_);
   // Previously current snapshots, oldest first; never more than history_limit_. Only Publish()
   // writes this.

@@ -7,23 +7,28 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "protocol/constants.h"
 #include "sidecar/common/asio.h"
 #include "sidecar/common/latest_wins_worker.h"
 #include "sidecar/common/log.h"
 #include "sidecar/common/mutex.h"
+#include "sidecar/cp/proxy.h"
 #include "sidecar/cp/tls_context.h"
+#include "sidecar/cp/transport_stream.h"
 
 namespace tether::cp {
 namespace {
 
 using tcp = net::ip::tcp;
-using WsStream = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+using WsStream = websocket::stream<beast::ssl_stream<TransportStream>>;
 
 constexpr absl::string_view kLog = "cp";
 // Reads are issued in chunks of this size so that liveness is noted while a large frame is still
 // arriving, and so that an oversized frame can be discarded without buffering it.
 constexpr size_t kReadChunkBytes = 256 * 1024;
+// Bounds a proxy's answer to CONNECT: a status line and a few headers.
+constexpr size_t kMaxProxyAnswerBytes = 16 * 1024;
 
 std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -36,19 +41,23 @@ absl::Status StepError(absl::string_view step, const beast::error_code& ec) {
 }
 
 // TLS failures say more through the certificate verify result than through the error code.
-absl::Status TlsError(SSL* ssl, const beast::error_code& ec) {
+absl::Status TlsError(absl::string_view step, SSL* ssl, const beast::error_code& ec) {
   const long verify = SSL_get_verify_result(ssl);
   if (verify != X509_V_OK) {
-    return absl::UnavailableError(absl::StrCat("tls handshake: certificate verify failed: ",
-                                               X509_verify_cert_error_string(verify)));
+    return absl::UnavailableError(
+        absl::StrCat(step, ": certificate verify failed: ", X509_verify_cert_error_string(verify)));
   }
-  return StepError("tls handshake", ec);
+  return StepError(step, ec);
 }
 
 std::string HostHeader(const std::string& host, uint16_t port) {
   // RFC 7230 §5.4: an IPv6 literal is bracketed; Kong always includes the port (§1.1).
   const bool v6 = host.find(':') != std::string::npos;
   return v6 ? absl::StrCat("[", host, "]:", port) : absl::StrCat(host, ":", port);
+}
+
+std::string FormatEndpoint(const tcp::endpoint& endpoint) {
+  return HostHeader(endpoint.address().to_string(), endpoint.port());
 }
 
 }  // namespace
@@ -85,15 +94,18 @@ struct Connection {
         done_timer(strand) {}
 
   ssl::context tls_context;  // before ws, which keeps a reference to it
+  // An https proxy's, set by OpenTunnel; before ws, whose transport keeps a reference to it.
+  std::optional<ssl::context> proxy_tls;
   tcp::resolver resolver;
   WsStream ws;
   net::steady_timer watchdog;    // bounds resolve, connect and both handshakes
   net::steady_timer ping_timer;  // the pinger sleeps here; cancelled to wake it early
   net::steady_timer done_timer;  // Run waits here for the tasks to finish
   absl::string_view step = "resolve";
-  bool established = false;  // handshake done, basic_info sent
-  bool closing = false;      // a close frame is being sent: Stop asked for it
-  bool ended = false;        // only End() sets this
+  bool established = false;   // handshake done, basic_info sent
+  bool closing = false;       // a close frame is being sent: Stop or a rotation asked for it
+  absl::Status close_reason;  // set with closing: what the connection ends with
+  bool ended = false;         // only End() sets this
   bool ping_now = false;
   absl::Status end_reason;
   int tasks = 0;
@@ -104,19 +116,25 @@ struct Connection {
 
 class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
  public:
-  Impl(net::io_context& io, SessionOptions options, SessionCallbacks callbacks)
+  Impl(net::io_context& io, SessionOptions options, SessionCallbacks callbacks,
+       TlsCredentials credentials)
       : strand_(net::make_strand(io)),
         options_(std::move(options)),
         callbacks_(std::move(callbacks)),
         backoff_timer_(strand_),
+        cert_timer_(strand_),
         backoff_(options_.backoff,
                  [rng = std::mt19937_64(std::random_device{}())]() mutable {
                    return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
                  }),
         applied_hash_(options_.initial_config_hash),
         address_(HostHeader(options_.host, options_.port)),
+        credentials_(std::move(credentials)),
         applier_([this](Frame frame) { ApplyFrame(std::move(frame)); }) {
     info_.address = address_;
+    info_.cert_not_after = credentials_.not_after;
+    info_.cert_subject = credentials_.subject;
+    WarnIfExpiring();
   }
 
   void Start() {
@@ -136,6 +154,9 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
       self->info_.state = ConnectionState::kStopped;
       self->Publish();
       self->stopped_.Notify();
+    });
+    net::co_spawn(strand_, WatchCredentials(), [self = shared_from_this()](std::exception_ptr e) {
+      if (e) log::Error(kLog, "certificate watch ended unexpectedly");
     });
     running_.WaitForNotification();
   }
@@ -174,8 +195,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
       Publish();
       absl::Status ended;
       absl::Duration lasted = absl::ZeroDuration();
-      // A fresh TLS context each attempt, so rotated certificate files are picked up.
-      absl::StatusOr<ssl::context> tls = MakeTlsContext(options_.tls);
+      absl::StatusOr<ssl::context> tls = MakeTlsContext(credentials_);
       if (!tls.ok()) {
         ended = tls.status();
       } else {
@@ -192,6 +212,8 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
       info_.state = ConnectionState::kDisconnected;
       info_.connected_since = absl::InfinitePast();
       info_.retry_in = backoff_.Next(lasted);
+      // A new certificate is worth trying at once: it may be what the CP was refusing.
+      if (std::exchange(retry_now_, false)) info_.retry_in = absl::ZeroDuration();
       log::Warn(kLog,
                 lasted > absl::ZeroDuration() ? "disconnected from control plane"
                                               : "cannot connect to control plane",
@@ -248,18 +270,21 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
     });
     beast::error_code ec;
 
+    // Through a proxy, tether resolves and connects to the proxy; the proxy resolves the CP.
+    const std::string& host = options_.proxy ? options_.proxy->host : options_.host;
+    const uint16_t port = options_.proxy ? options_.proxy->port : options_.port;
+
     c->step = "resolve";
-    auto endpoints = co_await c->resolver.async_resolve(
-        options_.host, std::to_string(options_.port), net::redirect_error(net::use_awaitable, ec));
+    absl::StatusOr<std::vector<tcp::endpoint>> endpoints = co_await Resolve(c, host, port);
     if (c->ended) co_return c->end_reason;
-    if (ec) co_return StepError("resolve", ec);
+    if (!endpoints.ok()) co_return endpoints.status();
 
     c->step = "connect";
-    tcp::endpoint peer = co_await beast::get_lowest_layer(c->ws).async_connect(
-        endpoints, net::redirect_error(net::use_awaitable, ec));
-    if (c->ended) co_return c->end_reason;
-    if (ec) co_return StepError("connect", ec);
-    info_.peer = absl::StrCat(peer.address().to_string(), ":", peer.port());
+    if (absl::Status s = co_await ConnectToAny(c, *endpoints); !s.ok()) co_return s;
+
+    if (options_.proxy) {
+      if (absl::Status s = co_await OpenTunnel(c); !s.ok()) co_return s;
+    }
 
     c->step = "tls handshake";
     SSL* ssl = c->ws.next_layer().native_handle();
@@ -271,7 +296,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
     co_await c->ws.next_layer().async_handshake(ssl::stream_base::client,
                                                 net::redirect_error(net::use_awaitable, ec));
     if (c->ended) co_return c->end_reason;
-    if (ec) co_return TlsError(ssl, ec);
+    if (ec) co_return TlsError("tls handshake", ssl, ec);
 
     c->step = "websocket upgrade";
     c->ws.set_option(websocket::stream_base::decorator(
@@ -312,6 +337,125 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
     if (c->ended) co_return c->end_reason;
     if (ec) co_return StepError("send basic_info", ec);
     c->watchdog.cancel();
+    co_return absl::OkStatus();
+  }
+
+  // What `host` resolves to now, asked on every attempt (nothing is cached), so a CP that moved
+  // is found on the next one.
+  net::awaitable<absl::StatusOr<std::vector<tcp::endpoint>>> Resolve(std::shared_ptr<Connection> c,
+                                                                     const std::string& host,
+                                                                     uint16_t port) {
+    std::vector<tcp::endpoint> endpoints;
+    if (options_.resolve_for_test) {
+      absl::StatusOr<std::vector<std::string>> addresses = options_.resolve_for_test(host);
+      if (!addresses.ok()) {
+        co_return absl::UnavailableError(absl::StrCat("resolve: ", addresses.status().message()));
+      }
+      for (const std::string& a : *addresses) {
+        beast::error_code ec;
+        const net::ip::address address = net::ip::make_address(a, ec);
+        if (ec) {
+          co_return absl::InternalError(absl::StrCat("resolve: ", a, " is not an ip address"));
+        }
+        endpoints.emplace_back(address, port);
+      }
+    } else {
+      beast::error_code ec;
+      const tcp::resolver::results_type results = co_await c->resolver.async_resolve(
+          host, std::to_string(port), net::redirect_error(net::use_awaitable, ec));
+      if (c->ended) co_return c->end_reason;
+      if (ec) co_return StepError("resolve", ec);
+      for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+    }
+    if (endpoints.empty()) {
+      co_return absl::UnavailableError(absl::StrCat("resolve: no address for ", host));
+    }
+    log::Debug(
+        kLog, "resolved",
+        {{"host", host},
+         {"addresses", absl::StrJoin(endpoints, ",", [](std::string* out, const tcp::endpoint& e) {
+            out->append(FormatEndpoint(e));
+          })}});
+    co_return endpoints;
+  }
+
+  // Tries each address in turn until one accepts (Asio's range connect), all within the attempt's
+  // deadline. When every one fails, the error names each address with its failure.
+  net::awaitable<absl::Status> ConnectToAny(std::shared_ptr<Connection> c,
+                                            const std::vector<tcp::endpoint>& endpoints) {
+    std::vector<std::string> tried;  // "address: why it failed"; the last one may still be trying
+    beast::error_code ec;
+    const tcp::endpoint peer = co_await beast::get_lowest_layer(c->ws).tcp().async_connect(
+        endpoints,
+        // Called before each try with the previous try's result.
+        [&tried](const beast::error_code& previous, const tcp::endpoint& next) {
+          if (previous) absl::StrAppend(&tried.back(), ": ", previous.message());
+          tried.push_back(FormatEndpoint(next));
+          log::Debug(kLog, "connecting", {{"endpoint", tried.back()}});
+          return true;
+        },
+        net::redirect_error(net::use_awaitable, ec));
+    if (c->ended) co_return c->end_reason;
+    if (ec && tried.size() <= 1) co_return StepError("connect", ec);
+    if (ec) {
+      absl::StrAppend(&tried.back(), ": ", ec.message());
+      co_return absl::UnavailableError(absl::StrCat(
+          "connect: each of ", tried.size(), " addresses failed: ", absl::StrJoin(tried, ", ")));
+    }
+    info_.peer = FormatEndpoint(peer);
+    co_return absl::OkStatus();
+  }
+
+  // kong-protocol.md §1.1 (cluster_use_proxy): TLS to an https proxy, then CONNECT to the CP,
+  // whose TLS then runs inside the tunnel; within the attempt's deadline like every step.
+  net::awaitable<absl::Status> OpenTunnel(std::shared_ptr<Connection> c) {
+    const ProxyOptions& proxy = *options_.proxy;
+    TransportStream& transport = beast::get_lowest_layer(c->ws);
+    beast::error_code ec;
+    if (proxy.scheme == ProxyOptions::Scheme::kHttps) {
+      c->step = "proxy tls handshake";
+      absl::StatusOr<ssl::context> context = MakeProxyTlsContext(proxy);
+      if (!context.ok()) co_return context.status();
+      c->proxy_tls.emplace(*std::move(context));
+      ssl::stream<beast::tcp_stream&>& tls = transport.StartTls(*c->proxy_tls);
+      if (absl::Status s = ConfigureServerIdentity(tls.native_handle(), proxy.host); !s.ok()) {
+        co_return s;
+      }
+      co_await tls.async_handshake(ssl::stream_base::client,
+                                   net::redirect_error(net::use_awaitable, ec));
+      if (c->ended) co_return c->end_reason;
+      if (ec) co_return TlsError("proxy tls handshake", tls.native_handle(), ec);
+    }
+
+    c->step = "proxy connect";
+    http::request<http::empty_body> request(http::verb::connect, address_, 11);
+    request.set(http::field::host, address_);
+    request.set(http::field::user_agent, "tether");
+    if (std::string authorization = ProxyAuthorization(proxy); !authorization.empty()) {
+      request.set(http::field::proxy_authorization, authorization);
+    }
+    co_await http::async_write(transport, request, net::redirect_error(net::use_awaitable, ec));
+    if (c->ended) co_return c->end_reason;
+    if (ec) co_return StepError("proxy connect: send", ec);
+
+    // RFC 9110 §9.3.6: a 2xx answer to CONNECT has no body and the tunnel starts right after its
+    // header; the body of any other answer is of no interest. The header is bounded.
+    http::response_parser<http::empty_body> parser;
+    parser.skip(true);
+    parser.header_limit(kMaxProxyAnswerBytes);
+    beast::flat_buffer buffer(kMaxProxyAnswerBytes);
+    co_await http::async_read(transport, buffer, parser,
+                              net::redirect_error(net::use_awaitable, ec));
+    if (c->ended) co_return c->end_reason;
+    if (ec) co_return StepError("proxy connect: read the answer", ec);
+    if (absl::Status s = ConnectAnswerStatus(parser.get().result_int(), proxy, address_); !s.ok()) {
+      co_return s;
+    }
+    // The CP speaks only after our ClientHello, so any byte already here came from the proxy.
+    if (buffer.size() != 0) {
+      co_return absl::UnavailableError("proxy connect: the proxy sent data after its answer");
+    }
+    log::Debug(kLog, "proxy tunnel open", {{"proxy", ProxyAddress(proxy)}, {"target", address_}});
     co_return absl::OkStatus();
   }
 
@@ -368,7 +512,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
   }
 
   absl::Status ReadError(const std::shared_ptr<Connection>& c, const beast::error_code& ec) {
-    if (c->closing) return absl::CancelledError("stopped");
+    if (c->closing) return c->close_reason;
     if (ec == websocket::error::closed) {
       const websocket::close_reason& why = c->ws.reason();
       return absl::UnavailableError(
@@ -400,7 +544,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
         beast::error_code ec;
         co_await c->ws.async_ping(payload, net::redirect_error(net::use_awaitable, ec));
         if (ec) {
-          End(c, c->closing ? absl::CancelledError("stopped") : StepError("ping", ec));
+          End(c, c->closing ? c->close_reason : StepError("ping", ec));
           co_return;
         }
         log::Debug(kLog, "ping", {{"config_hash", applied_hash_}});
@@ -421,7 +565,87 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
     co_await c->ws.async_close(websocket::close_reason{},
                                net::redirect_error(net::use_awaitable, ec));
     if (ec) log::Debug(kLog, "close handshake incomplete", {{"err", ec.message()}});
-    End(c, absl::CancelledError("stopped"));
+    End(c, c->close_reason);
+  }
+
+  // Checks the certificate files every cert_check_interval until the session stops.
+  net::awaitable<void> WatchCredentials() {
+    while (!stopping_) {
+      cert_timer_.expires_after(ToChrono(options_.cert_check_interval));
+      beast::error_code ec;
+      co_await cert_timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
+      if (stopping_) break;
+      CheckCredentials();
+    }
+  }
+
+  void CheckCredentials() {
+    absl::StatusOr<TlsCredentials> fresh = LoadTlsCredentials(options_.tls);
+    if (fresh.ok() && fresh->SameFiles(credentials_)) {
+      // Back to the files in use (a refused rotation was reverted).
+      if (!info_.cert_error.ok()) {
+        info_.cert_error = absl::OkStatus();
+        Publish();
+      }
+      return;
+    }
+    absl::Status refused = fresh.status();
+    if (fresh.ok() && fresh->not_after <= absl::Now()) {
+      refused = absl::FailedPreconditionError(absl::StrCat("new cluster certificate ",
+                                                           fresh->subject, " expired at ",
+                                                           absl::FormatTime(fresh->not_after)));
+    }
+    if (!refused.ok()) {
+      // Logged once per distinct failure: the files are re-read every interval.
+      if (refused != info_.cert_error) {
+        log::Error(kLog,
+                   "cluster certificate files changed but are unusable, keeping the current "
+                   "certificate",
+                   {{"err", refused.message()}, {"in_use", credentials_.subject}});
+        info_.cert_error = refused;
+        Publish();
+      }
+      return;
+    }
+    credentials_ = *std::move(fresh);
+    ++info_.cert_rotations;
+    info_.cert_not_after = credentials_.not_after;
+    info_.cert_subject = credentials_.subject;
+    info_.cert_error = absl::OkStatus();
+    log::Info(kLog, "cluster certificate rotated, reconnecting to present it",
+              {{"subject", credentials_.subject},
+               {"not_after", absl::FormatTime(credentials_.not_after)}});
+    WarnIfExpiring();
+    Publish();
+    Reconnect(absl::UnavailableError("reconnecting to present the rotated cluster certificate"));
+  }
+
+  // Ends the current connection (gracefully when established) and retries without backoff.
+  void Reconnect(absl::Status why) {
+    retry_now_ = true;
+    backoff_timer_.cancel();
+    std::shared_ptr<Connection> c = conn_;
+    if (!c || c->ended) return;
+    if (!c->established) {
+      End(c, std::move(why));
+      return;
+    }
+    if (c->closing) return;
+    c->closing = true;
+    c->close_reason = std::move(why);
+    c->ping_timer.cancel();
+    Spawn(c, CloseGracefully(c));
+  }
+
+  void WarnIfExpiring() const {
+    constexpr absl::Duration kWarnBefore = absl::Hours(24 * 30);
+    const absl::Duration left = credentials_.not_after - absl::Now();
+    if (left >= kWarnBefore) return;
+    log::Warn(kLog,
+              left <= absl::ZeroDuration() ? "cluster certificate has expired"
+                                           : "cluster certificate expires in under 30 days",
+              {{"subject", credentials_.subject},
+               {"not_after", absl::FormatTime(credentials_.not_after)}});
   }
 
   void Spawn(const std::shared_ptr<Connection>& c, net::awaitable<void> task) {
@@ -455,22 +679,17 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
 
   void BeginStop() {
     stopping_ = true;
-    backoff_timer_.cancel();
+    cert_timer_.cancel();
     std::shared_ptr<Connection> c = conn_;
-    if (!c || c->ended) return;
-    if (!c->established) {
-      End(c, absl::CancelledError("stopped"));
-      return;
-    }
-    if (c->closing) return;
-    c->closing = true;
-    c->ping_timer.cancel();
-    Spawn(c, CloseGracefully(c));
+    // A rotation's close already under way ends the connection too; Run then sees stopping_.
+    if (c && c->closing) return;
+    Reconnect(absl::CancelledError("stopped"));
   }
 
   void Abort() {
     stopping_ = true;
     backoff_timer_.cancel();
+    cert_timer_.cancel();
     if (conn_) End(conn_, absl::CancelledError("stopped"));
   }
 
@@ -502,11 +721,14 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
 
   // Strand-owned state.
   net::steady_timer backoff_timer_;
+  net::steady_timer cert_timer_;  // WatchCredentials sleeps here
   Backoff backoff_;
   ConnectionInfo info_;
   std::string applied_hash_;
   std::shared_ptr<Connection> conn_;  // the current attempt or connection
   bool stopping_ = false;
+  bool retry_now_ = false;  // skip the next backoff wait (a rotation asked for a new connection)
+  TlsCredentials credentials_;  // validated; each attempt's TLS context is built from it
 
   const std::string address_;  // host:port, immutable: read from any thread
 
@@ -530,11 +752,13 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(net::io_context& io,
     return absl::InvalidArgumentError("ping timeout must exceed ping interval");
   }
   if (!callbacks.on_frame) return absl::InvalidArgumentError("on_frame callback is required");
-  if (absl::StatusOr<ssl::context> tls = MakeTlsContext(options.tls); !tls.ok()) {
-    return tls.status();
+  if (options.cert_check_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("certificate check interval must be positive");
   }
-  return std::unique_ptr<Session>(
-      new Session(std::make_shared<Impl>(io, std::move(options), std::move(callbacks))));
+  absl::StatusOr<TlsCredentials> credentials = LoadTlsCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
+  return std::unique_ptr<Session>(new Session(std::make_shared<Impl>(
+      io, std::move(options), std::move(callbacks), *std::move(credentials))));
 }
 
 Session::Session(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}

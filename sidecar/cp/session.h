@@ -6,6 +6,11 @@
 // jittered backoff, for as long as the process runs. It knows nothing of config contents: frames
 // go out through SessionCallbacks::on_frame and the applied hash comes back.
 //
+// Certificates: the cluster cert, key and trust files are checked every cert_check_interval.
+// When they change (a Kubernetes secret rotation swaps symlinks), a valid, unexpired new set
+// replaces the old one and the connection is closed gracefully and re-opened at once to present
+// it; a broken or expired set is refused loudly (ConnectionInfo::cert_error) and the old one kept.
+//
 // Lifecycle: Create validates and builds; Start returns once the engine runs; Stop(timeout)
 // closes the connection with an empty close frame (or abandons a half-open connect or a backoff
 // wait) and returns when the reader, pinger, closer and decode worker have all stopped.
@@ -22,12 +27,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "sidecar/cp/backoff.h"
+#include "sidecar/cp/proxy_options.h"
 #include "sidecar/cp/tls_options.h"
 
 namespace boost::asio {
@@ -43,7 +50,7 @@ absl::string_view ConnectionStateName(ConnectionState state);
 struct ConnectionInfo {
   ConnectionState state = ConnectionState::kDisconnected;
   std::string address;  // host:port as configured
-  std::string peer;     // resolved ip:port of the current or last connection
+  std::string peer;     // ip:port connected to, now or last (the proxy's, through a proxy)
   absl::Time connected_since = absl::InfinitePast();  // current connection, when kConnected
   absl::Time last_pong_at = absl::InfinitePast();
   absl::Duration last_ping_rtt = absl::ZeroDuration();
@@ -56,6 +63,13 @@ struct ConnectionInfo {
   bool config_received = false;  // on the current (or last) connection
   uint64_t frames_received = 0;  // complete binary frames read, over all connections
   absl::Duration retry_in = absl::ZeroDuration();  // kDisconnected: wait before the next attempt
+  // The cluster certificate in use (its leaf), and the rotations picked up from disk so far.
+  absl::Time cert_not_after = absl::InfinitePast();
+  std::string cert_subject;
+  uint64_t cert_rotations = 0;
+  // Why the files on disk were refused as a rotation (the previous pair stays in use); ok when
+  // the files on disk are the ones in use.
+  absl::Status cert_error;
 };
 
 struct SessionOptions {
@@ -72,9 +86,17 @@ struct SessionOptions {
   absl::Duration connect_timeout = absl::Seconds(5);
   absl::Duration ping_interval = absl::Seconds(30);
   absl::Duration ping_timeout = absl::Seconds(45);
+  // How often the certificate files are read again to pick up a rotation.
+  absl::Duration cert_check_interval = absl::Seconds(10);
   // Bound on the close handshake when stopping.
   absl::Duration close_timeout = absl::Seconds(5);
   BackoffPolicy backoff;
+  // Reach the CP through this HTTP CONNECT proxy (Kong's cluster_use_proxy). The proxy's name is
+  // resolved instead of the CP's; the CP's name goes to the proxy in the CONNECT request.
+  std::optional<ProxyOptions> proxy;
+  // Replaces DNS when set: the IP addresses `host` resolves to, asked on every attempt like the
+  // resolver it replaces. For tests, since a loopback peer cannot change what a name resolves to.
+  std::function<absl::StatusOr<std::vector<std::string>>(const std::string& host)> resolve_for_test;
 };
 
 // One complete binary frame from the CP.

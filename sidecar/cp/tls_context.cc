@@ -1,24 +1,19 @@
 #include "sidecar/cp/tls_context.h"
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <ctime>
+#include <memory>
+
 #include "absl/strings/str_cat.h"
 #include "protocol/constants.h"
+#include "sidecar/common/file_util.h"
 
 namespace tether::cp {
 namespace {
-
-// OpenSSL's reason for the last failure, without file contents.
-std::string LastSslError() {
-  const unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "unknown error";
-  char buf[256];
-  ERR_error_string_n(code, buf, sizeof(buf));
-  return buf;
-}
 
 bool IsIpLiteral(const std::string& name) {
   boost::system::error_code ec;
@@ -28,36 +23,73 @@ bool IsIpLiteral(const std::string& name) {
 
 }  // namespace
 
-absl::StatusOr<ssl::context> MakeTlsContext(const TlsOptions& options) {
+absl::StatusOr<ssl::context> MakeTlsContext(const TlsCredentials& credentials) {
   ssl::context ctx(ssl::context::tls_client);
-  SSL_CTX* native = ctx.native_handle();
   // §1.2: lua_ssl_protocols = TLSv1.2 TLSv1.3.
-  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
+  if (SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION) != 1) {
     return absl::InternalError("cannot require tls 1.2");
   }
-  if (SSL_CTX_use_certificate_chain_file(native, options.cert_path.c_str()) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot load cluster certificate ", options.cert_path, ": ", LastSslError()));
+  boost::system::error_code ec;
+  if (ctx.use_certificate_chain(net::buffer(credentials.cert_pem), ec); ec) {
+    return absl::InvalidArgumentError(absl::StrCat("certificate: ", ec.message()));
   }
-  if (SSL_CTX_use_PrivateKey_file(native, options.key_path.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot load cluster certificate key ",
-                                                   options.key_path, ": ", LastSslError()));
+  if (ctx.use_private_key(net::buffer(credentials.key_pem), ssl::context::pem, ec); ec) {
+    return absl::InvalidArgumentError(absl::StrCat("key: ", ec.message()));
   }
-  if (SSL_CTX_check_private_key(native) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("cluster certificate key ", options.key_path,
-                                                   " does not match certificate ",
-                                                   options.cert_path));
+  if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("key does not match the certificate");
   }
   // Shared mode trusts exactly the cluster certificate (Kong appends it to the trusted store);
   // pki mode trusts the cluster CA.
-  const std::string& trust =
-      options.mode == MtlsMode::kShared ? options.cert_path : options.ca_cert_path;
-  if (SSL_CTX_load_verify_locations(native, trust.c_str(), nullptr) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot load trusted certificate ", trust, ": ", LastSslError()));
+  if (ctx.add_certificate_authority(net::buffer(credentials.trust_pem), ec); ec) {
+    return absl::InvalidArgumentError(absl::StrCat("trusted certificate: ", ec.message()));
   }
-  SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
+  ctx.set_verify_mode(ssl::verify_peer);
   return ctx;
+}
+
+absl::StatusOr<TlsCredentials> LoadTlsCredentials(const TlsOptions& options) {
+  // PEM files of a few KiB; the cap only stops a wrong path (a device, a huge file) early.
+  constexpr size_t kMaxPemBytes = 1 << 20;
+  const std::string& trust_path =
+      options.mode == MtlsMode::kShared ? options.cert_path : options.ca_cert_path;
+  TlsCredentials c;
+  const struct {
+    const std::string& path;
+    std::string& out;
+    absl::string_view what;
+  } files[] = {{options.cert_path, c.cert_pem, "cluster certificate"},
+               {options.key_path, c.key_pem, "cluster certificate key"},
+               {trust_path, c.trust_pem, "trusted certificate"}};
+  for (const auto& f : files) {
+    absl::StatusOr<std::string> pem = ReadFileCapped(f.path, kMaxPemBytes);
+    if (!pem.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot read ", f.what, " ", f.path, ": ", pem.status().message()));
+    }
+    f.out = *std::move(pem);
+  }
+  if (absl::StatusOr<ssl::context> ctx = MakeTlsContext(c); !ctx.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("cluster certificate ", options.cert_path,
+                                                   " with key ", options.key_path, " and trust ",
+                                                   trust_path, ": ", ctx.status().message()));
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(c.cert_pem.data(), static_cast<int>(c.cert_pem.size())), &BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> leaf(
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
+  struct tm not_after {};
+  if (leaf == nullptr || ASN1_TIME_to_tm(X509_get0_notAfter(leaf.get()), &not_after) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        absl::StrCat("cluster certificate ", options.cert_path, ": no readable notAfter"));
+  }
+  c.not_after = absl::FromTimeT(timegm(&not_after));
+  char subject[256];
+  X509_NAME_oneline(X509_get_subject_name(leaf.get()), subject, sizeof(subject));
+  c.subject = subject;
+  return c;
 }
 
 std::string ExpectedServerName(const TlsOptions& options, const std::string& cp_host) {

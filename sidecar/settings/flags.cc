@@ -18,12 +18,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "sidecar/common/file_util.h"
 #include "sidecar/settings/bundled_plugins.h"
 #include "sidecar/settings/node_identity.h"
 #include "sidecar/settings/validate.h"
+#include "yaml-cpp/yaml.h"
 
 #ifndef TETHER_VERSION
 #define TETHER_VERSION "unknown"
@@ -51,8 +53,19 @@ enum class FlagKind {
   kSwitch,
 };
 
+// What a flag's value may look like in the --config file, besides a plain scalar.
+enum class ValueShape {
+  // One value: a YAML scalar. (A kRepeatable flag also takes a YAML list, one value per item.)
+  kScalar,
+  // A comma-separated list: a YAML list is joined with commas.
+  kList,
+  // Comma-separated key:value pairs: a YAML map (or list of "key:value") is joined likewise.
+  kKeyValues,
+};
+
 struct FlagDef {
-  // Without the leading "--". Environment names derive from it (EnvNames).
+  // Without the leading "--". Environment names derive from it (EnvNames), and it is the key in
+  // the --config file.
   absl::string_view name;
   // Placeholder in the help ("duration").
   absl::string_view value_name;
@@ -60,9 +73,11 @@ struct FlagDef {
   // the field keeps its zero value (ValidateSettings reports a missing required one).
   absl::string_view default_value;
   absl::string_view help;
+  // Null only for --config, which ParseSettings reads before every other setting.
   ApplyFn apply;
   ValueDisplay display = ValueDisplay::kShow;
   FlagKind kind = FlagKind::kSingle;
+  ValueShape shape = ValueShape::kScalar;
 };
 
 absl::Status Reason(absl::string_view reason) { return absl::InvalidArgumentError(reason); }
@@ -180,9 +195,10 @@ absl::Status ParseGrpcListen(absl::string_view value, Settings& s) {
 
 absl::Status ParseBoolTo(absl::string_view value, bool& out) {
   const std::string lower = absl::AsciiStrToLower(value);
-  if (lower == "true" || lower == "1" || lower == "yes") {
+  // on and off are how Kong writes booleans (KONG_CLUSTER_USE_PROXY=on).
+  if (lower == "true" || lower == "1" || lower == "yes" || lower == "on") {
     out = true;
-  } else if (lower == "false" || lower == "0" || lower == "no") {
+  } else if (lower == "false" || lower == "0" || lower == "no" || lower == "off") {
     out = false;
   } else {
     return Reason("want true or false");
@@ -234,6 +250,67 @@ absl::Status ParseLabels(absl::string_view value, Settings& s) {
     labels.emplace(std::move(key), std::string(entry.substr(colon + 1)));
   }
   s.labels = std::move(labels);
+  return absl::OkStatus();
+}
+
+// RFC 3986 §2.1 percent-decoding; nullopt for a '%' not followed by two hex digits.
+std::optional<std::string> PercentDecode(absl::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (i + 2 >= s.size() || !absl::ascii_isxdigit(s[i + 1]) || !absl::ascii_isxdigit(s[i + 2])) {
+      return std::nullopt;
+    }
+    const std::string byte = absl::HexStringToBytes(s.substr(i + 1, 2));
+    out.append(byte);
+    i += 2;
+  }
+  return out;
+}
+
+// http://[user:password@]host[:port] or https://..., as Kong's proxy_server. The messages never
+// repeat the user info: it holds the proxy password.
+absl::Status ParseProxyServer(absl::string_view value, Settings& s) {
+  constexpr absl::string_view kWant = "want http://[user:password@]host[:port] or https://...";
+  ProxyServer proxy;
+  if (absl::ConsumePrefix(&value, "http://")) {
+    proxy.scheme = ProxyServer::Scheme::kHttp;
+    proxy.address.port = 80;
+  } else if (absl::ConsumePrefix(&value, "https://")) {
+    proxy.scheme = ProxyServer::Scheme::kHttps;
+    proxy.address.port = 443;
+  } else {
+    return Reason(kWant);
+  }
+  const size_t authority_end = value.find_first_of("/?#");
+  absl::string_view authority = value.substr(0, authority_end);
+  if (authority_end != absl::string_view::npos && value.substr(authority_end) != "/") {
+    return Reason(absl::StrCat("a proxy url has no path, query or fragment; ", kWant));
+  }
+  // The last '@' ends the user info, so an unencoded '@' in the password still works.
+  if (const size_t at = authority.rfind('@'); at != absl::string_view::npos) {
+    const absl::string_view userinfo = authority.substr(0, at);
+    authority.remove_prefix(at + 1);
+    const size_t colon = userinfo.find(':');
+    if (colon == absl::string_view::npos) {
+      return Reason(absl::StrCat("the user info must be user:password; ", kWant));
+    }
+    std::optional<std::string> user = PercentDecode(userinfo.substr(0, colon));
+    std::optional<std::string> password = PercentDecode(userinfo.substr(colon + 1));
+    if (!user.has_value() || !password.has_value()) {
+      return Reason("bad percent-encoding in the user info");
+    }
+    if (user->empty()) return Reason(absl::StrCat("the user name is empty; ", kWant));
+    proxy.username = *std::move(user);
+    proxy.password = *std::move(password);
+  }
+  if (absl::Status st = ParseHostPort(authority, PortRule::kOptional, 1, proxy.address); !st.ok()) {
+    return st;
+  }
+  s.proxy_server = std::move(proxy);
   return absl::OkStatus();
 }
 
@@ -315,9 +392,24 @@ absl::Status ParseLogLevel(absl::string_view value, Settings& s) {
   return absl::OkStatus();
 }
 
+absl::Status ParseLogFormat(absl::string_view value, Settings& s) {
+  absl::StatusOr<log::Format> format = log::ParseFormat(value);
+  if (!format.ok()) return Reason("want text or json");
+  s.log_format = *format;
+  return absl::OkStatus();
+}
+
 // Every setting, once. The order is the order of the help text, and the order values are parsed
 // in: a parser may read a field set by an earlier entry (--plugins reads --node-version).
 constexpr FlagDef kFlags[] = {
+    {"config", "path", "",
+     "YAML file of settings, keyed by flag name: cluster-control-plane: cp.example.com:8005.\n"
+     "A list takes a YAML list (grpc-listen: [unix:///run/tether.sock, 127.0.0.1:50051]), and\n"
+     "cluster-dp-labels also a map. The file beats the defaults; the environment and flags beat\n"
+     "the file.",
+     // Hidden because every message about the file names it already.
+     nullptr, ValueDisplay::kHide},
+
     // --- Control plane connection ---
     {"cluster-control-plane", "host[:port]", "",
      "Address of the Kong control plane (required). The port defaults to 443; write an IPv6\n"
@@ -346,7 +438,7 @@ constexpr FlagDef kFlags[] = {
      "Labels reported to the CP, at most 10. Keys and values have 1 to 63 letters, digits and\n"
      "_ . : -, and start and end with a letter or digit; keys must not start with kong, konnect,\n"
      "insomnia, mesh or kic.",
-     ParseLabels},
+     ParseLabels, ValueDisplay::kShow, FlagKind::kSingle, ValueShape::kKeyValues},
     {"cluster-max-payload", "bytes", "16777216",
      "Largest compressed frame accepted from the CP; at least 4194304, as in Kong.",
      [](absl::string_view v, Settings& s) { return ParseBytesTo(v, s.max_payload_bytes); }},
@@ -366,6 +458,21 @@ constexpr FlagDef kFlags[] = {
     {"reconnect-backoff-max", "duration", "60s",
      "Longest wait before reconnecting; at least --reconnect-backoff-min.",
      [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.backoff_max); }},
+    {"cluster-use-proxy", "", "false",
+     "Reach the CP through the HTTP CONNECT proxy given by --proxy-server, as Kong's\n"
+     "cluster_use_proxy does.",
+     [](absl::string_view v, Settings& s) { return ParseBoolTo(v, s.cluster_use_proxy); },
+     ValueDisplay::kShow, FlagKind::kSwitch},
+    {"proxy-server", "url", "",
+     "Forward proxy for --cluster-use-proxy: http://[user:password@]host[:port], or https://...\n"
+     "for TLS to the proxy. The user info (percent-encoded) is sent as Basic\n"
+     "Proxy-Authorization and never shown. The port defaults to 80 for http, 443 for https.",
+     ParseProxyServer, ValueDisplay::kHide},
+    {"proxy-server-ssl-verify", "", "true",
+     "Verify an https --proxy-server's certificate against the system's trusted CAs and its\n"
+     "host name.",
+     [](absl::string_view v, Settings& s) { return ParseBoolTo(v, s.proxy_server_ssl_verify); },
+     ValueDisplay::kShow, FlagKind::kSwitch},
 
     // --- Node identity ---
     {"node-id", "uuid", "",
@@ -382,7 +489,7 @@ constexpr FlagDef kFlags[] = {
      "Plugins reported to the CP: name[:version] entries, comma-separated, or @file with one\n"
      "entry a line. bundled stands for Kong's bundled plugins; off for none. A version left out\n"
      "is --node-version. The CP withholds config that uses a plugin missing here.",
-     ParsePlugins},
+     ParsePlugins, ValueDisplay::kShow, FlagKind::kSingle, ValueShape::kList},
 
     // --- Local ---
     {"data-dir", "path", "/var/lib/tether", "Directory for the node id and the config cache.",
@@ -399,7 +506,52 @@ constexpr FlagDef kFlags[] = {
      [](absl::string_view v, Settings& s) { return ParseBoolTo(v, s.grpc_allow_non_loopback); },
      ValueDisplay::kShow, FlagKind::kSwitch},
     {"log-level", "level", "info", "debug, info, warn or error.", ParseLogLevel},
+    {"log-format", "text|json", "text",
+     "text: one human-readable line per event. json: one JSON object per line with time, level,\n"
+     "component, message and the event's fields, for log collectors (use it on Kubernetes).",
+     ParseLogFormat},
+
+    // --- Config cache and start-up ---
+    {"startup-policy", "serve-cache|wait-for-cp", "serve-cache",
+     "serve-cache: serve the cached config at once while the CP is unreachable (like Kong).\n"
+     "wait-for-cp: stay not ready until a config arrives from the CP.",
+     [](absl::string_view v, Settings& s) {
+       if (v == "serve-cache") {
+         s.startup_policy = StartupPolicy::kServeCache;
+       } else if (v == "wait-for-cp") {
+         s.startup_policy = StartupPolicy::kWaitForCp;
+       } else {
+         return Reason("want serve-cache or wait-for-cp");
+       }
+       return absl::OkStatus();
+     }},
+    {"max-cache-age", "duration", "0s",
+     "Refuse to serve a cached config saved longer ago than this; 0s accepts any age.",
+     [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.max_cache_age); }},
+    {"guard-empty-config", "", "false",
+     "Refuse a pushed config with no services and no routes while the current one has some\n"
+     "(a CP started before its database migrations has pushed empty configs).",
+     [](absl::string_view v, Settings& s) { return ParseBoolTo(v, s.guard_empty_config); },
+     ValueDisplay::kShow, FlagKind::kSwitch},
+    {"cert-check-interval", "duration", "10s",
+     "How often the cluster certificate, key and CA files are checked for rotation.",
+     [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.cert_check_interval); }},
+
+    // --- Operations ---
+    {"ops-listen", "ip:port", "127.0.0.1:8100",
+     "Where the ops HTTP listener serves /livez, /readyz, /metrics and POST /shutdown: an ip\n"
+     "address and a port (0 picks a free port). It may be a pod IP, since kubelet probes come\n"
+     "from there; it serves no config, and /shutdown answers loopback callers only.",
+     [](absl::string_view v, Settings& s) {
+       return ParseHostPort(v, PortRule::kRequired, 0, s.ops_listen);
+     }},
+    {"drain-time", "duration", "5s",
+     "After SIGTERM or POST /shutdown, how long subscribers are still served while readiness and\n"
+     "gRPC health already say draining; then the API and the CP session close. 0s: no drain.",
+     [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.drain_time); }},
 };
+
+constexpr absl::string_view kConfigFlag = "config";
 
 const FlagDef* FindFlag(absl::string_view name) {
   for (const FlagDef& def : kFlags) {
@@ -408,12 +560,20 @@ const FlagDef* FindFlag(absl::string_view name) {
   return nullptr;
 }
 
-// --foo-bar -> TETHER_FOO_BAR; --cluster-foo also -> KONG_CLUSTER_FOO. Highest precedence first.
+// Kong settings with the same meaning whose names do not start with cluster_.
+constexpr absl::string_view kOtherKongSettings[] = {"proxy-server", "proxy-server-ssl-verify"};
+
+// --foo-bar -> TETHER_FOO_BAR; --cluster-foo (and the Kong settings above) also ->
+// KONG_CLUSTER_FOO. Highest precedence first.
 std::vector<std::string> EnvNames(absl::string_view flag) {
   std::string suffix = absl::AsciiStrToUpper(flag);
   std::replace(suffix.begin(), suffix.end(), '-', '_');
   std::vector<std::string> names = {absl::StrCat("TETHER_", suffix)};
-  if (absl::StartsWith(flag, "cluster-")) names.push_back(absl::StrCat("KONG_", suffix));
+  if (absl::StartsWith(flag, "cluster-") ||
+      std::find(std::begin(kOtherKongSettings), std::end(kOtherKongSettings), flag) !=
+          std::end(kOtherKongSettings)) {
+    names.push_back(absl::StrCat("KONG_", suffix));
+  }
   return names;
 }
 
@@ -421,12 +581,103 @@ std::vector<std::string> EnvNames(absl::string_view flag) {
 struct SourcedValues {
   // One value, except for a kRepeatable flag given several times or by a list in the environment.
   std::vector<std::string> values;
-  // Empty for the command line; else "from TETHER_X", "from KONG_X" or "default".
+  // Empty for the command line; else "from TETHER_X", "from KONG_X", "from <file>:<line>" or
+  // "default".
   std::string origin;
 };
 
 // Flag name -> its values on the command line, in order.
 using GivenFlags = absl::flat_hash_map<std::string, std::vector<std::string>>;
+
+// Flag name -> its values in the --config file.
+using FileValues = absl::flat_hash_map<std::string, SourcedValues>;
+
+// "<path>:<line>"; yaml-cpp counts lines from 0.
+std::string FileLine(absl::string_view path, const YAML::Mark& mark) {
+  return absl::StrCat(path, ":", mark.line + 1);
+}
+
+// The values one YAML node gives a flag, as if typed on the command line. The reasons never quote
+// the node: it may hold a secret.
+absl::StatusOr<std::vector<std::string>> YamlValues(const FlagDef& def, const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      if (node.Scalar().empty()) return Reason("needs a value");
+      return std::vector<std::string>{node.Scalar()};
+    case YAML::NodeType::Sequence: {
+      if (def.kind != FlagKind::kRepeatable && def.shape == ValueShape::kScalar) {
+        return Reason("want a single value, not a list");
+      }
+      std::vector<std::string> items;
+      for (const YAML::Node& item : node) {
+        if (!item.IsScalar() || item.Scalar().empty()) {
+          return Reason(absl::StrCat("line ", item.Mark().line + 1,
+                                     ": want each list item to be a plain value"));
+        }
+        items.push_back(item.Scalar());
+      }
+      if (def.kind == FlagKind::kRepeatable) return items;
+      if (items.empty()) return Reason("needs a value");
+      return std::vector<std::string>{absl::StrJoin(items, ",")};
+    }
+    case YAML::NodeType::Map: {
+      if (def.shape != ValueShape::kKeyValues) return Reason("want a single value, not a map");
+      std::vector<std::string> pairs;
+      for (const auto& entry : node) {
+        if (!entry.first.IsScalar() || !entry.second.IsScalar()) {
+          return Reason(absl::StrCat("line ", entry.first.Mark().line + 1,
+                                     ": want each key and value to be a plain value"));
+        }
+        pairs.push_back(absl::StrCat(entry.first.Scalar(), ":", entry.second.Scalar()));
+      }
+      if (pairs.empty()) return Reason("needs a value");
+      return std::vector<std::string>{absl::StrJoin(pairs, ",")};
+    }
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return Reason("needs a value");
+}
+
+// Reads the --config file: a YAML map of flag names to values. Errors name the file and line;
+// values are never repeated in them.
+absl::StatusOr<FileValues> LoadConfigFile(const std::string& path) {
+  constexpr size_t kMaxBytes = 1 << 20;
+  absl::StatusOr<std::string> text = ReadFileCapped(path, kMaxBytes);
+  // A file we cannot use is a bad flag value, whatever the cause.
+  if (!text.ok()) return Reason(text.status().message());
+  YAML::Node root;
+  try {
+    root = YAML::Load(*text);
+  } catch (const YAML::Exception& e) {
+    return Reason(
+        absl::StrCat(FileLine(path, e.mark), ":", e.mark.column + 1, ": not valid yaml: ", e.msg));
+  }
+  FileValues values;
+  if (root.IsNull()) return values;  // an empty file sets nothing
+  if (!root.IsMap()) {
+    return Reason(
+        absl::StrCat(FileLine(path, root.Mark()), ": want a map of setting names to values"));
+  }
+  for (const auto& entry : root) {
+    const std::string where = FileLine(path, entry.first.Mark());
+    if (!entry.first.IsScalar()) return Reason(absl::StrCat(where, ": want a setting name"));
+    const std::string& name = entry.first.Scalar();
+    const FlagDef* def = FindFlag(name);
+    if (def == nullptr) {
+      return Reason(absl::StrCat(where, ": unknown setting ", Quote(name), " (see --help)"));
+    }
+    if (def->apply == nullptr) {
+      return Reason(absl::StrCat(where, ": ", name, " cannot be set in a config file"));
+    }
+    if (values.contains(name)) return Reason(absl::StrCat(where, ": ", name, " is given twice"));
+    absl::StatusOr<std::vector<std::string>> v = YamlValues(*def, entry.second);
+    if (!v.ok()) return Reason(absl::StrCat(where, ": ", name, ": ", v.status().message()));
+    values.emplace(name, SourcedValues{*std::move(v), absl::StrCat("from ", where)});
+  }
+  return values;
+}
 
 // Collects --name=value and --name value pairs (a switch takes no separate value).
 absl::StatusOr<GivenFlags> ScanArgs(int argc, char** argv) {
@@ -464,7 +715,7 @@ absl::StatusOr<GivenFlags> ScanArgs(int argc, char** argv) {
 }
 
 std::optional<SourcedValues> Lookup(const FlagDef& def, const GivenFlags& given,
-                                    const EnvLookup& env) {
+                                    const EnvLookup& env, const FileValues& file) {
   if (auto it = given.find(def.name); it != given.end()) return SourcedValues{it->second, ""};
   for (const std::string& name : EnvNames(def.name)) {
     std::optional<std::string> v = env(name);
@@ -480,6 +731,7 @@ std::optional<SourcedValues> Lookup(const FlagDef& def, const GivenFlags& given,
     }
     return found;
   }
+  if (auto it = file.find(def.name); it != file.end()) return it->second;
   if (!def.default_value.empty()) {
     return SourcedValues{{std::string(def.default_value)}, "default"};
   }
@@ -527,14 +779,28 @@ absl::StatusOr<ParseOutcome> ParseSettings(int argc, char** argv, const EnvLooku
     const absl::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") return PrintAndExit{HelpText()};
     if (arg == "--version") return PrintAndExit{VersionText()};
+    // Hidden: the README's configuration table, which a test keeps in step with the flag table.
+    if (arg == "--help-markdown") return PrintAndExit{HelpMarkdown()};
   }
 
   absl::StatusOr<GivenFlags> given = ScanArgs(argc, argv);
   if (!given.ok()) return given.status();
 
+  // The file comes first: it supplies values for every other setting.
+  FileValues file;
+  const FlagDef& config = *FindFlag(kConfigFlag);
+  if (std::optional<SourcedValues> path = Lookup(config, *given, env, {}); path.has_value()) {
+    absl::StatusOr<FileValues> loaded = LoadConfigFile(path->values.back());
+    if (!loaded.ok()) {
+      return WithFlagContext(config, path->values.back(), path->origin, loaded.status());
+    }
+    file = *std::move(loaded);
+  }
+
   Settings settings;
   for (const FlagDef& def : kFlags) {
-    std::optional<SourcedValues> v = Lookup(def, *given, env);
+    if (def.apply == nullptr) continue;  // --config, read above
+    std::optional<SourcedValues> v = Lookup(def, *given, env, file);
     if (!v.has_value()) continue;
     for (const std::string& value : v->values) {
       if (absl::Status st = def.apply(value, settings); !st.ok()) {
@@ -578,10 +844,11 @@ std::string HelpText() {
       "tether joins a Kong control plane as a data plane and serves its config to local "
       "proxies.\n"
       "\n"
-      "Each flag --foo-bar can also be set as TETHER_FOO_BAR in the environment, and each\n"
-      "--cluster-* flag also by its Kong name, KONG_CLUSTER_*. A flag beats TETHER_*, which beats\n"
-      "KONG_*, which beats the default. Durations look like 500ms, 2s or 1m; byte counts may end\n"
-      "in KiB, MiB or GiB.\n"
+      "Each flag --foo-bar can also be set as TETHER_FOO_BAR in the environment, or as foo-bar in\n"
+      "the YAML --config file; each --cluster-* and --proxy-server* flag also by its Kong name,\n"
+      "KONG_CLUSTER_*, KONG_PROXY_SERVER*. A flag beats TETHER_*, which beats KONG_*, which beats\n"
+      "the config file, which beats the default. Durations look like 500ms, 2s or 1m; byte counts\n"
+      "may end in KiB, MiB or GiB; switches take true or false (also on, off).\n"
       "\n"
       "flags:\n";
   for (const FlagDef& def : kFlags) {
@@ -600,6 +867,26 @@ std::string HelpText() {
                   "      Print this help and exit.\n"
                   "  --version\n"
                   "      Print the version and exit.\n");
+  return out;
+}
+
+std::string HelpMarkdown() {
+  // One row a line, so pipes and line breaks in the help must not end a cell.
+  const auto cell = [](absl::string_view text) {
+    return absl::StrReplaceAll(text, {{"|", "\\|"}, {"\n", " "}});
+  };
+  std::string out =
+      "| Flag | Environment | Default | Description |\n"
+      "|---|---|---|---|\n";
+  for (const FlagDef& def : kFlags) {
+    std::vector<std::string> env = EnvNames(def.name);
+    for (std::string& name : env) name = absl::StrCat("`", name, "`");
+    absl::StrAppend(
+        &out, "| `--", def.name, def.value_name.empty() ? "" : " ", cell(def.value_name), "`",
+        def.kind == FlagKind::kRepeatable ? " (repeatable)" : "", " | ", absl::StrJoin(env, " "),
+        " | ", def.default_value.empty() ? "" : absl::StrCat("`", def.default_value, "`"), " | ",
+        cell(def.help), " |\n");
+  }
   return out;
 }
 

@@ -1,11 +1,13 @@
-// Command line and environment -> Settings. Every setting is defined once, in the flag table in
-// flags.cc: its flag, its environment names, its default, its parser and its help.
+// Command line, environment and config file -> Settings. Every setting is defined once, in the
+// flag table in flags.cc: its flag, its environment names, its default, its parser and its help.
 //
-// Every flag --foo-bar can also be set with TETHER_FOO_BAR; every --cluster-* flag also with
+// Every flag --foo-bar can also be set with TETHER_FOO_BAR, and as foo-bar in the YAML file named
+// by --config; every --cluster-* flag (and --proxy-server, --proxy-server-ssl-verify) also with
 // Kong's own name (--cluster-cert -> KONG_CLUSTER_CERT), so a Kong data plane's environment works
-// unchanged. Precedence: flag, then TETHER_*, then KONG_*, then the default. Flags beat the
-// environment because they are the more deliberate act: an operator typing a flag overrides
-// whatever a container image or unit file exported.
+// unchanged. Precedence: flag, then TETHER_*, then KONG_*, then the config file, then the default.
+// Flags beat the environment because they are the more deliberate act: an operator typing a flag
+// overrides whatever a container image or unit file exported. The environment beats the file so
+// that one file (a ConfigMap) can serve many pods that differ in a variable or two.
 //
 // Threading: the functions are thread-safe (no global state; the environment is injected).
 #pragma once
@@ -31,8 +33,8 @@ EnvLookup ProcessEnv();
 // A fixed environment, for tests.
 EnvLookup MapEnv(std::map<std::string, std::string> vars);
 
-// --help or --version was given: print text to stdout and exit 0, without validating anything
-// else on the command line.
+// --help, --version or --help-markdown was given: print text to stdout and exit 0, without
+// validating anything else on the command line.
 struct PrintAndExit {
   std::string text;
 };
@@ -41,23 +43,30 @@ struct PrintAndExit {
 using ParseOutcome = std::variant<Settings, PrintAndExit>;
 
 // Builds the daemon's Settings from argv and env, in order:
-//   1. --help / --version anywhere on the command line -> PrintAndExit;
-//   2. each table entry takes its value from the flag, TETHER_*, KONG_* or its default, and
-//      parses it (syntax errors name the flag, the value and where the value came from);
-//   3. --node-hostname defaults to the system's hostname, --grpc-listen to
+//   1. --help / --version / --help-markdown anywhere on the command line -> PrintAndExit;
+//   2. reads the --config file, if any: a YAML map from flag names to values (unknown names,
+//      duplicates and values of the wrong YAML type are errors naming the file and line);
+//   3. each table entry takes its value from the flag, TETHER_*, KONG_*, the file or its default,
+//      and parses it (syntax errors name the flag, the value unless it is secret, and where the
+//      value came from, e.g. "from TETHER_PING_INTERVAL" or "from /etc/tether.yaml:3");
+//   4. --node-hostname defaults to the system's hostname, --grpc-listen to
 //      unix://<data-dir>/tether.sock;
-//   4. ValidateSettings (validate.h);
-//   5. creates --data-dir (0700) if missing and, without --node-id, loads or creates the
+//   5. ValidateSettings (validate.h);
+//   6. creates --data-dir (0700) if missing and, without --node-id, loads or creates the
 //      persisted node id there (node_identity.h).
 // Flags are --name=value or --name value (a switch such as --grpc-allow-non-loopback needs no
 // value). When a flag is repeated the last one wins, except for repeatable flags (--grpc-listen),
 // where each adds a value and the environment variable takes a comma-separated list. Unknown
 // flags, positional arguments and empty flag values are errors. Errors are InvalidArgument, except
-// file system failures in step 5, which keep their own code.
+// file system failures in step 6, which keep their own code.
 absl::StatusOr<ParseOutcome> ParseSettings(int argc, char** argv, const EnvLookup& env);
 
 // Usage text: every flag with its value form, help, default and environment names.
 std::string HelpText();
+
+// The same as a Markdown table (flag, environment, default, description), one row a flag, for the
+// README's configuration section; `tether --help-markdown` prints it.
+std::string HelpMarkdown();
 
 // tether's own version, e.g. "0.1.0".
 absl::string_view TetherVersion();

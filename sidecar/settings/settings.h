@@ -55,6 +55,19 @@ struct GrpcListenAddress {
 // "[::1]:50051".
 std::string FormatGrpcListen(const GrpcListenAddress& address);
 
+// An HTTP CONNECT forward proxy (--proxy-server), as Kong's proxy_server.
+struct ProxyServer {
+  enum class Scheme { kHttp, kHttps };
+  Scheme scheme{};
+  HostPort address;
+  // From the URL's user info, percent-decoded; both empty when it has none. Secrets: never log or
+  // show them.
+  std::string username;
+  std::string password;
+
+  bool operator==(const ProxyServer&) const = default;
+};
+
 // One entry of basic_info.plugins (kong-protocol.md §2). version is never empty: it matches
 // ^\d+\.\d+\.\d+ so that the CP can compare major and minor.
 struct Plugin {
@@ -62,6 +75,14 @@ struct Plugin {
   std::string version;
 
   bool operator==(const Plugin&) const = default;
+};
+
+// What tether serves before the CP has sent a config (--startup-policy).
+enum class StartupPolicy {
+  // Kong's behaviour (fail static): the last-known-good config on disk, at once.
+  kServeCache,
+  // Nothing: not ready until a live config arrives.
+  kWaitForCp,
 };
 
 struct Settings {
@@ -92,6 +113,11 @@ struct Settings {
   // Reconnect delay bounds. Invariant after validation: 0 < backoff_min <= backoff_max.
   absl::Duration backoff_min;
   absl::Duration backoff_max;
+  // Reach the CP through proxy_server (Kong's cluster_use_proxy); validation requires the server.
+  bool cluster_use_proxy = false;
+  std::optional<ProxyServer> proxy_server;
+  // Verify an https proxy's certificate (system CAs) and host name.
+  bool proxy_server_ssl_verify = true;
 
   // --- Node identity, sent on every connection (§1.1, §2) ---
 
@@ -115,6 +141,27 @@ struct Settings {
   // no authentication and serves the whole config).
   bool grpc_allow_non_loopback = false;
   log::Level log_level{};
+  log::Format log_format{};
+
+  // --- Config cache and start-up ---
+
+  StartupPolicy startup_policy{};
+  // A cache saved longer ago than this is not served; zero accepts any age.
+  absl::Duration max_cache_age;
+  // Refuse a config with no services and no routes while the current one has some.
+  bool guard_empty_config = false;
+  // How often the cluster cert, key and CA files are read again to pick up a rotation.
+  absl::Duration cert_check_interval;
+
+  // --- Operations ---
+
+  // The ops HTTP listener (probes, metrics, /shutdown): an IP address and a port, 0 picking a
+  // free one. Unlike the gRPC API it may be non-loopback: kubelet probes arrive on the pod IP,
+  // it serves no config, and /shutdown answers loopback peers only.
+  HostPort ops_listen;
+  // After SIGTERM or /shutdown, how long subscribers are still served while readiness says
+  // draining; zero stops at once. Never negative after validation.
+  absl::Duration drain_time;
 };
 
 }  // namespace tether::settings

@@ -102,6 +102,20 @@ absl::Status ValidateControlPlane(const Settings& s) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateProxy(const Settings& s) {
+  if (!s.proxy_server.has_value()) {
+    if (s.cluster_use_proxy) return Invalid("--cluster-use-proxy needs --proxy-server");
+    return absl::OkStatus();
+  }
+  // Only the host: the rest of the url may hold the proxy password.
+  if (!IsValidHost(s.proxy_server->address.host)) {
+    return Invalid(absl::StrCat("--proxy-server host ", Quote(s.proxy_server->address.host),
+                                " is not a valid hostname or ip address"));
+  }
+  if (s.proxy_server->address.port == 0) return Invalid("--proxy-server port must not be 0");
+  return absl::OkStatus();
+}
+
 absl::Status ValidateTls(const Settings& s) {
   if (s.cert_path.empty()) return Invalid("--cluster-cert is required");
   if (s.key_path.empty()) return Invalid("--cluster-cert-key is required");
@@ -189,7 +203,7 @@ absl::Status ValidateTimers(const Settings& s) {
   } durations[] = {
       {"--connect-timeout", s.connect_timeout},   {"--ping-interval", s.ping_interval},
       {"--ping-timeout", s.ping_timeout},         {"--reconnect-backoff-min", s.backoff_min},
-      {"--reconnect-backoff-max", s.backoff_max},
+      {"--reconnect-backoff-max", s.backoff_max}, {"--cert-check-interval", s.cert_check_interval},
   };
   for (const auto& d : durations) {
     if (!IsPositiveFinite(d.value)) {
@@ -203,6 +217,10 @@ absl::Status ValidateTimers(const Settings& s) {
     return Invalid(absl::StrCat("--ping-timeout ", absl::FormatDuration(s.ping_timeout),
                                 " must exceed --ping-interval ",
                                 absl::FormatDuration(s.ping_interval)));
+  }
+  if (s.max_cache_age < absl::ZeroDuration()) {
+    return Invalid(absl::StrCat("--max-cache-age ", absl::FormatDuration(s.max_cache_age),
+                                " must not be negative"));
   }
   if (s.backoff_max < s.backoff_min) {
     return Invalid(absl::StrCat("--reconnect-backoff-max ", absl::FormatDuration(s.backoff_max),
@@ -312,6 +330,18 @@ absl::Status ValidateGrpc(const Settings& s) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateOps(const Settings& s) {
+  if (!IsIpLiteral(s.ops_listen.host)) {
+    return Invalid(absl::StrCat("--ops-listen host ", Quote(s.ops_listen.host),
+                                " must be an ip address (e.g. 127.0.0.1:8100, or the pod ip)"));
+  }
+  if (s.drain_time < absl::ZeroDuration()) {
+    return Invalid(
+        absl::StrCat("--drain-time ", absl::FormatDuration(s.drain_time), " must not be negative"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 bool IsValidUuid(absl::string_view id) {
@@ -359,8 +389,8 @@ bool IsValidKongVersion(absl::string_view version) {
 }
 
 absl::Status ValidateSettings(const Settings& settings) {
-  for (auto check : {ValidateControlPlane, ValidateTls, ValidateLabels, ValidateLimits,
-                     ValidateTimers, ValidateNode}) {
+  for (auto check : {ValidateControlPlane, ValidateProxy, ValidateTls, ValidateLabels,
+                     ValidateLimits, ValidateTimers, ValidateNode, ValidateOps}) {
     if (absl::Status st = check(settings); !st.ok()) return st;
   }
   if (settings.data_dir.empty()) return Invalid("--data-dir must not be empty");

@@ -6,7 +6,8 @@
 // subscribers (joined, sent, acked, nacked, left), and readers (status API, probes, tests) take a
 // consistent copy, wait for the next change, or are told about it.
 //
-// Threading: thread-safe. mu_ guards view_ and next_subscriber_id_. Writers never block on
+// Threading: thread-safe. mu_ guards view_ and next_subscriber_id_ (tether::Mutex, which TSan
+// sees, unlike Debian's uninstrumented absl::Mutex). Writers never block on
 // readers: Wait* helpers hold mu_ only while checking their condition. Observers run after every
 // change on the writer's thread, outside mu_, one call at a time (observers_mu_ serialises them),
 // so a writer waits at most for the observer calls in progress; observers must be quick.
@@ -20,10 +21,11 @@
 #include <utility>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "sidecar/common/mutex.h"
 #include "sidecar/config/snapshot.h"
 #include "sidecar/cp/session.h"
+#include "sidecar/status/totals.h"
 
 namespace tether::status {
 
@@ -31,6 +33,7 @@ struct Rejection {
   std::string config_hash;  // empty when the frame was too broken to read it
   std::string reason;
   absl::Time at;
+  RejectReason cause = RejectReason::kOther;
 };
 
 struct ConfigRecord {
@@ -78,8 +81,20 @@ struct StatusView {
   NodeInfo node;
   // By id, which increases with each subscribe: iteration order is join order.
   std::map<SubscriberId, SubscriberRecord> subscribers;
+  // Set once shutdown begins: proxies are told to stop relying on tether before it goes.
+  bool draining = false;
+  // Counters by cause and the decode-time distribution, for /metrics.
+  Totals totals;
   uint64_t version = 0;  // increases on every change
 };
+
+// Whether tether is ready to serve its proxies, and why (or why not) in one line for probes,
+// gRPC health and logs. One definition so that /readyz, health and status never disagree.
+struct Readiness {
+  bool ready = false;
+  std::string reason;
+};
+Readiness ReadinessOf(const StatusView& view);
 
 class StatusBoard {
  public:
@@ -97,6 +112,8 @@ class StatusBoard {
   void RecordIgnored();
   void RecordRejection(Rejection rejection);
   void SetNode(NodeInfo node);
+  // Idempotent.
+  void SetDraining();
 
   // Subscribers. The Record*/Remove calls ignore an id that is not (or no longer) present.
   SubscriberId AddSubscriber(SubscriberRecord record);
@@ -106,6 +123,8 @@ class StatusBoard {
   void RemoveSubscriber(SubscriberId id);
 
   StatusView Get() const;
+  // ReadinessOf(Get()) without copying the view.
+  Readiness GetReadiness() const;
   uint64_t version() const;
 
   // Waits until `pred` holds for the current view or `timeout` passes; returns the last view
@@ -121,16 +140,21 @@ class StatusBoard {
   void RemoveObserver(ObserverId id);
 
  private:
-  // Bumps the version; the caller calls Notify(version) after releasing mu_.
-  uint64_t ChangedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ++view_.version; }
+  // Runs `mutate(view_)` under mu_; when it returns true (something changed), bumps the version
+  // and notifies the observers after releasing mu_.
+  template <typename Mutation>
+  void Change(Mutation mutate) ABSL_LOCKS_EXCLUDED(mu_, observers_mu_);
+  // Change() on one subscriber's record; nothing happens when `id` is not present.
+  template <typename Mutation>
+  void ChangeSubscriber(SubscriberId id, Mutation mutate);
   void Notify(uint64_t version) ABSL_LOCKS_EXCLUDED(mu_, observers_mu_);
 
-  mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(observers_mu_);
+  mutable Mutex mu_ ABSL_ACQUIRED_AFTER(observers_mu_);
   StatusView view_ ABSL_GUARDED_BY(mu_);
   SubscriberId next_subscriber_id_ ABSL_GUARDED_BY(mu_) = 1;
 
   // Held while observers run, so RemoveObserver can wait for a running call to end.
-  absl::Mutex observers_mu_;
+  Mutex observers_mu_;
   std::map<ObserverId, Observer> observers_ ABSL_GUARDED_BY(observers_mu_);
   ObserverId next_observer_id_ ABSL_GUARDED_BY(observers_mu_) = 1;
 };

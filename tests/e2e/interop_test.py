@@ -176,7 +176,7 @@ def run_test(args, pygen, tmp, processes):
     tether = Process("tether", [
         args.tether, f"--cluster-control-plane=127.0.0.1:{port}", "--cluster-mtls=shared",
         f"--cluster-cert={cert}", f"--cluster-cert-key={key}", f"--data-dir={data_dir}",
-        f"--grpc-listen={addr}", "--node-hostname=e2e.local",
+        f"--grpc-listen={addr}", "--node-hostname=e2e.local", "--ops-listen=127.0.0.1:0",
         "--reconnect-backoff-min=100ms", "--reconnect-backoff-max=1s"], tmp, env)
     processes.append(tether)
 

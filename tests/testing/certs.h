@@ -22,9 +22,13 @@ struct CertOptions {
   absl::Duration not_after = absl::Hours(24);
 };
 
-// A self-signed EC P-256 certificate (CA:TRUE, so it can be its own trust anchor) and its key,
-// written as <dir>/<name>.crt and <dir>/<name>.key.
+// A self-signed EC P-256 certificate (CA:TRUE, so it can be its own trust anchor, or a CA for
+// MakeIssuedCert) and its key, written as <dir>/<name>.crt and <dir>/<name>.key.
 CertFiles MakeSelfSignedCert(const std::string& dir, const std::string& name,
                              const CertOptions& options = {});
+
+// As MakeSelfSignedCert, but a leaf (CA:FALSE) issued by `issuer`.
+CertFiles MakeIssuedCert(const std::string& dir, const std::string& name, const CertFiles& issuer,
+                         const CertOptions& options = {});
 
 }  // namespace tether::testing

@@ -77,6 +77,9 @@ settings::Settings TestSettings(uint16_t cp_port, const std::string& data_dir,
       "--connect-timeout=10s",
       "--reconnect-backoff-min=10ms",
       "--reconnect-backoff-max=50ms",
+      // A free port, so tests can run side by side; no drain, which only the drain tests want.
+      "--ops-listen=127.0.0.1:0",
+      "--drain-time=0s",
   };
   args.insert(args.end(), extra_flags.begin(), extra_flags.end());
   std::vector<char*> argv;

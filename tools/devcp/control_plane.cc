@@ -521,6 +521,11 @@ net::awaitable<bool> Session::Handshake() {
   event.node_id = target.node_id.value_or("");
   event.node_hostname = target.node_hostname.value_or("");
   event.node_version = node_version_;
+  if (X509* cert = SSL_get0_peer_certificate(tls().native_handle())) {
+    char subject[256];
+    X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+    event.client_subject = subject;
+  }
   log::Info(kComponent, "data plane connected",
             {{"connection", connection_},
              {"peer", peer_},

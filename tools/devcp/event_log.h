@@ -74,6 +74,8 @@ struct Event {
   std::string node_id;
   std::string node_hostname;
   std::string node_version;
+  // kConnected: the subject of the client certificate the DP presented ("/CN=...").
+  std::string client_subject;
   // kBasicInfo: the frame's raw text. kPing: the ping payload.
   std::string payload;
   // kConfigPushed and kConfigWithheld: the config's hash.

@@ -1,5 +1,5 @@
 // Snapshots for the api unit tests, decoded from config_table JSON the way the CP session's
-// applier decodes them, so hashes and digests are real.
+// applier decodes them, so hashes are real.
 #pragma once
 
 #include <string>

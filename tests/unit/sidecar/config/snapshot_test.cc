@@ -9,7 +9,7 @@ namespace {
 
 void Add(EntityCollection& collection, const std::string& id) {
   collection.index.emplace(id, collection.items.size());
-  collection.items.push_back(Entity{id, "{\"id\":\"" + id + "\"}", {}});
+  collection.items.push_back(Entity{id, "{\"id\":\"" + id + "\"}"});
 }
 
 // Find goes through the index to the entity; unknown ids and types give null.

@@ -74,6 +74,21 @@ TEST(ParseSettingsTest, AppliesDefaultsWhenOnlyRequiredFlagsAreGiven) {
   EXPECT_EQ(s.plugins, BundledPlugins("3.10.0"));
   EXPECT_EQ(s.data_dir, dir.Sub("data"));
   EXPECT_EQ(s.log_level, log::Level::kInfo);
+  EXPECT_EQ(s.startup_policy, StartupPolicy::kServeCache);
+  EXPECT_EQ(s.max_cache_age, absl::ZeroDuration());
+  EXPECT_FALSE(s.guard_empty_config);
+  EXPECT_EQ(s.cert_check_interval, absl::Seconds(10));
+}
+
+TEST(ParseSettingsTest, ParsesStartUpAndCacheFlags) {
+  TempDir dir;
+  const Settings s =
+      ParseOk(Concat(RequiredArgs(dir), {"--startup-policy=wait-for-cp", "--max-cache-age=24h",
+                                         "--guard-empty-config", "--cert-check-interval=2s"}));
+  EXPECT_EQ(s.startup_policy, StartupPolicy::kWaitForCp);
+  EXPECT_EQ(s.max_cache_age, absl::Hours(24));
+  EXPECT_TRUE(s.guard_empty_config);
+  EXPECT_EQ(s.cert_check_interval, absl::Seconds(2));
 }
 
 TEST(ParseSettingsTest, PrecedenceIsFlagThenTetherEnvThenKongEnvThenDefault) {
@@ -269,6 +284,15 @@ TEST(ParseSettingsTest, RejectsBadCommandLines) {
   };
   const Case cases[] = {
       {"unknown flag", {"--no-such-flag=1"}, {}, "unknown flag --no-such-flag"},
+      {"unknown start-up policy",
+       {"--startup-policy=serve-stale"},
+       {},
+       "--startup-policy \"serve-stale\": want serve-cache or wait-for-cp"},
+      {"negative cache age", {"--max-cache-age=-1s"}, {}, "--max-cache-age -1s must not be"},
+      {"zero cert check interval",
+       {"--cert-check-interval=0s"},
+       {},
+       "--cert-check-interval 0 must be positive"},
       {"positional argument", {"extra"}, {}, "unexpected argument \"extra\""},
       {"missing value at the end", {"--ping-interval"}, {}, "--ping-interval needs a value"},
       {"missing value before a flag",
@@ -432,10 +456,12 @@ TEST(ParseSettingsTest, VersionPrintsTheTetherVersion) {
 
 TEST(HelpTextTest, ListsEveryFlagWithItsEnvironmentNames) {
   // The help is generated from the flag table; this pins the table's public surface.
-  const std::set<std::string> cluster_flags = {
+  // The flags that also have Kong's environment name.
+  const std::set<std::string> kong_flags = {
       "cluster-control-plane", "cluster-mtls",        "cluster-cert",
       "cluster-cert-key",      "cluster-ca-cert",     "cluster-server-name",
-      "cluster-dp-labels",     "cluster-max-payload", "cluster-max-inflated"};
+      "cluster-dp-labels",     "cluster-max-payload", "cluster-max-inflated",
+      "cluster-use-proxy",     "proxy-server",        "proxy-server-ssl-verify"};
   const std::set<std::string> other_flags = {"connect-timeout",
                                              "ping-interval",
                                              "ping-timeout",
@@ -448,7 +474,15 @@ TEST(HelpTextTest, ListsEveryFlagWithItsEnvironmentNames) {
                                              "data-dir",
                                              "grpc-listen",
                                              "grpc-allow-non-loopback",
-                                             "log-level"};
+                                             "log-level",
+                                             "log-format",
+                                             "config",
+                                             "startup-policy",
+                                             "max-cache-age",
+                                             "guard-empty-config",
+                                             "cert-check-interval",
+                                             "ops-listen",
+                                             "drain-time"};
   const std::string help = HelpText();
 
   // Flags appear as "  --name value" lines, each followed by its help and an "env:" line.
@@ -461,13 +495,12 @@ TEST(HelpTextTest, ListsEveryFlagWithItsEnvironmentNames) {
     } else if (absl::ConsumePrefix(&line, "      env: ")) {
       std::string upper = absl::AsciiStrToUpper(current);
       std::replace(upper.begin(), upper.end(), '-', '_');
-      const std::string want = cluster_flags.contains(current)
-                                   ? "TETHER_" + upper + ", KONG_" + upper
-                                   : "TETHER_" + upper;
+      const std::string want =
+          kong_flags.contains(current) ? "TETHER_" + upper + ", KONG_" + upper : "TETHER_" + upper;
       EXPECT_EQ(line, want) << "flag --" << current;
     }
   }
-  std::set<std::string> want = cluster_flags;
+  std::set<std::string> want = kong_flags;
   want.insert(other_flags.begin(), other_flags.end());
   want.insert("help");
   want.insert("version");

@@ -1,0 +1,159 @@
+#include "bench/load/subscribers.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "tether/v1/config.grpc.pb.h"
+
+namespace tether::bench {
+
+// One Watch stream. Reads run back to back; writes (the subscribe, then one ack per update) one
+// at a time, the newest ack replacing one not yet started.
+class SubscriberPool::Subscriber final
+    : public grpc::ClientBidiReactor<v1::WatchRequest, v1::WatchResponse> {
+ public:
+  Subscriber(SubscriberPool& pool, size_t index, v1::Mode mode, const std::string& resume_hash)
+      : pool_(pool) {
+    grpc::ChannelArguments args;
+    // Each subscriber gets its own connection, as separate proxies would, rather than gRPC
+    // sharing one between channels with equal arguments.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    stub_ = v1::ConfigService::NewStub(
+        grpc::CreateCustomChannel(pool.target_, grpc::InsecureChannelCredentials(), args));
+    v1::Subscribe& subscribe = *in_flight_.mutable_subscribe();
+    subscribe.set_client_id(absl::StrCat("tether-load-", index));
+    subscribe.set_mode(mode);
+    subscribe.set_resume_hash(resume_hash);
+  }
+
+  void Start() {
+    // tether may still be starting: wait for its socket rather than fail at once.
+    context_.set_wait_for_ready(true);
+    stub_->async()->Watch(&context_, this);
+    {
+      MutexLock lock(&mu_);
+      writing_ = true;
+    }
+    StartWrite(&in_flight_);
+    StartRead(&response_);
+    StartCall();
+  }
+
+  void Cancel() { context_.TryCancel(); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the stream is over; OnDone says why
+    if (response_.last_chunk()) {
+      pool_.Received(response_.config_hash(), std::chrono::steady_clock::now());
+      Ack(response_.config_hash());
+    }
+    StartRead(&response_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool write;
+    {
+      MutexLock lock(&mu_);
+      write = ok && !pending_ack_.empty();
+      writing_ = write;
+      if (write) in_flight_.mutable_ack()->set_config_hash(std::exchange(pending_ack_, {}));
+    }
+    if (write) StartWrite(&in_flight_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    // The pool may destroy this reactor as soon as it hears of the end: nothing after this.
+    pool_.Ended(status.ok() ? "" : absl::StrCat(status.error_code(), " ", status.error_message()));
+  }
+
+ private:
+  void Ack(const std::string& config_hash) {
+    {
+      MutexLock lock(&mu_);
+      if (writing_) {
+        pending_ack_ = config_hash;
+        return;
+      }
+      writing_ = true;
+      in_flight_.mutable_ack()->set_config_hash(config_hash);
+    }
+    // Outside mu_: gRPC may run OnWriteDone inline.
+    StartWrite(&in_flight_);
+  }
+
+  SubscriberPool& pool_;
+  std::unique_ptr<v1::ConfigService::Stub> stub_;
+  grpc::ClientContext context_;
+  v1::WatchResponse response_;  // the read path only
+  Mutex mu_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // Only the write path touches it while writing_; Ack fills it when no write is in flight.
+  v1::WatchRequest in_flight_;
+  std::string pending_ack_ ABSL_GUARDED_BY(mu_);
+};
+
+SubscriberPool::SubscriberPool(std::string target) : target_(std::move(target)) {}
+
+SubscriberPool::~SubscriberPool() {
+  MutexLock lock(&mu_);
+  stopping_ = true;
+  for (const auto& subscriber : subscribers_) subscriber->Cancel();
+  mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return ended_ == subscribers_.size(); });
+}
+
+void SubscriberPool::Add(size_t count, v1::Mode mode, const std::string& resume_hash) {
+  for (size_t i = 0; i < count; ++i) {
+    Subscriber* subscriber;
+    {
+      MutexLock lock(&mu_);
+      subscribers_.push_back(
+          std::make_unique<Subscriber>(*this, subscribers_.size(), mode, resume_hash));
+      subscriber = subscribers_.back().get();
+    }
+    subscriber->Start();
+  }
+}
+
+size_t SubscriberPool::size() const {
+  MutexLock lock(&mu_);
+  return subscribers_.size();
+}
+
+absl::StatusOr<SteadyTime> SubscriberPool::AwaitAll(const std::string& config_hash,
+                                                    absl::Duration timeout) {
+  MutexLock lock(&mu_);
+  Arrivals& arrivals = arrivals_[config_hash];
+  const bool done = mu_.AwaitWithTimeout(
+      [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return arrivals.count >= subscribers_.size() || !first_error_.empty();
+      },
+      timeout);
+  if (!first_error_.empty()) {
+    return absl::UnavailableError(absl::StrCat("a subscriber's stream ended: ", first_error_));
+  }
+  if (!done) {
+    return absl::DeadlineExceededError(absl::StrCat(arrivals.count, " of ", subscribers_.size(),
+                                                    " subscribers got ", config_hash, " in ",
+                                                    absl::FormatDuration(timeout)));
+  }
+  return arrivals.last;
+}
+
+void SubscriberPool::Received(const std::string& config_hash, SteadyTime when) {
+  MutexLock lock(&mu_);
+  Arrivals& arrivals = arrivals_[config_hash];
+  ++arrivals.count;
+  arrivals.last = std::max(arrivals.last, when);
+}
+
+void SubscriberPool::Ended(const std::string& error) {
+  MutexLock lock(&mu_);
+  ++ended_;
+  if (!stopping_ && first_error_.empty()) {
+    first_error_ = error.empty() ? "finished by tether" : error;
+  }
+}
+
+}  // namespace tether::bench

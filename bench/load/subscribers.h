@@ -1,0 +1,73 @@
+// SubscriberPool: N real subscribers of tether's Watch API, as N proxies on one host would be,
+// each with its own channel (its own connection) and its own stream.
+//
+// Why not client::ConfigWatcher: each watcher owns a thread and assembles a mirror, so 1000 of
+// them would measure the load tool. These are gRPC callback reactors: gRPC's own few threads run
+// them all, and each keeps only what the measurement needs (which update it completed, and when).
+// They still behave like a proxy towards tether: they subscribe, read every chunk and ack every
+// update.
+//
+// Threading: thread-safe. Reactions run on gRPC's threads and only take mu_ briefly. The
+// destructor cancels every stream and returns once all have ended.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "bench/load/process.h"
+#include "sidecar/common/mutex.h"
+#include "tether/v1/config.pb.h"
+
+namespace tether::bench {
+
+class SubscriberPool {
+ public:
+  // `target` is a gRPC target such as "unix:///run/tether/tether.sock".
+  explicit SubscriberPool(std::string target);
+  ~SubscriberPool();
+
+  SubscriberPool(const SubscriberPool&) = delete;
+  SubscriberPool& operator=(const SubscriberPool&) = delete;
+
+  // Opens `count` more streams subscribed to every entity type in `mode`. A non-empty
+  // `resume_hash` names the config they already hold, so tether sends them nothing until the
+  // next change (in DELTA mode, a delta from it).
+  void Add(size_t count, v1::Mode mode, const std::string& resume_hash);
+  size_t size() const;
+
+  // Waits until every subscriber has received the whole update that brings it to `config_hash`
+  // (its last chunk), and returns when the last of them did. Unavailable if a stream ended
+  // first, DeadlineExceeded after `timeout`.
+  absl::StatusOr<SteadyTime> AwaitAll(const std::string& config_hash, absl::Duration timeout);
+
+  class Subscriber;
+
+ private:
+  struct Arrivals {
+    size_t count = 0;
+    SteadyTime last;
+  };
+
+  // Reactions report here.
+  void Received(const std::string& config_hash, SteadyTime when);
+  void Ended(const std::string& error);
+
+  const std::string target_;
+  mutable Mutex mu_;
+  // config_hash -> subscribers that completed that update. Only Received() writes this.
+  std::map<std::string, Arrivals> arrivals_ ABSL_GUARDED_BY(mu_);
+  size_t ended_ ABSL_GUARDED_BY(mu_) = 0;
+  // Set by the destructor: streams ending from then on were cancelled, not failed.
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::string first_error_ ABSL_GUARDED_BY(mu_);
+  // Owned here and destroyed only after their streams ended (the destructor waits for it).
+  std::vector<std::unique_ptr<Subscriber>> subscribers_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace tether::bench

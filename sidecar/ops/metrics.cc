@@ -1,0 +1,161 @@
+#include "sidecar/ops/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <exception>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace tether::ops {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
+
+void Render(const status::StatusView& view, absl::Time now, prometheus::Registry& registry) {
+  const cp::ConnectionInfo& connection = view.connection;
+  const status::ConfigRecord& config = view.config;
+  const status::Totals& totals = view.totals;
+
+  BuildGauge()
+      .Name("tether_ready")
+      .Help("1 while tether serves a config and is not draining, as /readyz answers")
+      .Register(registry)
+      .Add({})
+      .Set(status::ReadinessOf(view).ready ? 1 : 0);
+
+  BuildGauge()
+      .Name("tether_control_plane_connected")
+      .Help("1 while the websocket session with the control plane is up")
+      .Register(registry)
+      .Add({})
+      .Set(connection.state == cp::ConnectionState::kConnected ? 1 : 0);
+  BuildCounter()
+      .Name("tether_control_plane_connection_attempts_total")
+      .Help("Connection attempts to the control plane")
+      .Register(registry)
+      .Add({})
+      .Increment(static_cast<double>(connection.attempts));
+  // Every cause is listed, at 0 until it happens, so that rate() works from the first scrape.
+  auto& failures = BuildCounter()
+                       .Name("tether_control_plane_connection_failures_total")
+                       .Help("Connection attempts that failed and connections that ended, by cause")
+                       .Register(registry);
+  for (size_t i = 0; i < status::kConnectFailureCount; ++i) {
+    failures
+        .Add({{"reason",
+               std::string(status::ConnectFailureName(static_cast<status::ConnectFailure>(i)))}})
+        .Increment(static_cast<double>(totals.connection_failures[i]));
+  }
+  // Left out until a pong has been timed: 0 would read as an instant answer.
+  if (connection.last_pong_at != absl::InfinitePast()) {
+    BuildGauge()
+        .Name("tether_control_plane_ping_rtt_seconds")
+        .Help("Round-trip time of the last ping the control plane answered")
+        .Register(registry)
+        .Add({})
+        .Set(Seconds(connection.last_ping_rtt));
+  }
+
+  BuildCounter()
+      .Name("tether_config_applies_total")
+      .Help("Configs that replaced the current one")
+      .Register(registry)
+      .Add({})
+      .Increment(static_cast<double>(config.applies));
+  auto& rejections = BuildCounter()
+                         .Name("tether_config_rejections_total")
+                         .Help("Config frames refused (the current config stays), by cause")
+                         .Register(registry);
+  for (size_t i = 0; i < status::kRejectReasonCount; ++i) {
+    rejections
+        .Add({{"reason",
+               std::string(status::RejectReasonName(static_cast<status::RejectReason>(i)))}})
+        .Increment(static_cast<double>(totals.rejections[i]));
+  }
+  prometheus::Histogram::BucketBoundaries bounds;
+  for (absl::Duration b : status::kDecodeDurationBounds) bounds.push_back(Seconds(b));
+  const status::DecodeDurations& decode = totals.decode_durations;
+  BuildHistogram()
+      .Name("tether_config_decode_duration_seconds")
+      .Help("Time to inflate, parse and index each applied config")
+      .Register(registry)
+      .Add({}, bounds)
+      .ObserveMultiple(std::vector<double>(decode.counts.begin(), decode.counts.end()),
+                       Seconds(decode.sum));
+
+  if (config.current != nullptr) {
+    const config::Snapshot& s = *config.current;
+    BuildGauge()
+        .Name("tether_config_compressed_bytes")
+        .Help("Size of the current config as the control plane sent it (gzip)")
+        .Register(registry)
+        .Add({})
+        .Set(static_cast<double>(s.compressed_bytes));
+    BuildGauge()
+        .Name("tether_config_decoded_bytes")
+        .Help("Size of the current config after inflation")
+        .Register(registry)
+        .Add({})
+        .Set(static_cast<double>(s.decoded_bytes));
+    BuildGauge()
+        .Name("tether_config_age_seconds")
+        .Help("Time since the current config was received")
+        .Register(registry)
+        .Add({})
+        .Set(Seconds(now - s.received_at));
+    auto& entities = BuildGauge()
+                         .Name("tether_config_entities")
+                         .Help("Entities in the current config, by type")
+                         .Register(registry);
+    for (const auto& [type, collection] : s.types) {
+      entities.Add({{"type", type}}).Set(static_cast<double>(collection.items.size()));
+    }
+  }
+
+  BuildGauge()
+      .Name("tether_subscribers")
+      .Help("Proxies subscribed to config updates")
+      .Register(registry)
+      .Add({})
+      .Set(static_cast<double>(view.subscribers.size()));
+  BuildCounter()
+      .Name("tether_updates_sent_total")
+      .Help("Config updates fully written to subscribers")
+      .Register(registry)
+      .Add({})
+      .Increment(static_cast<double>(totals.updates_sent));
+
+  // Left out until the certificate is read: 0 would read as long expired.
+  if (connection.cert_not_after != absl::InfinitePast()) {
+    BuildGauge()
+        .Name("tether_cluster_cert_expiry_timestamp_seconds")
+        .Help("When the cluster certificate in use expires (notAfter), in seconds since the epoch")
+        .Register(registry)
+        .Add({})
+        .Set(static_cast<double>(absl::ToUnixSeconds(connection.cert_not_after)));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RenderMetrics(const status::StatusView& view, absl::Time now) {
+  // prometheus-cpp reports bad names and labels, and allocation failures, by throwing.
+  try {
+    prometheus::Registry registry;
+    Render(view, now, registry);
+    return prometheus::TextSerializer().Serialize(registry.Collect());
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("rendering metrics: ", e.what()));
+  }
+}
+
+}  // namespace tether::ops

@@ -1,0 +1,239 @@
+// How the session finds the CP: the name is resolved again on every connection attempt, and each
+// address it resolves to is tried in turn until one accepts. A bare cp::Session (whose resolver
+// can be replaced, since a loopback peer cannot change what a name resolves to) and the App with
+// the system's resolver, both against tether-devcp on loopback.
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "sidecar/common/asio.h"
+#include "sidecar/common/log.h"
+#include "sidecar/common/mutex.h"
+#include "sidecar/cp/basic_info.h"
+#include "sidecar/cp/session.h"
+#include "tests/testing/app_fixture.h"
+#include "tests/testing/log_capture.h"
+#include "tests/testing/testing.h"
+#include "tools/devcp/control_plane.h"
+
+namespace tether {
+namespace {
+
+using devcp::EventKind;
+using devcp::OfKind;
+using ::testing::HasSubstr;
+using testing::kWait;
+using ::testing::SizeIs;
+
+// The session's latest ConnectionInfo, for waiting on a state.
+class ConnectionRecorder {
+ public:
+  void Set(const cp::ConnectionInfo& info) {
+    MutexLock lock(&mu_);
+    info_ = info;
+  }
+  // Waits until `pred` holds; fails the test if it does not within kWait.
+  cp::ConnectionInfo Await(const std::function<bool(const cp::ConnectionInfo&)>& pred) {
+    MutexLock lock(&mu_);
+    const bool held =
+        mu_.AwaitWithTimeout([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return pred(info_); }, kWait);
+    EXPECT_TRUE(held) << "connection did not reach the expected state; last error: "
+                      << info_.last_error;
+    return info_;
+  }
+
+ private:
+  Mutex mu_;
+  cp::ConnectionInfo info_ ABSL_GUARDED_BY(mu_);
+};
+
+bool IsConnected(const cp::ConnectionInfo& info) {
+  return info.state == cp::ConnectionState::kConnected;
+}
+
+// A cp::Session against tether-devcp on 127.0.0.1, under the name "cp.test" that only the test's
+// resolver knows.
+class SessionResolveTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    devcp::Options o;
+    o.cert_path = testing::Fixture("certs/kong_clustering.crt");
+    o.key_path = testing::Fixture("certs/kong_clustering.key");
+    auto cp = devcp::ControlPlane::Create(o);
+    ASSERT_TRUE(cp.ok()) << cp.status();
+    cp_ = *std::move(cp);
+    io_thread_ = std::thread([this] { io_.run(); });
+  }
+
+  void TearDown() override {
+    if (session_) {
+      EXPECT_TRUE(session_->Stop(kWait));
+    }
+    guard_.reset();
+    io_.stop();
+    io_thread_.join();
+    cp_->Stop();
+    log::SetLevel(log::Level::kInfo);
+  }
+
+  // Starts the session with `resolve` standing in for DNS.
+  void StartSession(
+      std::function<absl::StatusOr<std::vector<std::string>>(const std::string&)> resolve) {
+    cp::SessionOptions o;
+    o.host = "cp.test";
+    o.port = cp_->port();
+    o.tls.cert_path = testing::Fixture("certs/kong_clustering.crt");
+    o.tls.key_path = testing::Fixture("certs/kong_clustering.key");
+    o.node_id = "6f1d2a3b-0c4d-4e5f-8a9b-0c1d2e3f4a5b";
+    o.node_hostname = "dp-test.local";
+    o.node_version = "3.10.0";
+    o.basic_info = cp::BuildBasicInfo({}, {});
+    o.connect_timeout = absl::Seconds(10);
+    o.backoff.min = absl::Milliseconds(10);
+    o.backoff.max = absl::Milliseconds(50);
+    o.resolve_for_test = std::move(resolve);
+    cp::SessionCallbacks callbacks;
+    callbacks.on_frame = [](cp::Frame) -> std::optional<std::string> { return std::nullopt; };
+    callbacks.on_change = [this](const cp::ConnectionInfo& info) { recorder_.Set(info); };
+    auto session = cp::Session::Create(io_, std::move(o), std::move(callbacks));
+    ASSERT_TRUE(session.ok()) << session.status();
+    session_ = *std::move(session);
+    session_->Start();
+  }
+
+  std::string At(absl::string_view ip) const { return absl::StrCat(ip, ":", cp_->port()); }
+
+  std::unique_ptr<devcp::ControlPlane> cp_;
+  net::io_context io_;
+  net::executor_work_guard<net::io_context::executor_type> guard_ = net::make_work_guard(io_);
+  std::thread io_thread_;
+  ConnectionRecorder recorder_;
+  std::unique_ptr<cp::Session> session_;
+};
+
+// The name resolves to an address where nothing listens (127.0.0.2: all of 127/8 is loopback),
+// then to devcp's: the first is refused and the second accepted, within one attempt.
+TEST_F(SessionResolveTest, TriesEachResolvedAddressInTurn) {
+  log::SetLevel(log::Level::kDebug);
+  testing::LogCapture logs;
+  StartSession([](const std::string&) -> absl::StatusOr<std::vector<std::string>> {
+    return std::vector<std::string>{"127.0.0.2", "127.0.0.1"};
+  });
+  const cp::ConnectionInfo info = recorder_.Await(IsConnected);
+  EXPECT_EQ(info.attempts, 1u);
+  EXPECT_EQ(info.peer, At("127.0.0.1"));
+  EXPECT_THAT(logs.LinesWith("cp: resolved host=cp.test"), SizeIs(1));
+  const std::vector<std::string> tries = logs.LinesWith("cp: connecting endpoint=");
+  ASSERT_THAT(tries, SizeIs(2));
+  EXPECT_THAT(tries[0], HasSubstr(At("127.0.0.2")));
+  EXPECT_THAT(tries[1], HasSubstr(At("127.0.0.1")));
+}
+
+// The resolver is asked again on every attempt, after failed attempts and after a connection the
+// CP closed: the name moves from a dead address to devcp's and is followed.
+TEST_F(SessionResolveTest, ResolvesAgainOnEveryAttempt) {
+  std::atomic<int> calls{0};
+  StartSession([&calls](const std::string& host) -> absl::StatusOr<std::vector<std::string>> {
+    EXPECT_EQ(host, "cp.test");
+    return std::vector<std::string>{++calls <= 2 ? "127.0.0.2" : "127.0.0.1"};
+  });
+  cp::ConnectionInfo info = recorder_.Await(IsConnected);
+  EXPECT_EQ(info.attempts, 3u);
+  EXPECT_EQ(calls.load(), 3);
+
+  ASSERT_TRUE(cp_->WaitForEvent(OfKind(EventKind::kConnected), kWait));
+  cp_->CloseAll();
+  ASSERT_TRUE(cp_->WaitForEventCount(OfKind(EventKind::kConnected), 2, kWait));
+  info = recorder_.Await(
+      [](const cp::ConnectionInfo& i) { return IsConnected(i) && i.attempts == 4; });
+  EXPECT_EQ(calls.load(), 4);
+}
+
+// When every address fails, the error names each one with its failure.
+TEST_F(SessionResolveTest, ErrorNamesEveryAddressTried) {
+  StartSession([](const std::string&) -> absl::StatusOr<std::vector<std::string>> {
+    return std::vector<std::string>{"127.0.0.2", "127.0.0.3"};
+  });
+  const cp::ConnectionInfo info =
+      recorder_.Await([](const cp::ConnectionInfo& i) { return !i.last_error.ok(); });
+  EXPECT_EQ(info.last_error.message(),
+            absl::StrCat("connect: each of 2 addresses failed: ", At("127.0.0.2"),
+                         ": Connection refused, ", At("127.0.0.3"), ": Connection refused"));
+}
+
+// The IP addresses the system resolver gives for `name`, in its order, without repeats.
+std::vector<std::string> SystemResolve(const char* name) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* result = nullptr;
+  std::vector<std::string> addresses;
+  if (::getaddrinfo(name, nullptr, &hints, &result) != 0) return addresses;
+  for (addrinfo* a = result; a != nullptr; a = a->ai_next) {
+    char host[NI_MAXHOST];
+    if (::getnameinfo(a->ai_addr, a->ai_addrlen, host, sizeof(host), nullptr, 0, NI_NUMERICHOST) !=
+        0) {
+      continue;
+    }
+    if (std::find(addresses.begin(), addresses.end(), host) == addresses.end()) {
+      addresses.emplace_back(host);
+    }
+  }
+  ::freeaddrinfo(result);
+  return addresses;
+}
+
+class AppResolveTest : public testing::AppTest {
+ protected:
+  void TearDown() override {
+    AppTest::TearDown();
+    log::SetLevel(log::Level::kInfo);
+  }
+};
+
+// With the system resolver: where localhost resolves to several addresses (::1 and 127.0.0.1 on
+// most machines), devcp listens on the last one only, and tether gets there past the others.
+TEST_F(AppResolveTest, LocalhostReachesTheAddressThatAccepts) {
+  const std::vector<std::string> addresses = SystemResolve("localhost");
+  if (addresses.size() < 2) {
+    GTEST_SKIP() << "localhost resolves to " << addresses.size()
+                 << " address(es) here; this test needs at least two";
+  }
+  devcp::Options o;
+  o.listen_host = addresses.back();
+  o.cert_path = testing::Fixture("certs/kong_clustering.crt");
+  o.key_path = testing::Fixture("certs/kong_clustering.key");
+  StartCpWith(o);
+  StartApp({absl::StrCat("--cluster-control-plane=localhost:", cp_->port())});
+  const status::StatusView view = AwaitStatus([](const status::StatusView& v) {
+    return v.connection.state == cp::ConnectionState::kConnected;
+  });
+  const bool v6 = addresses.back().find(':') != std::string::npos;
+  EXPECT_EQ(view.connection.peer, v6 ? absl::StrCat("[", addresses.back(), "]:", cp_->port())
+                                     : absl::StrCat(addresses.back(), ":", cp_->port()));
+  EXPECT_EQ(view.connection.attempts, 1u);
+}
+
+// With the system resolver, every attempt resolves the name again (each logs what it got).
+TEST_F(AppResolveTest, SystemResolverIsAskedOnEveryAttempt) {
+  log::SetLevel(log::Level::kDebug);
+  testing::LogCapture logs;
+  testing::RefusingPort refusing;
+  StartAppAt(refusing.port(),
+             {absl::StrCat("--cluster-control-plane=localhost:", refusing.port())});
+  const status::StatusView view =
+      AwaitStatus([](const status::StatusView& v) { return v.connection.attempts >= 4; });
+  EXPECT_THAT(std::string(view.connection.last_error.message()), HasSubstr("connect: "));
+  // The fourth attempt has begun, so at least three have resolved.
+  EXPECT_TRUE(logs.WaitForLines("cp: resolved host=localhost", 3, kWait));
+}
+
+}  // namespace
+}  // namespace tether
