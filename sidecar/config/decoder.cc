@@ -52,11 +52,10 @@ constexpr size_t kMaxQuotedBytes = 64;
 // - insitu: strings are decoded into the inflated buffer itself instead of being copied;
 // - iterative: the parser keeps its own heap stack, never recursing per nesting level;
 // - numbers as strings: numbers reach CappedDocumentBuilder as text, which converts them so that
-//   "-0" stays a negative zero and doubles round exactly (Kong's cjson uses strtod);
-// - validate encoding: Kong's default JSON decoder (simdjson) rejects invalid UTF-8 too.
+//   "-0" stays a negative zero and doubles round exactly (Kong's cjson uses strtod).
+// No kParseValidateEncodingFlag: ParseMessage validates the whole buffer first (InvalidUtf8At).
 constexpr unsigned kParseFlags = rapidjson::kParseInsituFlag | rapidjson::kParseIterativeFlag |
-                                 rapidjson::kParseNumbersAsStringsFlag |
-                                 rapidjson::kParseValidateEncodingFlag;
+                                 rapidjson::kParseNumbersAsStringsFlag;
 
 std::string Quote(absl::string_view text) {
   if (text.size() <= kMaxQuotedBytes) return absl::StrCat("\"", absl::CHexEscape(text), "\"");
@@ -92,6 +91,56 @@ bool IsLowerHexHash(const Value& value) {
   const absl::string_view text = View(value);
   return std::all_of(text.begin(), text.end(),
                      [](char c) { return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f'); });
+}
+
+// The offset of the first byte of `text` that does not begin a well-formed UTF-8 sequence
+// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or text.size() when all
+// of it is UTF-8. Sixteen bytes at a time while they are ASCII, which Kong configs nearly are.
+size_t InvalidUtf8At(absl::string_view text) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t size = text.size();
+  size_t i = 0;
+  while (i < size) {
+    if (size - i >= 16) {
+      uint64_t a;
+      uint64_t b;
+      std::memcpy(&a, bytes + i, 8);
+      std::memcpy(&b, bytes + i + 8, 8);
+      if (((a | b) & 0x8080808080808080) == 0) {
+        i += 16;
+        continue;
+      }
+    }
+    const unsigned char lead = bytes[i];
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    // The sequence length, and the range of its second byte that excludes overlong forms,
+    // surrogates (ED A0..BF) and code points past U+10FFFF (F4 90..).
+    size_t length = 0;
+    unsigned char low = 0x80;
+    unsigned char high = 0xBF;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      if (lead == 0xE0) low = 0xA0;
+      if (lead == 0xED) high = 0x9F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      if (lead == 0xF0) low = 0x90;
+      if (lead == 0xF4) high = 0x8F;
+    } else {
+      return i;
+    }
+    if (size - i < length || bytes[i + 1] < low || bytes[i + 1] > high) return i;
+    for (size_t k = 2; k < length; ++k) {
+      if (bytes[i + k] < 0x80 || bytes[i + k] > 0xBF) return i;
+    }
+    i += length;
+  }
+  return size;
 }
 
 // A RapidJSON SAX handler that builds `document` and stops the parse when nesting passes
@@ -201,6 +250,13 @@ absl::Status ParseMessage(std::string& json, int max_depth, rapidjson::Document&
       return absl::InvalidArgumentError(
           absl::StrCat("invalid json at offset ", i, ": utf-8 sequence cut off by the end"));
     }
+  }
+  // Kong's default JSON decoder (simdjson) rejects invalid UTF-8 too. Checked here rather than
+  // with kParseValidateEncodingFlag, whose per-byte checks made up about a fifth of the parse
+  // (BENCHMARKS.md). Outside strings such bytes would be a syntax error anyway.
+  if (const size_t bad = InvalidUtf8At(json); bad != json.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid json at offset ", bad, ": invalid utf-8"));
   }
   rapidjson::Reader reader;
   rapidjson::ParseResult result;

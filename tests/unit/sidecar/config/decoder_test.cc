@@ -348,6 +348,18 @@ TEST(DecoderTest, RejectsBadMessages) {
       {"trailing json", Gz("{}{}"), StatusCode::kInvalidArgument, "invalid json at offset 2"},
       {"nul byte", Gz(std::string("{}\0", 3)), StatusCode::kInvalidArgument, "nul byte"},
       {"invalid utf-8", Gz("{\"type\":\"\xff\"}"), StatusCode::kInvalidArgument, "invalid json"},
+      // Not UTF-8 by RFC 3629, each at offset 9: an overlong form, a raw surrogate, a code point
+      // past U+10FFFF, a bad continuation byte, a continuation byte without a lead.
+      {"overlong", Gz("{\"type\":\"\xC0\x80\"}"), StatusCode::kInvalidArgument,
+       "invalid json at offset 9: invalid utf-8"},
+      {"raw surrogate", Gz("{\"type\":\"\xED\xA0\x80\"}"), StatusCode::kInvalidArgument,
+       "invalid json at offset 9: invalid utf-8"},
+      {"past U+10FFFF", Gz("{\"type\":\"\xF4\x90\x80\x80\"}"), StatusCode::kInvalidArgument,
+       "invalid json at offset 9: invalid utf-8"},
+      {"bad continuation", Gz("{\"type\":\"\xE2\x28\xA1\"}"), StatusCode::kInvalidArgument,
+       "invalid json at offset 9: invalid utf-8"},
+      {"lone continuation", Gz("{\"type\":\"\x80\"}"), StatusCode::kInvalidArgument,
+       "invalid json at offset 9: invalid utf-8"},
       {"number too big", Gz(Message(R"({"x":[{"id":"a","n":1e400}]})")),
        StatusCode::kInvalidArgument, "number too big"},
       {"not an object", Gz("[1]"), StatusCode::kInvalidArgument, "message is not a json object"},
@@ -430,6 +442,18 @@ TEST(DecoderTest, KeepsEscapedCodePointsAroundSurrogates) {
   ASSERT_NE(result->snapshot, nullptr);
   EXPECT_NE(result->snapshot->Find("x", "\xED\x90\x9D\xED\x9F\xBF\xF0\x9F\x98\x80\xEE\x80\x80"),
             nullptr);
+}
+
+// Raw UTF-8 of every length is kept as sent, including the largest code point and text long
+// enough to take the decoder's ASCII fast path around it.
+TEST(DecoderTest, KeepsRawUtf8) {
+  const std::string id = absl::StrCat(std::string(20, 'a'), "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80",
+                                      "\xF4\x8F\xBF\xBF", std::string(20, 'z'));
+  absl::StatusOr<DecodeResult> result =
+      Decode(Message(absl::StrCat(R"({"x":[{"id":")", id, R"("}]})")));
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_NE(result->snapshot, nullptr);
+  EXPECT_NE(result->snapshot->Find("x", id), nullptr);
 }
 
 // The depth cap is a setting: nesting at the cap is accepted, one more level is not.
