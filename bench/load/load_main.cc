@@ -292,6 +292,7 @@ absl::StatusOr<RunResult> Run(const Flags& flags, Preset preset, size_t subscrib
                       "unix://" + socket, "--ops-listen", "127.0.0.1:0", "--drain-time", "0s"},
                      [](absl::string_view, SteadyTime) {});
   if (!tether.ok()) return tether.status();
+  const SteadyTime started = std::chrono::steady_clock::now();
   const pid_t pid = (*tether)->pid();
   const auto tether_failed = [&](const absl::Status& status) {
     return absl::Status(status.code(),
@@ -301,9 +302,16 @@ absl::StatusOr<RunResult> Run(const Flags& flags, Preset preset, size_t subscrib
   // One subscriber takes the whole config as a new proxy would; the others then join holding
   // it, as proxies restarted with a saved mirror do, so that setting up 1000 subscribers of the
   // large config does not take 1000 full copies.
+  // Subscribing before tether listens would time gRPC's reconnect backoff, not tether.
+  const absl::Time listen_deadline = absl::Now() + flags.timeout;
+  while (!std::filesystem::exists(socket)) {
+    if ((*tether)->Exited() || absl::Now() > listen_deadline) {
+      return tether_failed(absl::UnavailableError("tether did not open its socket"));
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   const std::string target = "unix://" + socket;
   SubscriberPool pool(target);
-  const SteadyTime started = std::chrono::steady_clock::now();
   pool.Add(1, flags.mode, "");
   absl::StatusOr<SteadyTime> synced = pool.AwaitAll(first_config->first, flags.timeout);
   if (!synced.ok()) return tether_failed(synced.status());
