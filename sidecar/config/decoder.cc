@@ -23,8 +23,7 @@
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
 #include "rapidjson/reader.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
+#include "sidecar/config/compact_json.h"
 #include "sidecar/config/inflate.h"
 
 namespace tether::config {
@@ -294,8 +293,7 @@ absl::Status ParseMessage(std::string& json, int max_depth, rapidjson::Document&
 // Compact JSON of `value`, keys in document order. `scratch` is reused across calls.
 std::string CompactJson(const Value& value, rapidjson::StringBuffer& scratch) {
   scratch.Clear();
-  rapidjson::Writer<rapidjson::StringBuffer> writer(scratch);
-  value.Accept(writer);
+  AppendCompactJson(value, scratch);
   return std::string(scratch.GetString(), scratch.GetSize());
 }
 
