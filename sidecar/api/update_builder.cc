@@ -97,8 +97,8 @@ class ChunkWriter {
     MakeRoom(UpsertSize(type, entity.id, entity.json));
     v1::Entity* upsert = chunk_.add_upserts();
     upsert->set_type(std::string(type));
-    upsert->set_id(entity.id);
-    upsert->set_json(entity.json);
+    upsert->set_id(entity.id.data(), entity.id.size());
+    upsert->set_json(entity.json.data(), entity.json.size());
     ++update_.upserts;
   }
 

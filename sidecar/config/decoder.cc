@@ -1,30 +1,29 @@
 #include "sidecar/config/decoder.h"
 
 #include <algorithm>
-#include <cmath>
+#include <atomic>
 #include <cstdint>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/charconv.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "protocol/constants.h"
 #include "protocol/kong_hash.h"
 #include "rapidjson/document.h"
-#include "rapidjson/error/en.h"
-#include "rapidjson/reader.h"
-#include "sidecar/config/compact_json.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
 #include "sidecar/config/inflate.h"
+#include "sidecar/config/json_parse.h"
 
 namespace tether::config {
 namespace {
@@ -46,15 +45,6 @@ constexpr size_t kMaxDocumentBytes = UINT32_MAX - 1;
 // Error messages quote untrusted strings (type names, ids) escaped and at most this long, so a
 // hostile CP cannot fill our logs through them.
 constexpr size_t kMaxQuotedBytes = 64;
-
-// Flags for the reconfigure message:
-// - insitu: strings are decoded into the inflated buffer itself instead of being copied;
-// - iterative: the parser keeps its own heap stack, never recursing per nesting level;
-// - numbers as strings: numbers reach CappedDocumentBuilder as text, which converts them so that
-//   "-0" stays a negative zero and doubles round exactly (Kong's cjson uses strtod).
-// No kParseValidateEncodingFlag: ParseMessage validates the whole buffer first (InvalidUtf8At).
-constexpr unsigned kParseFlags = rapidjson::kParseInsituFlag | rapidjson::kParseIterativeFlag |
-                                 rapidjson::kParseNumbersAsStringsFlag;
 
 std::string Quote(absl::string_view text) {
   if (text.size() <= kMaxQuotedBytes) return absl::StrCat("\"", absl::CHexEscape(text), "\"");
@@ -92,209 +82,12 @@ bool IsLowerHexHash(const Value& value) {
                      [](char c) { return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f'); });
 }
 
-// The offset of the first byte of `text` that does not begin a well-formed UTF-8 sequence
-// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or text.size() when all
-// of it is UTF-8. Sixteen bytes at a time while they are ASCII, which Kong configs nearly are.
-size_t InvalidUtf8At(absl::string_view text) {
-  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t size = text.size();
-  size_t i = 0;
-  while (i < size) {
-    if (size - i >= 16) {
-      uint64_t a;
-      uint64_t b;
-      std::memcpy(&a, bytes + i, 8);
-      std::memcpy(&b, bytes + i + 8, 8);
-      if (((a | b) & 0x8080808080808080) == 0) {
-        i += 16;
-        continue;
-      }
-    }
-    const unsigned char lead = bytes[i];
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    }
-    // The sequence length, and the range of its second byte that excludes overlong forms,
-    // surrogates (ED A0..BF) and code points past U+10FFFF (F4 90..).
-    size_t length = 0;
-    unsigned char low = 0x80;
-    unsigned char high = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      length = 3;
-      if (lead == 0xE0) low = 0xA0;
-      if (lead == 0xED) high = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      length = 4;
-      if (lead == 0xF0) low = 0x90;
-      if (lead == 0xF4) high = 0x8F;
-    } else {
-      return i;
-    }
-    if (size - i < length || bytes[i + 1] < low || bytes[i + 1] > high) return i;
-    for (size_t k = 2; k < length; ++k) {
-      if (bytes[i + k] < 0x80 || bytes[i + k] > 0xBF) return i;
-    }
-    i += length;
-  }
-  return size;
-}
-
-// A RapidJSON SAX handler that builds `document` and stops the parse when nesting passes
-// `max_depth`, before the tree exists, so nothing that walks it later (writer, hash) can recurse
-// deeper than that.
-class CappedDocumentBuilder {
- public:
-  enum class Failure { kNone, kTooDeep, kNumberTooBig, kLoneSurrogate };
-
-  CappedDocumentBuilder(rapidjson::Document& document, int max_depth)
-      : document_(document), max_depth_(max_depth) {}
-
-  Failure failure() const { return failure_; }
-
-  bool Null() { return document_.Null(); }
-  bool Bool(bool b) { return document_.Bool(b); }
-  bool Int(int i) { return document_.Int(i); }
-  bool Uint(unsigned u) { return document_.Uint(u); }
-  bool Int64(int64_t i) { return document_.Int64(i); }
-  bool Uint64(uint64_t u) { return document_.Uint64(u); }
-  bool Double(double d) { return document_.Double(d); }
-  bool String(const char* text, SizeType length, bool copy) {
-    return IsUtf8(text, length) && document_.String(text, length, copy);
-  }
-  bool Key(const char* text, SizeType length, bool copy) {
-    return IsUtf8(text, length) && document_.Key(text, length, copy);
-  }
-  bool StartObject() { return Enter() && document_.StartObject(); }
-  bool EndObject(SizeType members) {
-    --depth_;
-    return document_.EndObject(members);
-  }
-  bool StartArray() { return Enter() && document_.StartArray(); }
-  bool EndArray(SizeType elements) {
-    --depth_;
-    return document_.EndArray(elements);
-  }
-
-  // `text` is a number the reader has already checked against JSON's grammar.
-  bool RawNumber(const char* text, SizeType length, bool copy) {
-    const absl::string_view number(text, length);
-    if (number.find_first_of(".eE") == absl::string_view::npos) {
-      if (number == "-0") return document_.Double(-0.0);
-      int64_t i = 0;
-      if (absl::SimpleAtoi(number, &i)) return document_.Int64(i);
-      uint64_t u = 0;
-      if (absl::SimpleAtoi(number, &u)) return document_.Uint64(u);
-      // Integers beyond 64 bits become doubles, as they are in Lua.
-    }
-    double d = 0;
-    const absl::from_chars_result result = absl::from_chars(text, text + length, d);
-    if (result.ec == std::errc::result_out_of_range && d == 0) {
-      // Underflow rounds to (signed) zero, as strtod does in Kong's cjson.
-      return document_.Double(d);
-    }
-    if (result.ec != std::errc() || result.ptr != text + length) {
-      failure_ = Failure::kNumberTooBig;
-      return false;
-    }
-    return document_.Double(d);
-  }
-
- private:
-  bool Enter() {
-    if (++depth_ <= max_depth_) return true;
-    failure_ = Failure::kTooDeep;
-    return false;
-  }
-
-  // RapidJSON 1.1.0 validates the raw bytes, but decodes the escape of a lone low surrogate
-  // (\udc00 to \udfff) to the 3 bytes ED B0 80 to ED BF BF, which are not UTF-8. Served entity
-  // JSON, and the ids and type names that go into proto string fields, must be UTF-8 (a client's
-  // protobuf refuses the whole update otherwise), and Kong's simdjson refuses such escapes too.
-  // The raw bytes were validated, so an ED followed by A0 or above can only come from an escape.
-  bool IsUtf8(const char* text, SizeType length) {
-    const char* const end = text + length;
-    const char* p = text;
-    while ((p = static_cast<const char*>(std::memchr(p, '\xED', end - p))) != nullptr) {
-      if (++p < end && static_cast<unsigned char>(*p) >= 0xA0) {
-        failure_ = Failure::kLoneSurrogate;
-        return false;
-      }
-    }
-    return true;
-  }
-
-  rapidjson::Document& document_;
-  const int max_depth_;
-  int depth_ = 0;
-  Failure failure_ = Failure::kNone;
-};
-
-// Parses `json` in place (it must stay alive and unmoved while `document` is used).
-absl::Status ParseMessage(std::string& json, int max_depth, rapidjson::Document& document) {
-  // The in-situ stream stops at the first NUL, which would silently drop the rest of the buffer.
-  if (const void* nul = std::memchr(json.data(), '\0', json.size()); nul != nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid json at offset ",
-                                                   static_cast<const char*>(nul) - json.data(),
-                                                   ": nul byte outside a string"));
-  }
-  // RapidJSON 1.1.0 validates a multi-byte UTF-8 sequence by taking its continuation bytes without
-  // looking for the end, so a lead byte (C0 or above) in the last two bytes makes the parse read,
-  // and write back in place, up to two bytes past the terminating NUL. JSON text never ends that
-  // way (the string holding the sequence would still be open), so such a buffer is refused first.
-  for (size_t i = json.size() - std::min<size_t>(json.size(), 2); i < json.size(); ++i) {
-    if (static_cast<unsigned char>(json[i]) >= 0xC0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid json at offset ", i, ": utf-8 sequence cut off by the end"));
-    }
-  }
-  // Kong's default JSON decoder (simdjson) rejects invalid UTF-8 too. Checked here rather than
-  // with kParseValidateEncodingFlag, whose per-byte checks made up about a fifth of the parse
-  // (BENCHMARKS.md). Outside strings such bytes would be a syntax error anyway.
-  if (const size_t bad = InvalidUtf8At(json); bad != json.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid json at offset ", bad, ": invalid utf-8"));
-  }
-  rapidjson::Reader reader;
-  rapidjson::ParseResult result;
-  CappedDocumentBuilder::Failure failure = CappedDocumentBuilder::Failure::kNone;
-  auto generate = [&](rapidjson::Document& target) {
-    CappedDocumentBuilder builder(target, max_depth);
-    rapidjson::InsituStringStream stream(json.data());
-    result = reader.Parse<kParseFlags>(stream, builder);
-    failure = builder.failure();
-    return !result.IsError();
-  };
-  document.Populate(generate);
-  if (!result.IsError()) return absl::OkStatus();
-  switch (failure) {
-    case CappedDocumentBuilder::Failure::kTooDeep:
-      return absl::ResourceExhaustedError(absl::StrCat("invalid json at offset ", result.Offset(),
-                                                       ": nested deeper than ", max_depth));
-    case CappedDocumentBuilder::Failure::kNumberTooBig:
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid json at offset ", result.Offset(), ": number too big"));
-    case CappedDocumentBuilder::Failure::kLoneSurrogate:
-      return absl::InvalidArgumentError(absl::StrCat("invalid json at offset ", result.Offset(),
-                                                     ": \\u escape of a lone low surrogate"));
-    case CappedDocumentBuilder::Failure::kNone:
-      break;
-  }
-  // RapidJSON's English messages are capitalised and end in a period; ours are not and do not.
-  std::string reason = rapidjson::GetParseError_En(result.Code());
-  if (!reason.empty() && reason.back() == '.') reason.pop_back();
-  if (!reason.empty()) reason[0] = absl::ascii_tolower(reason[0]);
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid json at offset ", result.Offset(), ": ", reason));
-}
-
-// Compact JSON of `value`, keys in document order. `scratch` is reused across calls.
-std::string CompactJson(const Value& value, rapidjson::StringBuffer& scratch) {
-  scratch.Clear();
-  AppendCompactJson(value, scratch);
-  return std::string(scratch.GetString(), scratch.GetSize());
+// Compact JSON of `value`, keys in document order: for metadata, which is a few small values.
+std::string CompactJson(const Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 bool IsKongHashedSection(absl::string_view type) {
@@ -346,9 +139,102 @@ void CompleteHashes(Header& header, bool had_config_hash) {
   }
 }
 
+// What entities are built from: the message's text as received, which the snapshot keeps and
+// its entities view, and the copy the in-situ parse decoded into, where the document's strings
+// point. Hands out the rows' spans (json_parse.h) in document order.
+struct RowSource {
+  absl::string_view text;
+  const char* parsed = nullptr;
+  const std::vector<RowSpan>* spans = nullptr;
+  size_t next = 0;
+
+  // The next row's JSON, as the CP sent it.
+  absl::StatusOr<absl::string_view> NextRow() {
+    // The parser reported every row (each is an object in a collection), so running out, or a
+    // span that is not an object's text, would be a decoder bug: refuse rather than serve it.
+    if (next == spans->size()) return absl::InternalError("decoder: more rows than spans");
+    const RowSpan span = (*spans)[next++];
+    if (span.end <= span.begin || span.end > text.size() || text[span.begin] != '{' ||
+        text[span.end - 1] != '}') {
+      return absl::InternalError(absl::StrCat("decoder: no object at ", span.begin));
+    }
+    return text.substr(span.begin, span.end - span.begin);
+  }
+
+  // The rows of an array that is not an entity collection are not served.
+  void SkipRows(const Value& array) {
+    for (const Value& element : array.GetArray()) next += element.IsObject() ? 1 : 0;
+  }
+
+  // `id`, a string of the document, as a view into `text` when the CP sent it without escapes
+  // (nearly always): the in-situ parse decodes a string where its raw bytes start, so those bytes
+  // are there, followed by the closing quote. Otherwise the snapshot keeps a copy.
+  absl::string_view Id(const Value& id, Snapshot& snapshot) const {
+    const absl::string_view decoded = View(id);
+    const auto at = reinterpret_cast<uintptr_t>(decoded.data());
+    const auto base = reinterpret_cast<uintptr_t>(parsed);
+    if (at >= base && at - base < text.size() && text.size() - (at - base) > decoded.size()) {
+      const absl::string_view raw = text.substr(at - base, decoded.size());
+      if (raw == decoded && text[at - base + decoded.size()] == '"' &&
+          raw.find('\\') == absl::string_view::npos) {
+        return raw;
+      }
+    }
+    return snapshot.Keep(std::string(decoded));
+  }
+};
+
+// Kong's hashes of the collections Kong does not hash itself (KongHashValue over each), which
+// were about a fifth of a large config's decode (BENCHMARKS.md). When there are enough rows, a
+// helper thread takes jobs while this one builds the entities, and this one takes what is left
+// after. Each job writes only its own output; reading the document from both threads is safe,
+// as nothing writes it then.
+class CollectionHasher {
+ public:
+  struct Job {
+    const Value* rows;
+    std::string* hash;
+  };
+
+  explicit CollectionHasher(std::vector<Job> jobs) : jobs_(std::move(jobs)) {
+    // Biggest first, so that the two threads finish close together.
+    std::sort(jobs_.begin(), jobs_.end(),
+              [](const Job& a, const Job& b) { return a.rows->Size() > b.rows->Size(); });
+    size_t rows = 0;
+    for (const Job& job : jobs_) rows += job.rows->Size();
+    if (rows >= kMinRowsForHelper) helper_ = std::jthread([this] { Work(); });
+  }
+
+  // On an error path: the helper finishes the job it holds and takes no more.
+  ~CollectionHasher() { next_.store(jobs_.size()); }
+
+  CollectionHasher(const CollectionHasher&) = delete;
+  CollectionHasher& operator=(const CollectionHasher&) = delete;
+
+  // Hashes whatever the helper has not taken, then waits for it: every hash is written after.
+  void Finish() {
+    Work();
+    if (helper_.joinable()) helper_.join();
+  }
+
+ private:
+  // Below this, starting a thread costs more than it saves.
+  static constexpr size_t kMinRowsForHelper = 1000;
+
+  void Work() {
+    for (size_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < jobs_.size();) {
+      *jobs_[i].hash = protocol::KongHashValue(*jobs_[i].rows);
+    }
+  }
+
+  std::vector<Job> jobs_;
+  std::atomic<size_t> next_{0};
+  std::jthread helper_;  // last, so that it is joined before the jobs are destroyed
+};
+
 // Builds one entity collection from `rows` (a JSON array). Errors name the row.
-absl::Status BuildCollection(absl::string_view type, const Value& rows,
-                             rapidjson::StringBuffer& scratch, EntityCollection& collection) {
+absl::Status BuildCollection(absl::string_view type, const Value& rows, RowSource& source,
+                             Snapshot& snapshot, EntityCollection& collection) {
   // kong-protocol.md §7.3: the primary key is `id`, except for `parameters`.
   const absl::string_view key_name = type == "parameters" ? "key" : "id";
   collection.items.reserve(rows.Size());
@@ -359,18 +245,20 @@ absl::Status BuildCollection(absl::string_view type, const Value& rows,
       return absl::InvalidArgumentError(
           absl::StrCat("config_table.", PathKey(type), "[", i, "]: not an object"));
     }
+    absl::StatusOr<absl::string_view> json = source.NextRow();
+    if (!json.ok()) return json.status();
     const Value* key = FindLastMember(row, key_name);
     if (key == nullptr || !key->IsString() || key->GetStringLength() == 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("config_table.", PathKey(type), "[", i, "]: missing string ", key_name));
     }
-    const auto [it, inserted] = collection.index.try_emplace(View(*key), collection.items.size());
+    const absl::string_view id = source.Id(*key, snapshot);
+    const auto [it, inserted] = collection.index.try_emplace(id, collection.items.size());
     if (!inserted) {
       return absl::InvalidArgumentError(absl::StrCat("config_table.", PathKey(type), "[", i,
-                                                     "]: duplicate ", key_name, " ",
-                                                     Quote(View(*key))));
+                                                     "]: duplicate ", key_name, " ", Quote(id)));
     }
-    collection.items.push_back(Entity{std::string(View(*key)), CompactJson(row, scratch)});
+    collection.items.push_back(Entity{id, *json});
   }
   return absl::OkStatus();
 }
@@ -379,8 +267,16 @@ absl::Status BuildCollection(absl::string_view type, const Value& rows,
 //
 // Empty arrays are kept as empty collections: the CP omits empty collections (§7.1), so one that
 // is present was sent on purpose, and Kong hashes it (md5("{}")) rather than treating it as absent.
-absl::Status BuildEntities(const Value& config_table, Snapshot& snapshot) {
-  rapidjson::StringBuffer scratch;
+absl::Status BuildEntities(const Value& config_table, RowSource& source, Snapshot& snapshot) {
+  // First the layout: metadata, and each collection with where its rows' spans start.
+  struct Pending {
+    absl::string_view type;
+    const Value* rows;
+    size_t first_span;
+    EntityCollection* collection;
+  };
+  std::vector<Pending> pending;
+  std::vector<CollectionHasher::Job> hash_jobs;
   for (const auto& member : config_table.GetObject()) {
     const absl::string_view name = View(member.name);
     if (snapshot.types.find(name) != snapshot.types.end() ||
@@ -389,21 +285,34 @@ absl::Status BuildEntities(const Value& config_table, Snapshot& snapshot) {
       return absl::InvalidArgumentError(
           absl::StrCat("config_table.", PathKey(name), ": duplicate key"));
     }
+    const size_t first_span = source.next;
+    if (member.value.IsArray()) source.SkipRows(member.value);
     if (absl::StartsWith(name, "_") || !member.value.IsArray()) {
-      snapshot.metadata.emplace(std::string(name), CompactJson(member.value, scratch));
+      snapshot.metadata.emplace(std::string(name), CompactJson(member.value));
       continue;
     }
     EntityCollection& collection = snapshot.types[std::string(name)];
-    if (absl::Status status = BuildCollection(name, member.value, scratch, collection);
-        !status.ok()) {
-      return status;
-    }
+    pending.push_back(Pending{name, &member.value, first_span, &collection});
     if (IsKongHashedSection(name)) {
       collection.hash = snapshot.hashes.at(std::string(name));
     } else {
-      collection.hash = protocol::KongHashValue(member.value);
-      // A collection literally named "config" keeps its own hash but cannot take Kong's key.
-      if (name != kConfigHashKey) snapshot.hashes[std::string(name)] = collection.hash;
+      hash_jobs.push_back(CollectionHasher::Job{&member.value, &collection.hash});
+    }
+  }
+  // Then the entities, while the hashes are worked out alongside.
+  CollectionHasher hasher(std::move(hash_jobs));
+  for (const Pending& p : pending) {
+    source.next = p.first_span;
+    if (absl::Status status = BuildCollection(p.type, *p.rows, source, snapshot, *p.collection);
+        !status.ok()) {
+      return status;
+    }
+  }
+  hasher.Finish();
+  for (const Pending& p : pending) {
+    // A collection literally named "config" keeps its own hash but cannot take Kong's key.
+    if (!IsKongHashedSection(p.type) && p.type != kConfigHashKey) {
+      snapshot.hashes[std::string(p.type)] = p.collection->hash;
     }
   }
   return absl::OkStatus();
@@ -414,8 +323,12 @@ absl::Status BuildEntities(const Value& config_table, Snapshot& snapshot) {
 absl::StatusOr<DecodeResult> DecodeJson(std::string& json, absl::string_view applied_hash,
                                         const DecodeLimits& limits, std::string& known_hash,
                                         std::shared_ptr<Snapshot>& snapshot) {
+  // The in-situ parse writes into `json`; entities are served from this copy as received.
+  std::string text = json;
   rapidjson::Document document;
-  if (absl::Status status = ParseMessage(json, limits.max_json_depth, document); !status.ok()) {
+  std::vector<RowSpan> rows;
+  if (absl::Status status = ParseJsonInSitu(json, limits.max_json_depth, document, &rows);
+      !status.ok()) {
     return status;
   }
   if (!document.IsObject()) return absl::InvalidArgumentError("message is not a json object");
@@ -471,7 +384,8 @@ absl::StatusOr<DecodeResult> DecodeJson(std::string& json, absl::string_view app
   snapshot->config_hash = header.config_hash;
   snapshot->hashes = std::move(header.hashes);
   snapshot->cp_timestamp = header.cp_timestamp;
-  if (absl::Status status = BuildEntities(*header.config_table, *snapshot); !status.ok()) {
+  RowSource source{snapshot->Keep(std::move(text)), json.data(), &rows};
+  if (absl::Status status = BuildEntities(*header.config_table, source, *snapshot); !status.ok()) {
     return status;
   }
   result.kind = DecodeResult::Kind::kNewSnapshot;

@@ -3,7 +3,8 @@
 // Why: this is the only place untrusted CP bytes are interpreted, so every limit lives here and
 // every failure is a Status, never a crash. No network code: bytes in, Snapshot or Status out.
 //
-// Threading: pure function, thread-safe; runs on the decode worker, never on an I/O thread.
+// Threading: pure function, thread-safe; runs on the decode worker, never on an I/O thread. A
+// large config's hashes are shared with a helper thread that the call starts and joins.
 #pragma once
 
 #include <cstddef>

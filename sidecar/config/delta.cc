@@ -9,6 +9,8 @@
 #include "absl/strings/str_join.h"
 #include "protocol/kong_hash.h"
 #include "rapidjson/document.h"
+#include "sidecar/config/decoder.h"
+#include "sidecar/config/json_parse.h"
 
 namespace tether::config {
 namespace {
@@ -50,13 +52,12 @@ bool FilteredTypesDiffer(const Snapshot& from, const Snapshot& to, const TypeFil
 }
 
 // Kong's digest of a row's JSON, or nullopt if it does not parse (never for rows the decoder
-// wrote, which are compact JSON of at most the decoder's depth cap).
-std::optional<std::array<uint8_t, 16>> CanonicalDigest(const std::string& json) {
+// kept, which parsed within the decoder's depth cap).
+std::optional<std::array<uint8_t, 16>> CanonicalDigest(absl::string_view json) {
+  // Parsed as the decoder parses the message, so every number means what it meant there.
+  std::string text(json);
   rapidjson::Document row;
-  // Full precision, so that every number reads back as the value the decoder wrote.
-  row.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(json.data(),
-                                                                                json.size());
-  if (row.HasParseError()) return std::nullopt;
+  if (!ParseJsonInSitu(text, DecodeLimits{}.max_json_depth, row).ok()) return std::nullopt;
   return protocol::KongDigest(row);
 }
 
@@ -101,7 +102,7 @@ Delta ComputeDelta(const Snapshot& from, const Snapshot& to, const TypeFilter& f
     const EntityCollection* to_collection = to_it == to.types.end() ? nullptr : &to_it->second;
     for (const Entity& entity : collection.items) {
       if (to_collection == nullptr || to_collection->Find(entity.id) == nullptr) {
-        delta.removals.push_back(EntityRemoval{type, entity.id});
+        delta.removals.push_back(EntityRemoval{type, std::string(entity.id)});
       }
     }
   }

@@ -1,5 +1,7 @@
 #include "sidecar/config/snapshot.h"
 
+#include <utility>
+
 namespace tether::config {
 
 const Entity* EntityCollection::Find(absl::string_view id) const {
@@ -16,6 +18,11 @@ size_t Snapshot::EntityCount() const {
 const Entity* Snapshot::Find(absl::string_view type, absl::string_view id) const {
   const auto it = types.find(type);
   return it == types.end() ? nullptr : it->second.Find(id);
+}
+
+absl::string_view Snapshot::Keep(std::string text) {
+  storage_.push_front(std::move(text));
+  return storage_.front();
 }
 
 }  // namespace tether::config

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <forward_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,14 +24,15 @@ namespace tether::config {
 // Where the current snapshot came from (mirrors tether.v1.Source).
 enum class Source { kNone, kControlPlane, kDiskCache };
 
-// One entity row of `config_table`, e.g. a service.
+// One entity row of `config_table`, e.g. a service. Both fields view text that the Snapshot
+// holding the entity owns (Snapshot::Keep), so an Entity is valid while its Snapshot is.
 struct Entity {
   // Primary key: `id`, or `key` for `parameters` (kong-protocol.md §7.3).
-  std::string id;
-  // The row as compact JSON, keys in the order the CP sent them; served without re-serialising.
-  // Deltas compare rows by this text first, and by Kong's canonical form only when it differs
-  // (delta.h), so the decoder need not hash every row.
-  std::string json;
+  absl::string_view id;
+  // The row's JSON exactly as the CP sent it: a slice of the inflated message, served without
+  // being re-serialised. Deltas compare rows by this text first, and by Kong's canonical form
+  // only when it differs (delta.h), so the decoder need not hash every row.
+  absl::string_view json;
 };
 
 // All entities of one type, in the order the CP sent them.
@@ -43,8 +45,8 @@ struct EntityCollection {
   // Null when no entity of this type has that id.
   const Entity* Find(absl::string_view id) const;
 
-  // id -> index into items. Built once by the decoder.
-  absl::flat_hash_map<std::string, size_t> index;
+  // id -> index into items. Built once by the decoder; keys view the entities' ids.
+  absl::flat_hash_map<absl::string_view, size_t> index;
 };
 
 struct Snapshot {
@@ -75,6 +77,14 @@ struct Snapshot {
   size_t EntityCount() const;
   // Null when absent.
   const Entity* Find(absl::string_view type, absl::string_view id) const;
+
+  // Takes ownership of `text` and returns a view of it that is valid as long as the snapshot:
+  // what entity ids and JSON point into (for a decoded snapshot, the inflated message itself).
+  absl::string_view Keep(std::string text);
+
+ private:
+  // A list, so that adding text never moves what earlier views point into.
+  std::forward_list<std::string> storage_;
 };
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;

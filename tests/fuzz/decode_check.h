@@ -55,7 +55,7 @@ inline void CheckSnapshot(const config::Snapshot& snapshot) {
 inline std::string Reencode(const config::Snapshot& snapshot) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  const auto raw = [&writer](const std::string& json) {
+  const auto raw = [&writer](absl::string_view json) {
     writer.RawValue(json.data(), json.size(), rapidjson::kObjectType);
   };
   const auto key = [&writer](const std::string& name) {
@@ -95,7 +95,7 @@ inline std::string Reencode(const config::Snapshot& snapshot) {
 // proxies means what the CP sent, and the hashes agree with it.
 inline void CheckRoundTrip(const config::Snapshot& first) {
   absl::StatusOr<config::DecodeResult> again =
-      // Compact JSON can be longer than the input ("-0" is written "-0.0").
+      // Metadata is written out again, which can be longer than the input ("-0" becomes "-0.0").
       Decode(protocol::Gzip(Reencode(first)), 4 * kMaxInflatedBytes);
   if (!again.ok()) Fail(std::string("re-encoded snapshot rejected: ") + again.status().ToString());
   Require(again->kind == config::DecodeResult::Kind::kNewSnapshot, "re-encoded: no new snapshot");

@@ -111,7 +111,9 @@ TEST_F(CacheCrashTest, SigkillDuringWritesNeverLeavesACorruptCache) {
     ASSERT_TRUE(cached.ok()) << cached.status();
     EXPECT_TRUE(pushed.contains(cached->config_hash)) << cached->config_hash;
     // Once the write completed, only the new config may be there.
-    if (cached_new) EXPECT_EQ(cached->config_hash, *next);
+    if (cached_new) {
+      EXPECT_EQ(cached->config_hash, *next);
+    }
     for (const std::string& name : FilesIn(data_dir_.path())) {
       EXPECT_FALSE(absl::StrContains(name, "corrupt")) << name;
     }

@@ -57,20 +57,21 @@ absl::StatusOr<MirrorPtr> Feed(UpdateAssembler& assembler,
   return absl::InternalError("no chunks");
 }
 
+// The CP sends rows as compact JSON, which tether serves as it is.
 constexpr absl::string_view kFirst = R"({
   "_format_version": "3.0",
-  "services": [{"id": "s1", "name": "a"}, {"id": "s2", "name": "b"}],
-  "routes": [{"id": "r1", "service": "s1"}]
+  "services": [{"id":"s1","name":"a"}, {"id":"s2","name":"b"}],
+  "routes": [{"id":"r1","service":"s1"}]
 })";
 constexpr absl::string_view kSecond = R"({
   "_format_version": "3.0",
-  "services": [{"id": "s1", "name": "a2"}],
-  "routes": [{"id": "r1", "service": "s1"}, {"id": "r2", "service": "s1"}],
-  "consumers": [{"id": "c1"}]
+  "services": [{"id":"s1","name":"a2"}],
+  "routes": [{"id":"r1","service":"s1"}, {"id":"r2","service":"s1"}],
+  "consumers": [{"id":"c1"}]
 })";
 constexpr absl::string_view kThird = R"({
   "_format_version": "3.1",
-  "routes": [{"id": "r2", "service": "s1"}],
+  "routes": [{"id":"r2","service":"s1"}],
   "consumers": []
 })";
 

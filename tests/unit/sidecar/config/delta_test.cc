@@ -95,6 +95,19 @@ TEST(DeltaTest, ReorderedKeysAreNotAChange) {
   EXPECT_TRUE(delta.empty());
 }
 
+// Rows are served as the CP wrote them, so the same row may come with other whitespace or number
+// spellings: those are not changes, but a change of value Kong would see (-0 to 0) is.
+TEST(DeltaTest, ComparesRowsByValueAsKongReadsThem) {
+  const SnapshotPtr from = Decode(R"({"services": [{"id": "s1", "port": 80, "w": -0, "f": 0.5}]})");
+  const SnapshotPtr same = Decode(R"({"services": [ {"id":"s1","port":80.0,"w":-0.0,"f":5e-1} ]})");
+  const SnapshotPtr zero = Decode(R"({"services": [{"id": "s1", "port": 80, "w": 0, "f": 0.5}]})");
+  ASSERT_NE(from->Find("services", "s1")->json, same->Find("services", "s1")->json);
+  EXPECT_TRUE(ComputeDelta(*from, *same, TypeFilter()).upserts.empty());
+  const Delta delta = ComputeDelta(*from, *zero, TypeFilter());
+  ASSERT_EQ(delta.upserts.size(), 1u);
+  EXPECT_EQ(delta.upserts[0].entity->id, "s1");
+}
+
 // A row gone from the target is a removal by (type, id).
 TEST(DeltaTest, RemovedRowIsRemoval) {
   const SnapshotPtr from = Decode(kBase);

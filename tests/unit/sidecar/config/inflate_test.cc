@@ -88,11 +88,19 @@ TEST(InflateTest, RejectsBadInput) {
   for (size_t i = 20; i < 40; ++i) corrupt[i] = static_cast<char>(corrupt[i] ^ 0x5a);
   std::string bad_crc = good;
   bad_crc[bad_crc.size() - 6] ^= 0x01;
+  // The trailer's size is what the whole-buffer path (libdeflate) allocates: one that understates
+  // or overstates the data must fail like any corrupt trailer, not truncate or over-read.
+  std::string short_size = good;
+  short_size[short_size.size() - 4] = static_cast<char>(short_size[short_size.size() - 4] - 1);
+  std::string long_size = good;
+  long_size[long_size.size() - 3] = static_cast<char>(long_size[long_size.size() - 3] + 1);
   const BadInputCase cases[] = {
       {"empty", "", "empty input"},
       {"not compressed", "{\"type\":\"reconfigure\"}", "corrupt compressed data"},
       {"corrupt deflate data", corrupt, "corrupt compressed data"},
       {"bad crc", bad_crc, "incorrect data check"},
+      {"size understated", short_size, "incorrect length check"},
+      {"size overstated", long_size, "incorrect length check"},
       {"truncated", good.substr(0, good.size() / 2), "truncated"},
       {"trailer missing", good.substr(0, good.size() - 4), "truncated"},
       {"header only", good.substr(0, 10), "truncated"},

@@ -1,26 +1,31 @@
 #include "sidecar/config/snapshot.h"
 
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace tether::config {
 namespace {
 
-void Add(EntityCollection& collection, const std::string& id) {
-  collection.index.emplace(id, collection.items.size());
-  collection.items.push_back(Entity{id, "{\"id\":\"" + id + "\"}"});
+void Add(Snapshot& snapshot, const std::string& type, const std::string& id) {
+  EntityCollection& collection = snapshot.types[type];
+  const absl::string_view kept_id = snapshot.Keep(id);
+  collection.index.emplace(kept_id, collection.items.size());
+  collection.items.push_back(Entity{kept_id, snapshot.Keep("{\"id\":\"" + id + "\"}")});
 }
 
 // Find goes through the index to the entity; unknown ids and types give null.
 TEST(SnapshotTest, FindsEntitiesByTypeAndId) {
   Snapshot snapshot;
-  Add(snapshot.types["routes"], "r1");
-  Add(snapshot.types["routes"], "r2");
-  Add(snapshot.types["services"], "s1");
+  Add(snapshot, "routes", "r1");
+  Add(snapshot, "routes", "r2");
+  Add(snapshot, "services", "s1");
   const Entity* r2 = snapshot.Find("routes", "r2");
   ASSERT_NE(r2, nullptr);
   EXPECT_EQ(r2->id, "r2");
+  EXPECT_EQ(r2->json, "{\"id\":\"r2\"}");
   EXPECT_EQ(r2, snapshot.types.at("routes").Find("r2"));
   EXPECT_EQ(snapshot.Find("routes", "s1"), nullptr);
   EXPECT_EQ(snapshot.Find("plugins", "r1"), nullptr);
@@ -30,11 +35,25 @@ TEST(SnapshotTest, FindsEntitiesByTypeAndId) {
 TEST(SnapshotTest, CountsEntitiesOfAllTypes) {
   Snapshot snapshot;
   EXPECT_EQ(snapshot.EntityCount(), 0u);
-  Add(snapshot.types["routes"], "r1");
-  Add(snapshot.types["services"], "s1");
-  Add(snapshot.types["services"], "s2");
+  Add(snapshot, "routes", "r1");
+  Add(snapshot, "services", "s1");
+  Add(snapshot, "services", "s2");
   snapshot.types["consumers"];
   EXPECT_EQ(snapshot.EntityCount(), 3u);
+}
+
+// Views from Keep stay valid while more text is kept, short (in-place) strings included: entities
+// point into them for the snapshot's whole life.
+TEST(SnapshotTest, KeptTextDoesNotMove) {
+  Snapshot snapshot;
+  std::vector<absl::string_view> views;
+  for (int i = 0; i < 1000; ++i) {
+    views.push_back(
+        snapshot.Keep(i % 2 == 0 ? std::to_string(i) : absl::StrCat(i, std::string(100, 'x'))));
+  }
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_EQ(views[i], i % 2 == 0 ? std::to_string(i) : absl::StrCat(i, std::string(100, 'x')));
+  }
 }
 
 }  // namespace
