@@ -96,13 +96,15 @@ ops::ServerOptions OpsOptionsFrom(const settings::Settings& s, net::io_context& 
 
 }  // namespace
 
-App::App() : io_(std::make_unique<net::io_context>(1)) {}
+App::App(size_t snapshot_history_bytes)
+    : store_(config::SnapshotStore::kDefaultHistory, snapshot_history_bytes),
+      io_(std::make_unique<net::io_context>(1)) {}
 
 App::~App() { Stop(absl::Seconds(5)); }
 
 absl::StatusOr<std::unique_ptr<App>> App::Create(const settings::Settings& settings,
                                                  std::function<void()> on_shutdown_request) {
-  std::unique_ptr<App> app(new App());
+  std::unique_ptr<App> app(new App(static_cast<size_t>(settings.snapshot_history_bytes)));
   ApplierOptions applier_options;
   applier_options.limits.max_inflated_bytes = static_cast<size_t>(settings.max_inflated_bytes);
   applier_options.guard_empty_config = settings.guard_empty_config;

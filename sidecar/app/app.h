@@ -60,7 +60,7 @@ class App {
   void PostToIoForTest(std::function<void()> task);
 
  private:
-  App();
+  explicit App(size_t snapshot_history_bytes);
 
   config::SnapshotStore store_;
   status::StatusBoard status_;

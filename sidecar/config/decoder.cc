@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -202,7 +203,13 @@ class CollectionHasher {
               [](const Job& a, const Job& b) { return a.rows->Size() > b.rows->Size(); });
     size_t rows = 0;
     for (const Job& job : jobs_) rows += job.rows->Size();
-    if (rows >= kMinRowsForHelper) helper_ = std::jthread([this] { Work(); });
+    if (rows >= kMinRowsForHelper) {
+      try {
+        helper_ = std::jthread([this] { Work(); });
+      } catch (const std::system_error&) {
+        // No thread to be had (a pids limit): Finish() hashes everything on this one.
+      }
+    }
   }
 
   // On an error path: the helper finishes the job it holds and takes no more.

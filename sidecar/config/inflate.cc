@@ -73,6 +73,10 @@ size_t InitialOutputBytes(absl::string_view compressed, size_t limit) {
 std::optional<std::string> InflateWhole(absl::string_view compressed, size_t max_bytes) {
   const std::optional<size_t> size = TrailerSize(compressed);
   if (!size.has_value() || *size > max_bytes) return std::nullopt;
+  // libdeflate skips a header CRC (FHCRC) without checking it, where zlib refuses a wrong one.
+  // Kong's CP never sets it; a frame that does goes the zlib way, to be checked.
+  constexpr unsigned char kHeaderCrcFlag = 0x02;
+  if ((static_cast<unsigned char>(compressed[3]) & kHeaderCrcFlag) != 0) return std::nullopt;
   const std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> decompressor(
       libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
   if (decompressor == nullptr) return std::nullopt;

@@ -34,18 +34,19 @@ void SnapshotStore::Publish(SnapshotPtr snapshot) {
   std::vector<Observer> observers;
   // Released after the lock: dropping the last reference to a large snapshot frees it, which is
   // slow work that must not hold up readers.
-  SnapshotPtr released;
+  std::vector<SnapshotPtr> released;
   {
     MutexLock lock(&mu_);
     SnapshotPtr previous = std::exchange(current_, snapshot);
-    if (previous != nullptr && history_limit_ > 0) {
+    if (previous != nullptr) {
+      history_bytes_ += previous->decoded_bytes;
       history_.push_back(std::move(previous));
-      if (history_.size() > history_limit_) {
-        released = std::move(history_.front());
-        history_.pop_front();
-      }
-    } else {
-      released = std::move(previous);
+    }
+    while (!history_.empty() &&
+           (history_.size() > history_limit_ || history_bytes_ > history_bytes_limit_)) {
+      history_bytes_ -= history_.front()->decoded_bytes;
+      released.push_back(std::move(history_.front()));
+      history_.pop_front();
     }
     // Observers run outside the lock so that one may call Current() and none can stall readers.
     // The copy is cheap: there are a handful, and publishes are rare.

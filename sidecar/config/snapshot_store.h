@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <string>
@@ -28,10 +29,13 @@ class SnapshotStore {
   using Observer = std::function<void(const SnapshotPtr&)>;
 
   // How many snapshots before the current one Find() can still return. Each held snapshot keeps
-  // its whole config in memory, so this trades memory for delta resumes after a burst of configs.
+  // its whole config in memory, so this trades memory for delta resumes after a burst of configs:
+  // the history also stops at `history_bytes` of configs (their inflated size, what a snapshot
+  // holds), so that a 100k-entity config keeps two or three, not sixteen.
   static constexpr size_t kDefaultHistory = 16;
 
-  explicit SnapshotStore(size_t history = kDefaultHistory) : history_limit_(history) {}
+  explicit SnapshotStore(size_t history = kDefaultHistory, size_t history_bytes = SIZE_MAX)
+      : history_limit_(history), history_bytes_limit_(history_bytes) {}
 
   // Null until the first Publish.
   SnapshotPtr Current() const;
@@ -50,11 +54,14 @@ class SnapshotStore {
 
  private:
   const size_t history_limit_;
+  const size_t history_bytes_limit_;
   mutable Mutex mu_;
   SnapshotPtr current_ ABSL_GUARDED_BY(mu_);
-  // Previously current snapshots, oldest first; never more than history_limit_. Only Publish()
-  // writes this.
+  // Previously current snapshots, oldest first; never more than history_limit_ of them, nor more
+  // than history_bytes_limit_ of decoded_bytes together (history_bytes_). Only Publish() writes
+  // these.
   std::deque<SnapshotPtr> history_ ABSL_GUARDED_BY(mu_);
+  size_t history_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Observer> observers_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -500,6 +500,10 @@ constexpr FlagDef kFlags[] = {
      "TCP: 127.0.0.1:50051, [::1]:50051 (port 0 picks a free port). A non-loopback address needs\n"
      "--grpc-allow-non-loopback. Default: unix://<data-dir>/tether.sock.",
      ParseGrpcListen, ValueDisplay::kShow, FlagKind::kRepeatable},
+    {"snapshot-history-bytes", "bytes", "64MiB",
+     "How much past config (inflated size) tether keeps so that a subscriber reconnecting with\n"
+     "a recent hash gets a delta instead of the whole config; at most 16 configs. 0 keeps none.",
+     [](absl::string_view v, Settings& s) { return ParseBytesTo(v, s.snapshot_history_bytes); }},
     {"grpc-allow-non-loopback", "", "false",
      "Allow --grpc-listen on TCP addresses other than loopback. The API has no authentication\n"
      "and serves the whole config, so only do this on a network only trusted proxies reach.",

@@ -104,6 +104,8 @@ struct Settings {
   int64_t max_payload_bytes{};
   // Largest config after gzip inflation; guards against a decompression bomb.
   int64_t max_inflated_bytes{};
+  // How much past config (inflated bytes) the snapshot history may hold for delta resumes.
+  int64_t snapshot_history_bytes{};
   // TCP connect + TLS + WebSocket upgrade, as one deadline.
   absl::Duration connect_timeout;
   // How often to ping the CP (§4.1), and how long silence may last before reconnecting.

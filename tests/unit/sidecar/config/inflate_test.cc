@@ -92,6 +92,10 @@ TEST(InflateTest, RejectsBadInput) {
   // or overstates the data must fail like any corrupt trailer, not truncate or over-read.
   std::string short_size = good;
   short_size[short_size.size() - 4] = static_cast<char>(short_size[short_size.size() - 4] - 1);
+  // A header CRC (FHCRC) that is wrong: libdeflate would skip it, zlib checks it.
+  std::string bad_header_crc = good;
+  bad_header_crc[3] = static_cast<char>(bad_header_crc[3] | 0x02);
+  bad_header_crc.insert(10, "\x12\x34", 2);
   std::string long_size = good;
   long_size[long_size.size() - 3] = static_cast<char>(long_size[long_size.size() - 3] + 1);
   const BadInputCase cases[] = {
@@ -100,6 +104,7 @@ TEST(InflateTest, RejectsBadInput) {
       {"corrupt deflate data", corrupt, "corrupt compressed data"},
       {"bad crc", bad_crc, "incorrect data check"},
       {"size understated", short_size, "incorrect length check"},
+      {"bad header crc", bad_header_crc, "header crc mismatch"},
       {"size overstated", long_size, "incorrect length check"},
       {"truncated", good.substr(0, good.size() / 2), "truncated"},
       {"trailer missing", good.substr(0, good.size() - 4), "truncated"},

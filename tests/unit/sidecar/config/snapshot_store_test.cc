@@ -92,6 +92,32 @@ TEST(SnapshotStoreTest, DropsSnapshotsBeyondHistory) {
   EXPECT_EQ(store.Find(MakeSnapshot(4)->config_hash), store.Current());
 }
 
+// The history also stops at its byte budget (decoded bytes of the snapshots it holds, the current
+// one not counted): big configs push the oldest out early, and one bigger than the budget is
+// not kept at all once replaced.
+TEST(SnapshotStoreTest, DropsSnapshotsBeyondHistoryBytes) {
+  SnapshotStore store(/*history=*/16, /*history_bytes=*/250);
+  auto sized = [](int n, size_t bytes) {
+    auto snapshot = std::make_shared<Snapshot>();
+    snapshot->config_hash = absl::StrFormat("%032x", n);
+    snapshot->decoded_bytes = bytes;
+    return snapshot;
+  };
+  const auto held = [&store](int n) { return store.Find(absl::StrFormat("%032x", n)) != nullptr; };
+  store.Publish(sized(1, 100));
+  store.Publish(sized(2, 100));
+  store.Publish(sized(3, 100));
+  EXPECT_TRUE(held(1) && held(2) && held(3));  // history: 1, 2 = 200 bytes
+  store.Publish(sized(4, 300));
+  EXPECT_FALSE(held(1));  // history: 2, 3 = 200
+  EXPECT_TRUE(held(2) && held(3) && held(4));
+  store.Publish(sized(5, 10));
+  EXPECT_FALSE(held(2) || held(3) || held(4));  // 4 alone is over the budget
+  EXPECT_TRUE(held(5));
+  store.Publish(sized(6, 10));
+  EXPECT_TRUE(held(5) && held(6));
+}
+
 // With no history only the current snapshot is found; unknown hashes and an empty store find
 // nothing.
 TEST(SnapshotStoreTest, FindWithoutHistory) {

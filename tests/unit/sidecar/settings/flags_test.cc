@@ -474,6 +474,7 @@ TEST(HelpTextTest, ListsEveryFlagWithItsEnvironmentNames) {
                                              "data-dir",
                                              "grpc-listen",
                                              "grpc-allow-non-loopback",
+                                             "snapshot-history-bytes",
                                              "log-level",
                                              "log-format",
                                              "config",
