@@ -11,8 +11,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "sidecar/common/log.h"
 #include "sidecar/common/file_util.h"
+#include "sidecar/common/log.h"
 #include "sidecar/settings/validate.h"
 
 namespace tether::settings {

@@ -39,8 +39,8 @@ TEST(ConfigGeneratorTest, PresetsDecodeToTheirShape) {
     std::set<std::string> types;
     for (const auto& [type, collection] : snapshot->types) types.insert(type);
     EXPECT_THAT(types, ::testing::ElementsAre("certificates", "consumers", "keyauth_credentials",
-                                              "parameters", "plugins", "routes", "services",
-                                              "snis", "targets", "upstreams", "workspaces"));
+                                              "parameters", "plugins", "routes", "services", "snis",
+                                              "targets", "upstreams", "workspaces"));
     EXPECT_EQ(snapshot->types.at("routes").items.size(), shape.routes);
     EXPECT_EQ(snapshot->types.at("snis").items.size(), shape.certificates);
   }
