@@ -32,8 +32,8 @@ constexpr absl::Duration kStopDeadline = absl::Seconds(10);
 int main(int argc, char** argv) {
   using namespace tether;
   // Debian builds abseil without NDEBUG, so every absl::Mutex lock (gRPC's too) would run its
-  // debug deadlock detector: about a tenth of tether's CPU when it fans an update out to 1000
-  // subscribers (BENCHMARKS.md). Tests keep the detector.
+  // debug deadlock detector, which records each lock in a global graph; tether fans updates out
+  // through gRPC's locks on every subscriber's path. Tests keep the detector.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   mallopt(M_MMAP_THRESHOLD, kMmapThresholdBytes);
   absl::StatusOr<settings::ParseOutcome> parsed =
