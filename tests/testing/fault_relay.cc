@@ -154,6 +154,8 @@ void FaultRelay::Run() {
       while (read(wake_[0], drain, sizeof(drain)) > 0) {
       }
     }
+    // Pairs accepted below have no poll entries yet; they are served from the next round.
+    const size_t polled = pairs.size();
     if (fds[1].revents & POLLIN) {
       int down;
       while ((down = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
@@ -167,7 +169,7 @@ void FaultRelay::Run() {
       }
     }
     const size_t chunk = mode == Mode::kTrickle ? 1 : 64 * 1024;
-    for (size_t i = 0; i < pairs.size(); ++i) {
+    for (size_t i = 0; i < polled; ++i) {
       Pair& p = *pairs[i];
       if (p.state == Pair::State::kReset) continue;
       const pollfd& d = fds[2 + 2 * i];
