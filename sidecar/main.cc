@@ -54,6 +54,9 @@ int main(int argc, char** argv) {
   log::SetLevel(s.log_level);
   log::SetFormat(s.log_format);
 
+  // A write to a peer or pipe that has gone (a log collector restarting, a proxy's socket)
+  // returns EPIPE to its caller instead of killing the sidecar.
+  std::signal(SIGPIPE, SIG_IGN);
   // Signals are taken synchronously by this thread only: block them before any thread starts so
   // every thread inherits the mask.
   sigset_t signals;
