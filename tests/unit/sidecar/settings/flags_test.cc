@@ -27,23 +27,9 @@ using ::testing::HasSubstr;
 using testing::ModeOf;
 using ::testing::Not;
 using testing::Parse;
+using testing::ParseOk;
 using testing::RequiredArgs;
 using testing::TempDir;
-
-// Parses and expects Settings; on failure records it and returns an empty Settings.
-Settings ParseOk(const std::vector<std::string>& args,
-                 std::map<std::string, std::string> env = {}) {
-  absl::StatusOr<ParseOutcome> outcome = Parse(args, std::move(env));
-  if (!outcome.ok()) {
-    ADD_FAILURE() << "ParseSettings failed: " << outcome.status();
-    return Settings{};
-  }
-  if (!std::holds_alternative<Settings>(*outcome)) {
-    ADD_FAILURE() << "ParseSettings asked to print and exit";
-    return Settings{};
-  }
-  return std::get<Settings>(*std::move(outcome));
-}
 
 std::string SystemHostname() {
   std::array<char, HOST_NAME_MAX + 1> buf{};

@@ -20,6 +20,7 @@ using testing::Concat;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::Parse;
+using testing::ParseOk;
 using testing::RequiredArgs;
 using testing::TempDir;
 
@@ -28,16 +29,6 @@ GrpcListenAddress Unix(std::string path) {
 }
 GrpcListenAddress Tcp(std::string host, uint16_t port) {
   return {GrpcListenAddress::Kind::kTcp, "", {std::move(host), port}};
-}
-
-Settings ParseOk(const std::vector<std::string>& args,
-                 std::map<std::string, std::string> env = {}) {
-  absl::StatusOr<ParseOutcome> outcome = Parse(args, std::move(env));
-  if (!outcome.ok() || !std::holds_alternative<Settings>(*outcome)) {
-    ADD_FAILURE() << "ParseSettings failed: " << outcome.status();
-    return Settings{};
-  }
-  return std::get<Settings>(*std::move(outcome));
 }
 
 TEST(GrpcFlagsTest, DefaultsToUnixSocketInDataDirAndLoopbackOnly) {

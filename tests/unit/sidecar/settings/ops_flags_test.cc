@@ -14,18 +14,9 @@ namespace {
 using testing::Concat;
 using ::testing::HasSubstr;
 using testing::Parse;
+using testing::ParseOk;
 using testing::RequiredArgs;
 using testing::TempDir;
-
-Settings ParseOk(const std::vector<std::string>& args,
-                 std::map<std::string, std::string> env = {}) {
-  absl::StatusOr<ParseOutcome> outcome = Parse(args, std::move(env));
-  if (!outcome.ok() || !std::holds_alternative<Settings>(*outcome)) {
-    ADD_FAILURE() << "ParseSettings failed: " << outcome.status();
-    return Settings{};
-  }
-  return std::get<Settings>(*std::move(outcome));
-}
 
 // The ops listener defaults to loopback port 8100 and the drain to 5 s.
 TEST(OpsFlagsTest, Defaults) {

@@ -8,6 +8,8 @@
 #include <map>
 #include <ostream>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -63,6 +65,21 @@ inline absl::StatusOr<ParseOutcome> Parse(const std::vector<std::string>& args,
   for (std::string& s : storage) argv.push_back(s.data());
   argv.push_back(nullptr);
   return ParseSettings(static_cast<int>(storage.size()), argv.data(), MapEnv(std::move(env)));
+}
+
+// Parses and expects Settings; on failure records it and returns an empty Settings.
+inline Settings ParseOk(const std::vector<std::string>& args,
+                        std::map<std::string, std::string> env = {}) {
+  absl::StatusOr<ParseOutcome> outcome = Parse(args, std::move(env));
+  if (!outcome.ok()) {
+    ADD_FAILURE() << "ParseSettings failed: " << outcome.status();
+    return Settings{};
+  }
+  if (!std::holds_alternative<Settings>(*outcome)) {
+    ADD_FAILURE() << "ParseSettings asked to print and exit";
+    return Settings{};
+  }
+  return std::get<Settings>(*std::move(outcome));
 }
 
 // The flags every valid command line needs, with data_dir in `dir`.
