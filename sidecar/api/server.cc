@@ -16,12 +16,12 @@
 #include <filesystem>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "sidecar/api/config_service.h"
 #include "sidecar/api/status_service.h"
+#include "sidecar/common/host_port.h"
 #include "sidecar/common/log.h"
 
 namespace tether::api {
@@ -31,14 +31,9 @@ constexpr absl::string_view kLog = "api";
 // Owner and group read and write: a proxy in the same group may connect, others may not.
 constexpr mode_t kSocketMode = 0660;
 
-std::string HostPortUri(const std::string& host, int port) {
-  return absl::StrContains(host, ':') ? absl::StrCat("[", host, "]:", port)
-                                      : absl::StrCat(host, ":", port);
-}
-
 std::string ListenUri(const ListenAddress& a) {
   return a.kind == ListenAddress::Kind::kUnix ? absl::StrCat("unix://", a.path)
-                                              : HostPortUri(a.host, a.port);
+                                              : JoinHostPort(a.host, a.port);
 }
 
 // gRPC itself unlinks any socket file at the path before binding, which would silently steal the
@@ -189,7 +184,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options,
         return absl::UnavailableError(absl::StrCat("grpc listen ", uris[i], ": chmod: ", err));
       }
     } else {
-      server->addresses_.push_back(HostPortUri(a.host, ports[i]));
+      server->addresses_.push_back(JoinHostPort(a.host, ports[i]));
     }
   }
   // The default health service starts with "" SERVING; correct it before anyone is likely to

@@ -3,14 +3,13 @@
 #include <openssl/ssl.h>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "sidecar/common/host_port.h"
 
 namespace tether::cp {
 
 std::string ProxyAddress(const ProxyOptions& proxy) {
-  if (absl::StrContains(proxy.host, ':')) return absl::StrCat("[", proxy.host, "]:", proxy.port);
-  return absl::StrCat(proxy.host, ":", proxy.port);
+  return JoinHostPort(proxy.host, proxy.port);
 }
 
 std::string ProxyAuthorization(const ProxyOptions& proxy) {

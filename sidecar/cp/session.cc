@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "protocol/constants.h"
 #include "sidecar/common/asio.h"
+#include "sidecar/common/host_port.h"
 #include "sidecar/common/latest_wins_worker.h"
 #include "sidecar/common/log.h"
 #include "sidecar/common/mutex.h"
@@ -50,14 +51,8 @@ absl::Status TlsError(absl::string_view step, SSL* ssl, const beast::error_code&
   return StepError(step, ec);
 }
 
-std::string HostHeader(const std::string& host, uint16_t port) {
-  // RFC 7230 §5.4: an IPv6 literal is bracketed; Kong always includes the port (§1.1).
-  const bool v6 = host.find(':') != std::string::npos;
-  return v6 ? absl::StrCat("[", host, "]:", port) : absl::StrCat(host, ":", port);
-}
-
 std::string FormatEndpoint(const tcp::endpoint& endpoint) {
-  return HostHeader(endpoint.address().to_string(), endpoint.port());
+  return JoinHostPort(endpoint.address().to_string(), endpoint.port());
 }
 
 }  // namespace
@@ -128,7 +123,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
                    return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
                  }),
         applied_hash_(options_.initial_config_hash),
-        address_(HostHeader(options_.host, options_.port)),
+        address_(JoinHostPort(options_.host, options_.port)),
         credentials_(std::move(credentials)),
         applier_([this](Frame frame) { ApplyFrame(std::move(frame)); }) {
     info_.address = address_;
@@ -302,7 +297,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
     c->ws.set_option(websocket::stream_base::decorator(
         [](websocket::request_type& req) { req.set(http::field::user_agent, "tether"); }));
     websocket::response_type response;
-    co_await c->ws.async_handshake(response, HostHeader(options_.host, options_.port),
+    co_await c->ws.async_handshake(response, JoinHostPort(options_.host, options_.port),
                                    OutletTarget(options_),
                                    net::redirect_error(net::use_awaitable, ec));
     if (c->ended) co_return c->end_reason;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "sidecar/common/asio.h"
+#include "sidecar/common/host_port.h"
 #include "sidecar/common/log.h"
 #include "sidecar/common/mutex.h"
 #include "sidecar/ops/metrics.h"
@@ -36,8 +37,7 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
 }
 
 std::string FormatEndpoint(const tcp::endpoint& e) {
-  return e.address().is_v6() ? absl::StrCat("[", e.address().to_string(), "]:", e.port())
-                             : absl::StrCat(e.address().to_string(), ":", e.port());
+  return JoinHostPort(e.address().to_string(), e.port());
 }
 
 // 127.0.0.0/8 and ::1, also as an IPv4-mapped IPv6 peer of a dual-stack listener.

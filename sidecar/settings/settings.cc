@@ -1,15 +1,12 @@
 #include "sidecar/settings/settings.h"
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "sidecar/common/host_port.h"
 
 namespace tether::settings {
 
 std::string FormatHostPort(const HostPort& host_port) {
-  if (absl::StrContains(host_port.host, ':')) {
-    return absl::StrCat("[", host_port.host, "]:", host_port.port);
-  }
-  return absl::StrCat(host_port.host, ":", host_port.port);
+  return JoinHostPort(host_port.host, host_port.port);
 }
 
 std::string FormatGrpcListen(const GrpcListenAddress& address) {
