@@ -1,5 +1,5 @@
 // tether: a Kong hybrid-mode data-plane sidecar. Thin edge: settings from flags and environment,
-// build the App, run until SIGTERM or SIGINT, stop within a deadline.
+// app::Run until SIGTERM or SIGINT (or a failed part, which exits non-zero).
 #include <malloc.h>
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "sidecar/app/app.h"
+#include "sidecar/app/run.h"
 #include "sidecar/common/log.h"
 #include "sidecar/settings/flags.h"
 #include "sidecar/settings/validate.h"
@@ -22,10 +22,6 @@ namespace {
 // 127k-entity config, RSS after five updates was 378 MB by default and 255 MB with this
 // (BENCHMARKS.md).
 constexpr int kMmapThresholdBytes = 4 << 20;
-
-// Bounds the shutdown after the drain (close frame included): with the default --drain-time of
-// 5 s, 15 s in all, well within Kubernetes' default 30 s grace.
-constexpr absl::Duration kStopDeadline = absl::Seconds(10);
 
 }  // namespace
 
@@ -65,19 +61,14 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  // POST /shutdown takes the SIGTERM path: the signal is pending for the whole process, and only
-  // this thread takes it.
-  absl::StatusOr<std::unique_ptr<app::App>> app =
-      app::App::Create(s, [] { kill(getpid(), SIGTERM); });
-  if (!app.ok()) {
-    log::Error("main", "cannot start", {{"err", app.status().message()}});
-    return 1;
-  }
-  (*app)->Start();
-  int signal = 0;
-  sigwait(&signals, &signal);
-  log::Info("main", "stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
-  const bool clean = (*app)->Stop(s.drain_time + kStopDeadline);
-  log::Info("main", clean ? "stopped" : "stopped after the deadline");
-  return clean ? 0 : 1;
+  // POST /shutdown and a failing part take the SIGTERM path: the signal is pending for the whole
+  // process, and only this thread takes it.
+  app::RunHooks hooks;
+  hooks.request_stop = [] { kill(getpid(), SIGTERM); };
+  hooks.wait_for_stop = [&signals] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    return std::string(signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  };
+  return app::Run(s, hooks);
 }

@@ -589,15 +589,16 @@ void ConfigService::Fanout::Run() {
 
 ConfigService::ConfigService(config::SnapshotStore& store, status::StatusBoard& status,
                              ConfigServiceOptions options)
-    : fanout_(std::make_shared<Fanout>(store, status, options.max_chunk_bytes)) {
-  store.AddObserver([weak = std::weak_ptr<Fanout>(fanout_)](const config::SnapshotPtr&) {
-    if (std::shared_ptr<Fanout> fanout = weak.lock()) fanout->OnPublish();
-  });
-  // A snapshot published before this service existed is sent on subscribe (Initialise reads the
-  // store), so nothing is missed.
-}
+    : fanout_(std::make_unique<Fanout>(store, status, options.max_chunk_bytes)),
+      // A snapshot published before this service existed is sent on subscribe (Initialise reads
+      // the store), so nothing is missed.
+      publish_observer_(store.AddObserver(
+          [fanout = fanout_.get()](const config::SnapshotPtr&) { fanout->OnPublish(); })) {}
 
-ConfigService::~ConfigService() { Stop(); }
+ConfigService::~ConfigService() {
+  publish_observer_.Reset();
+  Stop();
+}
 
 void ConfigService::BeginShutdown() { fanout_->BeginShutdown(); }
 

@@ -73,10 +73,11 @@ class ConfigService final
   class Fanout;
 
  private:
-  // Shared with the store observer through a weak_ptr, since a store cannot unregister
-  // observers. Reactors point to it raw: gRPC ends them all (OnDone) before its Shutdown returns,
-  // which is before the service goes away.
-  std::shared_ptr<Fanout> fanout_;
+  // Reactors point to it raw: gRPC ends them all (OnDone) before its Shutdown returns, which is
+  // before the service goes away.
+  std::unique_ptr<Fanout> fanout_;
+  // Dropped first: no publish reaches fanout_ once it goes.
+  config::SnapshotStore::Observers::Handle publish_observer_;
 };
 
 }  // namespace tether::api

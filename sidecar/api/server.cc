@@ -96,7 +96,7 @@ absl::Status PrepareUnixPath(const std::string& path) {
 // Detach makes sure no call reaches it once the gRPC server may be destroyed.
 class Server::HealthSwitch {
  public:
-  // From the status observer, on whichever thread changed the status.
+  // From the status service's worker, after each batch of status changes.
   void Set(bool serving) {
     MutexLock lock(&mu_);
     if (serving == serving_) return;
@@ -141,7 +141,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options,
     if (absl::Status st = PrepareUnixPath(a.path); !st.ok()) return st;
   }
 
-  server->status_ = &status;
   server->health_ = std::make_unique<HealthSwitch>();
   ConfigServiceOptions config_options;
   if (options.max_chunk_bytes > 0) config_options.max_chunk_bytes = options.max_chunk_bytes;
@@ -149,7 +148,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options,
   StatusContext context;
   context.ping_interval = options.ping_interval;
   context.control_plane_url = options.control_plane_url;
-  server->status_service_ = std::make_unique<StatusService>(status, std::move(context));
+  server->status_service_ = std::make_unique<StatusService>(
+      status, std::move(context),
+      [health = server->health_.get()](const status::Readiness& r) { health->Set(r.ready); });
 
   // Both are process-wide switches that the builder reads.
   grpc::EnableDefaultHealthCheckService(true);
@@ -189,11 +190,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options,
   }
   // The default health service starts with "" SERVING; correct it before anyone is likely to
   // have asked (a probe in between this and BuildAndStart would see SERVING).
+  // Later changes reach it through the status service's worker.
   server->health_->Attach(server->server_->GetHealthCheckService(), status.GetReadiness().ready);
-  server->health_observer_ =
-      status.AddObserver([&status, health = server->health_.get()](uint64_t) {
-        health->Set(status.GetReadiness().ready);
-      });
   log::Info(kLog, "grpc api listening", {{"addresses", absl::StrJoin(server->addresses_, ",")}});
   return server;
 }
@@ -207,7 +205,6 @@ bool Server::Shutdown(absl::Duration timeout) {
   if (shut_down_) return clean_shutdown_;
   shut_down_ = true;
   const absl::Time deadline = absl::Now() + timeout;
-  if (health_observer_) status_->RemoveObserver(*health_observer_);
   if (health_) health_->Detach();
   // Streams are told first, so that they end with a clear status rather than as cancelled.
   if (config_service_) config_service_->BeginShutdown();

@@ -94,10 +94,8 @@ class Server {
 
   std::vector<std::string> addresses_;
   std::vector<std::string> unix_paths_;
-  status::StatusBoard* status_ = nullptr;
+  // Kept in step with the board by status_service_, declared after it and so destroyed first.
   std::unique_ptr<HealthSwitch> health_;
-  // Keeps health_ in step with the status board; removed first in Shutdown.
-  std::optional<status::StatusBoard::ObserverId> health_observer_;
   std::unique_ptr<ConfigService> config_service_;
   std::unique_ptr<StatusService> status_service_;
   // Declared after the services it serves, so it is destroyed before them.

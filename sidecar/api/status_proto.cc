@@ -3,16 +3,12 @@
 #include <cmath>
 #include <cstdint>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "protocol/constants.h"
 
 namespace tether::api {
 namespace {
 
-// A connection the CP ended sooner than this, without sending a config, was most likely refused
-// at basic_info: Kong's CP checks the version and closes at once (kong-protocol.md §2).
-constexpr absl::Duration kClosedRightAway = absl::Seconds(5);
 // Connected this many ping intervals without a config: the CP is likely withholding it (§3.4).
 constexpr int kWithholdIntervals = 2;
 
@@ -30,15 +26,15 @@ void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
   out->set_nanos(static_cast<int32_t>(d / absl::Nanoseconds(1)));
 }
 
-v1::ConnectionState ToProto(cp::ConnectionState state) {
+v1::ConnectionState ToProto(status::ConnectionState state) {
   switch (state) {
-    case cp::ConnectionState::kConnecting:
+    case status::ConnectionState::kConnecting:
       return v1::CONNECTING;
-    case cp::ConnectionState::kConnected:
+    case status::ConnectionState::kConnected:
       return v1::CONNECTED;
-    case cp::ConnectionState::kDisconnected:
+    case status::ConnectionState::kDisconnected:
       return v1::DISCONNECTED;
-    case cp::ConnectionState::kStopped:
+    case status::ConnectionState::kStopped:
       return v1::STOPPED;
   }
   return v1::CONNECTION_STATE_UNSPECIFIED;
@@ -56,11 +52,11 @@ v1::Source ToProto(config::Source source) {
   return v1::NONE;
 }
 
-void FillControlPlane(const cp::ConnectionInfo& c, const StatusContext& context, absl::Time now,
+void FillControlPlane(const status::ConnectionInfo& c, const StatusContext& context, absl::Time now,
                       v1::ControlPlaneStatus* out) {
   out->set_address(c.address);
   out->set_state(ToProto(c.state));
-  if (c.state == cp::ConnectionState::kConnected && IsSet(c.connected_since)) {
+  if (c.state == status::ConnectionState::kConnected && IsSet(c.connected_since)) {
     SetTimestamp(c.connected_since, out->mutable_connected_since());
   }
   if (IsSet(c.last_pong_at)) SetTimestamp(c.last_pong_at, out->mutable_last_pong_at());
@@ -70,7 +66,7 @@ void FillControlPlane(const cp::ConnectionInfo& c, const StatusContext& context,
   out->set_hint(ConnectionHint(c, context.ping_interval, now));
   out->set_peer(c.peer);
   out->set_attempts(c.attempts);
-  if (c.state == cp::ConnectionState::kDisconnected) {
+  if (c.state == status::ConnectionState::kDisconnected) {
     SetDuration(c.retry_in, out->mutable_retry_in());
   }
   out->set_frames_received(c.frames_received);
@@ -79,6 +75,10 @@ void FillControlPlane(const cp::ConnectionInfo& c, const StatusContext& context,
   out->set_cert_subject(c.cert_subject);
   out->set_cert_rotations(c.cert_rotations);
   out->set_cert_error(std::string(c.cert_error.message()));
+  if (c.last_cause != status::FailureCause::kNone) {
+    out->set_last_error_cause(std::string(status::FailureCauseName(c.last_cause)));
+  }
+  out->set_node_version(c.node_version);
 }
 
 void FillConfig(const status::ConfigRecord& record, v1::ConfigStatus* out) {
@@ -138,66 +138,68 @@ void FillSubscriber(const status::SubscriberRecord& r, v1::SubscriberStatus* out
 
 }  // namespace
 
-std::string ConnectionHint(const cp::ConnectionInfo& c, absl::Duration ping_interval,
+std::string ConnectionHint(const status::ConnectionInfo& c, absl::Duration ping_interval,
                            absl::Time now) {
   switch (c.state) {
-    case cp::ConnectionState::kStopped:
+    case status::ConnectionState::kStopped:
       return "";
-    case cp::ConnectionState::kConnected:
+    case status::ConnectionState::kConnected:
       if (!c.config_received && IsSet(c.connected_since) &&
           now - c.connected_since >= kWithholdIntervals * ping_interval) {
         return "connected but no config: the control plane may be withholding config because a "
                "configured plugin is missing from --plugins (or it has no config to send yet)";
       }
       return "";
-    case cp::ConnectionState::kConnecting:
-    case cp::ConnectionState::kDisconnected:
+    case status::ConnectionState::kConnecting:
+    case status::ConnectionState::kDisconnected:
       break;
   }
   // Why the last connection or attempt ended.
-  if (c.last_error.ok()) return "";
-  const absl::string_view err = c.last_error.message();
-  if (absl::StrContains(err, "certificate verify failed")) {
-    return "tether does not trust the control plane's certificate: with --cluster-mtls shared, "
-           "--cluster-cert must be the control plane's own cluster certificate; with pki, "
-           "--cluster-ca-cert must have issued it and --cluster-server-name must match it";
-  }
-  if (absl::StrContains(err, "alert unknown ca") ||
-      absl::StrContains(err, "alert bad certificate") ||
-      absl::StrContains(err, "alert certificate required") ||
-      absl::StrContains(err, "alert certificate unknown")) {
-    return "the control plane refused tether's client certificate: with --cluster-mtls pki it "
-           "must be issued by the CA the control plane trusts (cluster_ca_cert); with shared it "
-           "must be the control plane's own cluster certificate";
-  }
-  if (absl::StrContains(err, "Connection refused")) {
-    return absl::StrCat("nothing listens at ", c.address,
-                        ": check --cluster-control-plane (the control plane's cluster listener, "
-                        "port 8005 by default) and that the control plane runs");
-  }
-  if (absl::StartsWith(err, "resolve:")) {
-    return absl::StrCat("cannot resolve ", c.address, ": check --cluster-control-plane and DNS");
-  }
-  if (absl::StrContains(err, "no pong")) {
-    return "the control plane stopped answering pings: a network problem between tether and the "
-           "control plane, or an overloaded control plane";
-  }
-  if (absl::IsDeadlineExceeded(c.last_error)) {
-    return absl::StrCat(c.address,
-                        " does not complete a connection in time (--connect-timeout): a firewall "
-                        "dropping packets, or an address that is not the control plane's cluster "
-                        "listener");
-  }
-  if (absl::StrContains(err, "websocket upgrade")) {
-    return "the control plane ended the websocket upgrade: with --cluster-mtls shared it does "
-           "this when --cluster-cert is not its own cluster certificate; check also that "
-           "--cluster-control-plane is its cluster listener";
-  }
-  if (absl::StrContains(err, "control plane closed the connection") &&
-      c.last_connection_duration > absl::ZeroDuration() &&
-      c.last_connection_duration < kClosedRightAway && !c.config_received) {
-    return "the control plane closed the connection right after basic_info: it may refuse this "
-           "node's Kong version (--node-version)";
+  switch (c.last_cause) {
+    case status::FailureCause::kServerUntrusted:
+      return "tether does not trust the control plane's certificate: with --cluster-mtls shared, "
+             "--cluster-cert must be the control plane's own cluster certificate; with pki, "
+             "--cluster-ca-cert must have issued it and --cluster-server-name must match it";
+    case status::FailureCause::kClientCertRefused:
+      return "the control plane refused tether's client certificate: with --cluster-mtls pki it "
+             "must be issued by the CA the control plane trusts (cluster_ca_cert); with shared it "
+             "must be the control plane's own cluster certificate";
+    case status::FailureCause::kRefused:
+      return absl::StrCat("nothing listens at ", c.address,
+                          ": check --cluster-control-plane (the control plane's cluster listener, "
+                          "port 8005 by default) and that the control plane runs");
+    case status::FailureCause::kDns:
+      return absl::StrCat("cannot resolve ", c.address, ": check --cluster-control-plane and DNS");
+    case status::FailureCause::kNoPong:
+      return "the control plane stopped answering pings: a network problem between tether and "
+             "the control plane, or an overloaded control plane";
+    case status::FailureCause::kTimeout:
+      return absl::StrCat(c.address,
+                          " does not complete a connection in time (--connect-timeout): a "
+                          "firewall dropping packets, or an address that is not the control "
+                          "plane's cluster listener");
+    case status::FailureCause::kUpgradeRefused:
+      return "the control plane ended the websocket upgrade: with --cluster-mtls shared it does "
+             "this when --cluster-cert is not its own cluster certificate; check also that "
+             "--cluster-control-plane is its cluster listener";
+    case status::FailureCause::kEndedAfterBasicInfo:
+      // Kong's CP closes at once when the node's major differs or its minor is newer (§2).
+      return absl::StrCat(
+          "the control plane ended the connection right after basic_info: it most likely "
+          "refuses the Kong version tether advertised (",
+          c.node_version.empty() ? "unknown" : c.node_version,
+          "), which must have the control plane's major and at most its minor: set "
+          "--node-version to the control plane's version or lower within its major");
+    case status::FailureCause::kNone:
+    case status::FailureCause::kUnreachable:
+    case status::FailureCause::kCredentials:
+    case status::FailureCause::kTls:
+    case status::FailureCause::kProxy:
+    case status::FailureCause::kClosedByCp:
+    case status::FailureCause::kConnectionLost:
+    case status::FailureCause::kRotation:
+    case status::FailureCause::kInternal:
+      break;
   }
   return "";
 }

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "sidecar/cp/session.h"
+#include "sidecar/status/connection.h"
 #include "sidecar/status/status_board.h"
 #include "tether/v1/status.pb.h"
 
@@ -24,8 +24,9 @@ struct StatusContext {
 };
 
 // Likely causes of the connection's current state, or empty when all looks well. Reads the
-// state, the last error, how long the last connection lasted and whether it carried a config.
-std::string ConnectionHint(const cp::ConnectionInfo& connection, absl::Duration ping_interval,
+// state, the cause of the last failure and whether the connection carried a config; never the
+// error's message.
+std::string ConnectionHint(const status::ConnectionInfo& connection, absl::Duration ping_interval,
                            absl::Time now);
 
 v1::Status ToProto(const status::StatusView& view, const StatusContext& context, absl::Time now);

@@ -13,9 +13,10 @@ constexpr char kShuttingDown[] = "tether is shutting down";
 
 // One WatchStatus stream: one write in flight, the newest pending status replaces older ones.
 //
-// Threading: thread-safe. mu_ guards every field. Send runs on the board observer's thread (under
-// the service's mu_), reactions on gRPC threads. Owned by gRPC: deleted in OnDone, after the
-// service has unregistered it under its mu_, so Send never meets a deleted stream.
+// Threading: thread-safe. mu_ guards every field. Send runs on the service's worker (under the
+// service's mu_, which keeps the stream registered), reactions on gRPC threads. Owned by gRPC:
+// deleted in OnDone, after the service has unregistered it under its mu_, so Send never meets a
+// deleted stream.
 class StatusService::WatchReactor final : public grpc::ServerWriteReactor<v1::Status> {
  public:
   explicit WatchReactor(StatusService* service) : service_(service) {}
@@ -78,28 +79,36 @@ class StatusService::WatchReactor final : public grpc::ServerWriteReactor<v1::St
   std::shared_ptr<const Versioned> pending_ ABSL_GUARDED_BY(mu_);
 };
 
-StatusService::StatusService(status::StatusBoard& board, StatusContext context)
-    : board_(board), context_(std::move(context)) {
-  observer_id_ = board_.AddObserver([this](uint64_t) { OnBoardChanged(); });
+StatusService::StatusService(status::StatusBoard& board, StatusContext context,
+                             std::function<void(const status::Readiness&)> on_readiness)
+    : board_(board),
+      context_(std::move(context)),
+      on_readiness_(std::move(on_readiness)),
+      worker_([this](uint64_t) { Publish(); }),
+      observer_(board_.AddObserver([this](uint64_t version) { worker_.Submit(version); })) {}
+
+StatusService::~StatusService() {
+  observer_.Reset();
+  worker_.Stop();
 }
 
-StatusService::~StatusService() { board_.RemoveObserver(observer_id_); }
-
-std::shared_ptr<const StatusService::Versioned> StatusService::Current() const {
-  const status::StatusView view = board_.Get();
+std::shared_ptr<const StatusService::Versioned> StatusService::Convert(
+    const status::StatusView& view) const {
   auto versioned = std::make_shared<Versioned>();
   versioned->version = view.version;
   versioned->status = ToProto(view, context_, absl::Now());
   return versioned;
 }
 
-void StatusService::OnBoardChanged() {
+void StatusService::Publish() {
+  const status::StatusView view = board_.Get();
+  if (on_readiness_) on_readiness_(status::ReadinessOf(view));
   {
     MutexLock lock(&mu_);
     if (watchers_.empty()) return;
   }
-  // Converted once per change, outside mu_, and shared by every stream.
-  std::shared_ptr<const Versioned> status = Current();
+  // Converted once per batch, outside mu_, and shared by every stream.
+  std::shared_ptr<const Versioned> status = Convert(view);
   MutexLock lock(&mu_);
   for (WatchReactor* watcher : watchers_) watcher->Send(status);
 }
@@ -138,9 +147,9 @@ grpc::ServerWriteReactor<v1::Status>* StatusService::WatchStatus(
       return reactor;
     }
   }
-  // The current status at once. A change racing with this is sent by OnBoardChanged; whichever
-  // is older is dropped by the version check.
-  reactor->Send(Current());
+  // The current status at once. A change racing with this is sent by Publish; whichever is
+  // older is dropped by the version check.
+  reactor->Send(Convert(board_.Get()));
   return reactor;
 }
 

@@ -79,8 +79,7 @@ constexpr absl::Duration kIoLoopStuckAfter = absl::Seconds(2);
 constexpr absl::Duration kDecoderStuckAfter = absl::Minutes(2);
 
 ops::ServerOptions OpsOptionsFrom(const settings::Settings& s, net::io_context& io,
-                                  ops::WorkerHeartbeat& decoder,
-                                  std::function<void()> on_shutdown) {
+                                  WorkerHeartbeat& decoder, std::function<void()> on_shutdown) {
   ops::ServerOptions o;
   o.host = s.ops_listen.host;
   o.port = s.ops_listen.port;
@@ -96,47 +95,69 @@ ops::ServerOptions OpsOptionsFrom(const settings::Settings& s, net::io_context& 
 
 }  // namespace
 
-App::App(size_t snapshot_history_bytes)
-    : store_(config::SnapshotStore::kDefaultHistory, snapshot_history_bytes),
+App::App(size_t snapshot_history_bytes, AppCallbacks callbacks)
+    : callbacks_(std::move(callbacks)),
+      store_(config::SnapshotStore::kDefaultHistory, snapshot_history_bytes),
       io_(std::make_unique<net::io_context>(1)) {}
 
 App::~App() { Stop(absl::Seconds(5)); }
 
+void App::Fail(absl::string_view part, const absl::Status& why) {
+  if (failed_.exchange(true)) return;
+  log::Error("app", "a long-running part ended unexpectedly: draining and exiting",
+             {{"part", part}, {"err", why.message()}});
+  status_.RecordFailure(absl::StrCat(part, " failed: ", why.message()));
+  if (callbacks_.on_part_failed) callbacks_.on_part_failed();
+}
+
 absl::StatusOr<std::unique_ptr<App>> App::Create(const settings::Settings& settings,
-                                                 std::function<void()> on_shutdown_request) {
-  std::unique_ptr<App> app(new App(static_cast<size_t>(settings.snapshot_history_bytes)));
-  ApplierOptions applier_options;
+                                                 AppCallbacks callbacks) {
+  std::unique_ptr<App> app(
+      new App(static_cast<size_t>(settings.snapshot_history_bytes), std::move(callbacks)));
+  App* self = app.get();
+  pipeline::ApplierOptions applier_options;
   applier_options.limits.max_inflated_bytes = static_cast<size_t>(settings.max_inflated_bytes);
   applier_options.guard_empty_config = settings.guard_empty_config;
 
   // The cache is always written, so switching to serve-cache later finds a recent one; with
   // wait-for-cp it is not read, and the CP is told we hold nothing.
-  app->cache_ = std::make_unique<ConfigCache>(settings.data_dir);
+  app->cache_ = std::make_unique<pipeline::ConfigCache>(
+      settings.data_dir, [self] { self->status_.RecordCacheWriteFailure(); });
+  app->applier_ = std::make_unique<pipeline::ConfigApplier>(applier_options, app->store_,
+                                                            app->status_, app->cache_.get());
   cp::SessionOptions session_options = SessionOptionsFrom(settings);
   if (settings.startup_policy == settings::StartupPolicy::kServeCache) {
     if (config::SnapshotPtr cached =
             app->cache_->Load(applier_options.limits, settings.max_cache_age)) {
       session_options.initial_config_hash = cached->config_hash;
       app->store_.Publish(cached);
-      app->status_.RecordApplied(cached, absl::Now());
     }
   } else {
     log::Info("cache", "not serving the cached config (--startup-policy=wait-for-cp)");
   }
-  app->applier_ = std::make_unique<ConfigApplier>(applier_options, app->store_, app->status_,
-                                                  app->cache_.get());
+  app->pipeline_ = std::make_unique<pipeline::Pipeline>(
+      [applier = app->applier_.get()](pipeline::Frame frame) {
+        return applier->Apply(std::move(frame));
+      },
+      [self](std::string hash) { self->session_->SetAppliedHash(std::move(hash)); },
+      [self](const absl::Status& why) { self->Fail("config pipeline", why); });
 
-  cp::SessionCallbacks callbacks;
-  ConfigApplier* applier = app->applier_.get();
-  status::StatusBoard* status = &app->status_;
-  callbacks.on_frame = [applier, heartbeat = &app->decoder_heartbeat_](cp::Frame frame) {
-    ops::WorkerHeartbeat::BusyScope busy = heartbeat->Busy();
-    return applier->Apply(std::move(frame));
+  cp::SessionCallbacks session_callbacks;
+  session_callbacks.on_frame = [pipeline = app->pipeline_.get()](std::string frame,
+                                                                 absl::Time received_at) {
+    pipeline->Submit(pipeline::Frame{std::move(frame), received_at});
   };
-  callbacks.on_frame_refused = [applier](const absl::Status& s) { applier->Refused(s); };
-  callbacks.on_change = [status](const cp::ConnectionInfo& info) { status->SetConnection(info); };
+  session_callbacks.on_frame_refused = [applier = app->applier_.get()](const absl::Status& s) {
+    applier->Refused(s);
+  };
+  session_callbacks.on_change = [self](const status::ConnectionInfo& info) {
+    self->status_.SetConnection(info);
+  };
+  session_callbacks.on_unexpected_end = [self](const absl::Status& why) {
+    self->Fail("control plane session", why);
+  };
   absl::StatusOr<std::unique_ptr<cp::Session>> session =
-      cp::Session::Create(*app->io_, std::move(session_options), std::move(callbacks));
+      cp::Session::Create(*app->io_, std::move(session_options), std::move(session_callbacks));
   if (!session.ok()) return session.status();
   app->session_ = *std::move(session);
 
@@ -147,9 +168,10 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const settings::Settings& setti
       GrpcOptionsFrom(settings, app->session_->Url()), app->store_, app->status_);
   if (!grpc.ok()) return grpc.status();
   app->grpc_ = *std::move(grpc);
-  absl::StatusOr<std::unique_ptr<ops::Server>> ops = ops::Server::Create(
-      OpsOptionsFrom(settings, *app->io_, app->decoder_heartbeat_, std::move(on_shutdown_request)),
-      app->status_);
+  absl::StatusOr<std::unique_ptr<ops::Server>> ops =
+      ops::Server::Create(OpsOptionsFrom(settings, *app->io_, app->pipeline_->heartbeat(),
+                                         app->callbacks_.on_shutdown_request),
+                          app->status_);
   if (!ops.ok()) return ops.status();
   app->ops_ = *std::move(ops);
   // Set last: an App that failed to build is destroyed at once, without a drain.
@@ -190,9 +212,11 @@ bool App::Stop(absl::Duration timeout) {
   // Streams first: proxies learn tether is going away while it still holds the config.
   if (grpc_) clean = grpc_->Shutdown(left() / 2);
   if (session_) clean = session_->Stop(left()) && clean;
+  // After the session, so no frame arrives behind it; a decode under way finishes first.
+  if (pipeline_) pipeline_->Stop();
   io_->stop();
   if (io_thread_.joinable()) io_thread_.join();
-  // After the session, so no config can be applied (and queued for saving) behind the flush.
+  // After the pipeline, so no config can be applied (and queued for saving) behind the flush.
   if (cache_) cache_->Stop();
   if (ops_) ops_->Stop();
   return clean && absl::Now() <= deadline;

@@ -9,23 +9,32 @@
 // the CP close frame, the threads, and the ops listener last (probes answer "draining" to the
 // end).
 //
+// Fail loudly (consul-dataplane's rule): the CP session and the config pipeline run for as long
+// as the process does. If one ends by itself (a bug), the App logs why, marks status (readiness
+// false: "<part> failed") and calls on_part_failed; main then drains and exits non-zero, so that
+// Kubernetes restarts the pod instead of it limping on with a stale config and a green probe.
+//
 // Threading: Create, Start and Stop are called from main's thread (or a test's). The CP session
-// runs on the app's I/O thread, the ops listener on its own; store(), status(), grpc() and ops()
-// are thread-safe.
+// runs on the app's I/O thread, the pipeline and the ops listener on their own; store(),
+// status(), grpc(), ops() and failed() are thread-safe; the callbacks run on the thread of the
+// part that calls them and must return quickly.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "sidecar/api/server.h"
-#include "sidecar/app/config_applier.h"
-#include "sidecar/app/config_cache.h"
 #include "sidecar/config/snapshot_store.h"
+#include "sidecar/cp/session.h"
 #include "sidecar/ops/server.h"
-#include "sidecar/ops/worker_heartbeat.h"
+#include "sidecar/pipeline/config_applier.h"
+#include "sidecar/pipeline/config_cache.h"
+#include "sidecar/pipeline/pipeline.h"
 #include "sidecar/settings/settings.h"
 #include "sidecar/status/status_board.h"
 
@@ -35,12 +44,18 @@ class io_context;
 
 namespace tether::app {
 
+struct AppCallbacks {
+  // POST /shutdown, once, on the ops thread (main turns it into its SIGTERM path).
+  std::function<void()> on_shutdown_request;
+  // A long-running part ended by itself (see Fail loudly), once.
+  std::function<void()> on_part_failed;
+};
+
 class App {
  public:
-  // Builds every component from validated settings; only the listeners run yet. POST /shutdown
-  // calls `on_shutdown_request` once, on the ops thread (main turns it into its SIGTERM path).
-  static absl::StatusOr<std::unique_ptr<App>> Create(
-      const settings::Settings& settings, std::function<void()> on_shutdown_request = nullptr);
+  // Builds every component from validated settings; only the listeners run yet.
+  static absl::StatusOr<std::unique_ptr<App>> Create(const settings::Settings& settings,
+                                                     AppCallbacks callbacks = {});
   ~App();
 
   // Starts the I/O thread and the CP session; returns once they run.
@@ -51,6 +66,9 @@ class App {
   // happens once). Returns false when `timeout` passed first.
   bool Stop(absl::Duration timeout);
 
+  // True once a long-running part ended by itself: the process must exit non-zero.
+  bool failed() const { return failed_.load(); }
+
   config::SnapshotStore& store() { return store_; }
   status::StatusBoard& status() { return status_; }
   api::Server& grpc() { return *grpc_; }
@@ -58,24 +76,29 @@ class App {
 
   // Runs `task` on the CP I/O thread, e.g. to block it and watch /livez fail.
   void PostToIoForTest(std::function<void()> task);
+  cp::Session& session_for_test() { return *session_; }
 
  private:
-  explicit App(size_t snapshot_history_bytes);
+  explicit App(size_t snapshot_history_bytes, AppCallbacks callbacks);
+  // A long-running part ended by itself: recorded in status and reported once.
+  void Fail(absl::string_view part, const absl::Status& why);
 
+  const AppCallbacks callbacks_;
+  std::atomic<bool> failed_{false};
   config::SnapshotStore store_;
   status::StatusBoard status_;
-  std::unique_ptr<ConfigCache> cache_;
-  std::unique_ptr<ConfigApplier> applier_;
+  std::unique_ptr<pipeline::ConfigCache> cache_;
+  std::unique_ptr<pipeline::ConfigApplier> applier_;
   std::unique_ptr<boost::asio::io_context> io_;
-  // Marks the decode worker busy around each frame, for /livez. Outlives session_, whose worker
-  // uses it.
-  ops::WorkerHeartbeat decoder_heartbeat_;
+  // Decodes on its own thread; hands applied hashes to session_, which is set before any frame
+  // can arrive (Start) and stopped before the pipeline.
+  std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<cp::Session> session_;
   std::thread io_thread_;
   // Last, so it is destroyed first: it reads store_ and status_.
   std::unique_ptr<api::Server> grpc_;
-  // After grpc_, so it goes even earlier: it reads status_ and posts heartbeats to io_ and
-  // decoder_heartbeat_.
+  // After grpc_, so it goes even earlier: it reads status_ and posts heartbeats to io_ and the
+  // pipeline.
   std::unique_ptr<ops::Server> ops_;
   absl::Duration drain_time_;
   bool drained_ = false;  // main's thread only

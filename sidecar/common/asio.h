@@ -6,6 +6,7 @@
 // this only from the few .cc files that drive sockets.
 #pragma once
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -13,7 +14,10 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <chrono>
 #include <utility>
+
+#include "absl/time/time.h"
 
 namespace tether {
 namespace net = boost::asio;
@@ -21,4 +25,11 @@ namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace websocket = boost::beast::websocket;
+
+// For Asio timers; a negative duration is taken as zero (expire at once).
+inline std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      absl::ToChronoNanoseconds(std::max(d, absl::ZeroDuration())));
+}
+
 }  // namespace tether

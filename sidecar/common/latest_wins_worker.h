@@ -61,12 +61,6 @@ class LatestWinsWorker {
     });
   }
 
-  // True while nothing is pending or running. For tests and shutdown checks.
-  bool IdleForTest() {
-    MutexLock lock(&mu_);
-    return !pending_.has_value() && !busy_;
-  }
-
  private:
   void Run() {
     while (true) {

@@ -16,6 +16,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "protocol/constants.h"
@@ -32,9 +33,23 @@ namespace {
 using rapidjson::SizeType;
 using rapidjson::Value;
 
-// Where RejectedConfigHash finds the rejected message's config_hash.
+// Where RejectionOf finds the rejected message's config_hash and the cause.
 constexpr absl::string_view kRejectedHashPayload =
     "type.tether.dev/tether.config.RejectedConfigHash";
+constexpr absl::string_view kRejectCausePayload = "type.tether.dev/tether.config.RejectCause";
+
+// Tags `status` with its cause, so that readers switch on the cause instead of the message.
+absl::Status WithCause(absl::Status status, RejectCause cause) {
+  status.SetPayload(kRejectCausePayload, absl::Cord(absl::StrCat(static_cast<int>(cause))));
+  return status;
+}
+
+// Every cap (payload, inflated size, JSON nesting) says ResourceExhausted; `otherwise` names
+// what the stage that failed checks.
+RejectCause CauseOf(const absl::Status& status, RejectCause otherwise) {
+  if (absl::IsResourceExhausted(status)) return RejectCause::kTooLarge;
+  return absl::IsInvalidArgument(status) ? otherwise : RejectCause::kOther;
+}
 
 // The `hashes` key for the whole config (kong-protocol.md §3.2); the other keys Kong sends are
 // protocol::kHashedSections.
@@ -336,7 +351,7 @@ absl::StatusOr<DecodeResult> DecodeJson(std::string& json, absl::string_view app
   std::vector<RowSpan> rows;
   if (absl::Status status = ParseJsonInSitu(json, limits.max_json_depth, document, &rows);
       !status.ok()) {
-    return status;
+    return WithCause(status, CauseOf(status, RejectCause::kJson));
   }
   if (!document.IsObject()) return absl::InvalidArgumentError("message is not a json object");
 
@@ -408,7 +423,7 @@ absl::StatusOr<DecodeResult> DecodeReconfigure(absl::string_view frame,
   const absl::Time start = absl::Now();
   absl::StatusOr<std::string> json =
       Inflate(frame, std::min(limits.max_inflated_bytes, kMaxDocumentBytes));
-  if (!json.ok()) return json.status();
+  if (!json.ok()) return WithCause(json.status(), CauseOf(json.status(), RejectCause::kGzip));
   const size_t decoded_bytes = json->size();
 
   std::string known_hash;
@@ -417,6 +432,9 @@ absl::StatusOr<DecodeResult> DecodeReconfigure(absl::string_view frame,
       DecodeJson(*json, applied_hash, limits, known_hash, snapshot);
   if (!result.ok()) {
     absl::Status status = result.status();
+    if (!status.GetPayload(kRejectCausePayload).has_value()) {
+      status = WithCause(status, CauseOf(status, RejectCause::kShape));
+    }
     if (!known_hash.empty()) status.SetPayload(kRejectedHashPayload, absl::Cord(known_hash));
     return status;
   }
@@ -432,9 +450,36 @@ absl::StatusOr<DecodeResult> DecodeReconfigure(absl::string_view frame,
   return result;
 }
 
-std::string RejectedConfigHash(const absl::Status& status) {
-  const auto payload = status.GetPayload(kRejectedHashPayload);
-  return payload.has_value() ? std::string(*payload) : std::string();
+absl::string_view RejectCauseName(RejectCause cause) {
+  switch (cause) {
+    case RejectCause::kTooLarge:
+      return "too_large";
+    case RejectCause::kGzip:
+      return "gzip";
+    case RejectCause::kJson:
+      return "json";
+    case RejectCause::kShape:
+      return "shape";
+    case RejectCause::kEmptyConfig:
+      return "empty_config";
+    case RejectCause::kOther:
+      break;
+  }
+  return "other";
+}
+
+Rejected RejectionOf(const absl::Status& status) {
+  Rejected rejected;
+  if (const auto hash = status.GetPayload(kRejectedHashPayload); hash.has_value()) {
+    rejected.config_hash = std::string(*hash);
+  }
+  int cause = 0;
+  if (const auto tag = status.GetPayload(kRejectCausePayload);
+      tag.has_value() && absl::SimpleAtoi(std::string(*tag), &cause) && cause >= 0 &&
+      static_cast<size_t>(cause) < kRejectCauseCount) {
+    rejected.cause = static_cast<RejectCause>(cause);
+  }
+  return rejected;
 }
 
 }  // namespace tether::config

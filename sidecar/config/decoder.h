@@ -25,6 +25,21 @@ struct DecodeLimits {
   int max_json_depth = 128;
 };
 
+// Why a config frame was refused. The decoder sets the first four where it builds the error; the
+// session refuses oversized frames (kTooLarge) and the apply policy empty ones (kEmptyConfig).
+enum class RejectCause {
+  kTooLarge,     // over --cluster-max-payload, the inflated cap or the nesting limit
+  kGzip,         // corrupt or truncated compressed data
+  kJson,         // not valid JSON
+  kShape,        // valid JSON that is not a Kong reconfigure message
+  kEmptyConfig,  // refused by --guard-empty-config
+  kOther,
+};
+inline constexpr size_t kRejectCauseCount = static_cast<size_t>(RejectCause::kOther) + 1;
+// The Prometheus label value and the name in logs: "too_large", "gzip", "json", "shape",
+// "empty_config", "other".
+absl::string_view RejectCauseName(RejectCause cause);
+
 struct DecodeResult {
   enum class Kind {
     kNewSnapshot,  // snapshot is set: a config whose hash differs from the applied one
@@ -44,8 +59,8 @@ struct DecodeResult {
 // Errors: InvalidArgument for corrupt gzip, bad JSON, wrong shape (message not an object,
 // config_table missing or not an object, a collection that is not an array of objects, an entity
 // without a string primary key, duplicate ids, bad config_hash); ResourceExhausted for the
-// inflated-size and depth caps. When the message's config_hash is known, the error carries it
-// (see RejectedConfigHash).
+// inflated-size and depth caps. Every error carries its cause and, when the message's config_hash
+// was read, that hash (see RejectionOf).
 //
 // Shape of the snapshot: every key of config_table that does not start with `_` and holds an
 // array is an entity collection; an empty array is kept as an empty collection (the CP omits
@@ -56,7 +71,11 @@ absl::StatusOr<DecodeResult> DecodeReconfigure(absl::string_view frame,
                                                const DecodeLimits& limits, Source source,
                                                absl::Time received_at);
 
-// The config_hash of the message a decode error rejected, or "" when it could not be read.
-std::string RejectedConfigHash(const absl::Status& status);
+// What DecodeReconfigure's error says about the frame it rejected.
+struct Rejected {
+  RejectCause cause = RejectCause::kOther;
+  std::string config_hash;  // "" when the frame was too broken to read it
+};
+Rejected RejectionOf(const absl::Status& status);
 
 }  // namespace tether::config

@@ -31,7 +31,6 @@ SnapshotPtr SnapshotStore::Find(absl::string_view config_hash) const {
 
 void SnapshotStore::Publish(SnapshotPtr snapshot) {
   assert(snapshot != nullptr);
-  std::vector<Observer> observers;
   // Released after the lock: dropping the last reference to a large snapshot frees it, which is
   // slow work that must not hold up readers.
   std::vector<SnapshotPtr> released;
@@ -48,16 +47,9 @@ void SnapshotStore::Publish(SnapshotPtr snapshot) {
       released.push_back(std::move(history_.front()));
       history_.pop_front();
     }
-    // Observers run outside the lock so that one may call Current() and none can stall readers.
-    // The copy is cheap: there are a handful, and publishes are rare.
-    observers = observers_;
   }
-  for (const Observer& observer : observers) observer(snapshot);
-}
-
-void SnapshotStore::AddObserver(Observer observer) {
-  MutexLock lock(&mu_);
-  observers_.push_back(std::move(observer));
+  // Outside the lock, so that an observer may call Current() and none can stall readers.
+  observers_.Notify(snapshot);
 }
 
 }  // namespace tether::config

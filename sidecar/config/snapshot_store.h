@@ -7,26 +7,27 @@
 // structure"). The history lets a subscriber that reconnects with the hash it holds resume with a
 // delta instead of the whole config (Envoy's delta xDS resume), as long as that hash is recent.
 //
-// Threading: thread-safe. mu_ guards current_, history_ and observers_. Observers are called on
-// the publishing thread, outside the lock, in registration order; they must not block.
+// Threading: thread-safe. mu_ guards current_ and history_. Observers are called on the
+// publishing thread, outside the lock, in registration order (common/observer_list.h); they must
+// not block.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
 #include "sidecar/common/mutex.h"
+#include "sidecar/common/observer_list.h"
 #include "sidecar/config/snapshot.h"
 
 namespace tether::config {
 
 class SnapshotStore {
  public:
-  using Observer = std::function<void(const SnapshotPtr&)>;
+  using Observers = ObserverList<const SnapshotPtr&>;
 
   // How many snapshots before the current one Find() can still return. Each held snapshot keeps
   // its whole config in memory, so this trades memory for delta resumes after a burst of configs:
@@ -49,8 +50,11 @@ class SnapshotStore {
   // beyond the limit) and notifies observers.
   void Publish(SnapshotPtr snapshot);
 
-  // Observers are registered during wiring, before the first Publish.
-  void AddObserver(Observer observer);
+  // Calls `observer` after every later Publish with the new current snapshot, until the handle
+  // is dropped.
+  [[nodiscard]] Observers::Handle AddObserver(Observers::Callback observer) {
+    return observers_.Add(std::move(observer));
+  }
 
  private:
   const size_t history_limit_;
@@ -62,7 +66,7 @@ class SnapshotStore {
   // these.
   std::deque<SnapshotPtr> history_ ABSL_GUARDED_BY(mu_);
   size_t history_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<Observer> observers_ ABSL_GUARDED_BY(mu_);
+  Observers observers_;
 };
 
 }  // namespace tether::config

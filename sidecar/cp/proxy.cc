@@ -8,9 +8,7 @@
 
 namespace tether::cp {
 
-std::string ProxyAddress(const ProxyOptions& proxy) {
-  return JoinHostPort(proxy.host, proxy.port);
-}
+std::string ProxyAddress(const ProxyOptions& proxy) { return JoinHostPort(proxy.host, proxy.port); }
 
 std::string ProxyAuthorization(const ProxyOptions& proxy) {
   if (proxy.username.empty()) return "";

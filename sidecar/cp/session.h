@@ -2,9 +2,11 @@
 //
 // Why: this is the part of a Kong data plane that tether re-implements (kong-protocol.md §1-5):
 // mTLS connect, basic_info, a ping every interval carrying the applied config hash, a pong
-// deadline, latest-wins hand-off of config frames to a decode worker, and reconnects with
-// jittered backoff, for as long as the process runs. It knows nothing of config contents: frames
-// go out through SessionCallbacks::on_frame and the applied hash comes back.
+// deadline, and reconnects with jittered backoff, for as long as the process runs. It knows
+// nothing of config contents: frames go out through SessionCallbacks::on_frame (to the config
+// pipeline, which decodes latest-wins) and the applied hash comes back through SetAppliedHash.
+// Each ended attempt or connection is published with a typed cause (status::FailureCause),
+// decided where the error is built.
 //
 // Certificates: the cluster cert, key and trust files are checked every cert_check_interval.
 // When they change (a Kubernetes secret rotation swaps symlinks), a valid, unexpired new set
@@ -13,12 +15,12 @@
 //
 // Lifecycle: Create validates and builds; Start returns once the engine runs; Stop(timeout)
 // closes the connection with an empty close frame (or abandons a half-open connect or a backoff
-// wait) and returns when the reader, pinger, closer and decode worker have all stopped.
+// wait) and returns when the reader, pinger and closer have all stopped.
 //
-// Threading: Start/Stop may be called from any thread except the io_context's own. Internally
-// sequence-bound to one strand on the given io_context (reader, pinger and closer coroutines and
-// every piece of connection state live there); frames are decoded on the session's own worker
-// thread, and results are posted back to the strand.
+// Threading: Start/Stop may be called from any thread except the io_context's own;
+// SetAppliedHash from any thread. Internally sequence-bound to one strand on the given io_context
+// (reader, pinger and closer coroutines and every piece of connection state live there; debug
+// builds check it).
 #pragma once
 
 #include <cstdint>
@@ -36,41 +38,13 @@
 #include "sidecar/cp/backoff.h"
 #include "sidecar/cp/proxy_options.h"
 #include "sidecar/cp/tls_options.h"
+#include "sidecar/status/connection.h"
 
 namespace boost::asio {
 class io_context;
 }  // namespace boost::asio
 
 namespace tether::cp {
-
-enum class ConnectionState { kConnecting, kConnected, kDisconnected, kStopped };
-absl::string_view ConnectionStateName(ConnectionState state);
-
-// What the session knows about its connection; published on every change.
-struct ConnectionInfo {
-  ConnectionState state = ConnectionState::kDisconnected;
-  std::string address;  // host:port as configured
-  std::string peer;     // ip:port connected to, now or last (the proxy's, through a proxy)
-  absl::Time connected_since = absl::InfinitePast();  // current connection, when kConnected
-  absl::Time last_pong_at = absl::InfinitePast();
-  absl::Duration last_ping_rtt = absl::ZeroDuration();
-  uint64_t attempts = 0;    // connection attempts so far
-  uint64_t reconnects = 0;  // attempts after a connection that had been established
-  absl::Status last_error;  // why the last connection or attempt ended (ok before any)
-  // How long the last established connection lasted, and whether it carried a config frame:
-  // together they tell "the CP closed right after basic_info" from "the CP withholds config".
-  absl::Duration last_connection_duration = absl::ZeroDuration();
-  bool config_received = false;  // on the current (or last) connection
-  uint64_t frames_received = 0;  // complete binary frames read, over all connections
-  absl::Duration retry_in = absl::ZeroDuration();  // kDisconnected: wait before the next attempt
-  // The cluster certificate in use (its leaf), and the rotations picked up from disk so far.
-  absl::Time cert_not_after = absl::InfinitePast();
-  std::string cert_subject;
-  uint64_t cert_rotations = 0;
-  // Why the files on disk were refused as a rotation (the previous pair stays in use); ok when
-  // the files on disk are the ones in use.
-  absl::Status cert_error;
-};
 
 struct SessionOptions {
   std::string host;
@@ -99,21 +73,18 @@ struct SessionOptions {
   std::function<absl::StatusOr<std::vector<std::string>>(const std::string& host)> resolve_for_test;
 };
 
-// One complete binary frame from the CP.
-struct Frame {
-  std::string bytes;
-  absl::Time received_at;
-};
-
+// Every callback runs on the session strand and must return quickly.
 struct SessionCallbacks {
-  // Runs on the decode worker for the newest pending frame only. Returns the config hash applied
-  // afterwards when the frame was applied or matched the applied config (the session then pings
-  // with it at once), or nullopt when the frame was rejected or ignored.
-  std::function<std::optional<std::string>(Frame)> on_frame;
-  // Runs on the session strand after every change; must return quickly.
-  std::function<void(const ConnectionInfo&)> on_change;
-  // Runs on the session strand when the session itself refuses a frame (over max payload).
+  // Each complete binary frame from the CP, as received. The config pipeline queues it (latest
+  // wins) and reports what it applied through Session::SetAppliedHash.
+  std::function<void(std::string frame, absl::Time received_at)> on_frame;
+  // After every change of the connection's state.
+  std::function<void(const status::ConnectionInfo&)> on_change;
+  // When the session itself refuses a frame (over max payload).
   std::function<void(const absl::Status&)> on_frame_refused;
+  // At most once, when the session ends without Stop having been called: a bug, since it retries
+  // every failure for as long as the process runs. The process should drain and exit.
+  std::function<void(const absl::Status&)> on_unexpected_end;
 };
 
 class Session {
@@ -129,11 +100,20 @@ class Session {
 
   void Start();
   // Idempotent. Returns false when `timeout` passed before everything stopped (connections are
-  // then aborted rather than closed cleanly).
+  // then aborted rather than closed cleanly); never waits longer than `timeout`.
   bool Stop(absl::Duration timeout);
+
+  // The config hash applied by the pipeline (or confirmed unchanged): pings carry it from now on,
+  // and one goes out at once as Kong's data plane does after each apply (§3.6). Any thread; the
+  // one call that flows back into the session, because the protocol needs it.
+  void SetAppliedHash(std::string config_hash);
 
   // "wss://host:port/v1/outlet?node_id=...": for logs and status.
   std::string Url() const;
+
+  // Ends the session's run as a bug would (an exception in its coroutine), for the test of what
+  // the process does then.
+  void EndUnexpectedlyForTest();
 
   class Impl;
 
@@ -141,9 +121,5 @@ class Session {
   explicit Session(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
 };
-
-// The request target for the websocket upgrade. Kong concatenates the query values without
-// URL-encoding (§1.1); the values are validated at start-up so none needs it.
-std::string OutletTarget(const SessionOptions& options);
 
 }  // namespace tether::cp

@@ -7,6 +7,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <exception>
+#include <map>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -20,8 +21,15 @@ using prometheus::BuildHistogram;
 
 double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 
+// A counter without labels.
+void Counter(prometheus::Registry& registry, const std::string& name, const std::string& help,
+             uint64_t value) {
+  BuildCounter().Name(name).Help(help).Register(registry).Add({}).Increment(
+      static_cast<double>(value));
+}
+
 void Render(const status::StatusView& view, absl::Time now, prometheus::Registry& registry) {
-  const cp::ConnectionInfo& connection = view.connection;
+  const status::ConnectionInfo& connection = view.connection;
   const status::ConfigRecord& config = view.config;
   const status::Totals& totals = view.totals;
 
@@ -37,23 +45,22 @@ void Render(const status::StatusView& view, absl::Time now, prometheus::Registry
       .Help("1 while the websocket session with the control plane is up")
       .Register(registry)
       .Add({})
-      .Set(connection.state == cp::ConnectionState::kConnected ? 1 : 0);
-  BuildCounter()
-      .Name("tether_control_plane_connection_attempts_total")
-      .Help("Connection attempts to the control plane")
-      .Register(registry)
-      .Add({})
-      .Increment(static_cast<double>(connection.attempts));
+      .Set(connection.state == status::ConnectionState::kConnected ? 1 : 0);
+  Counter(registry, "tether_control_plane_connection_attempts_total",
+          "Connection attempts to the control plane", connection.attempts);
   // Every cause is listed, at 0 until it happens, so that rate() works from the first scrape.
   auto& failures = BuildCounter()
                        .Name("tether_control_plane_connection_failures_total")
                        .Help("Connection attempts that failed and connections that ended, by cause")
                        .Register(registry);
-  for (size_t i = 0; i < status::kConnectFailureCount; ++i) {
-    failures
-        .Add({{"reason",
-               std::string(status::ConnectFailureName(static_cast<status::ConnectFailure>(i)))}})
-        .Increment(static_cast<double>(totals.connection_failures[i]));
+  std::map<absl::string_view, uint64_t> by_reason;
+  for (absl::string_view reason : status::kFailureMetricReasons) by_reason[reason] = 0;
+  for (size_t i = 0; i < status::kFailureCauseCount; ++i) {
+    by_reason[status::FailureMetricReason(static_cast<status::FailureCause>(i))] +=
+        totals.connection_failures[i];
+  }
+  for (const auto& [reason, count] : by_reason) {
+    failures.Add({{"reason", std::string(reason)}}).Increment(static_cast<double>(count));
   }
   // Left out until a pong has been timed: 0 would read as an instant answer.
   if (connection.last_pong_at != absl::InfinitePast()) {
@@ -65,22 +72,21 @@ void Render(const status::StatusView& view, absl::Time now, prometheus::Registry
         .Set(Seconds(connection.last_ping_rtt));
   }
 
-  BuildCounter()
-      .Name("tether_config_applies_total")
-      .Help("Configs that replaced the current one")
-      .Register(registry)
-      .Add({})
-      .Increment(static_cast<double>(config.applies));
+  Counter(registry, "tether_config_applies_total", "Configs that replaced the current one",
+          config.applies);
   auto& rejections = BuildCounter()
                          .Name("tether_config_rejections_total")
                          .Help("Config frames refused (the current config stays), by cause")
                          .Register(registry);
-  for (size_t i = 0; i < status::kRejectReasonCount; ++i) {
+  for (size_t i = 0; i < config::kRejectCauseCount; ++i) {
     rejections
-        .Add({{"reason",
-               std::string(status::RejectReasonName(static_cast<status::RejectReason>(i)))}})
+        .Add(
+            {{"reason", std::string(config::RejectCauseName(static_cast<config::RejectCause>(i)))}})
         .Increment(static_cast<double>(totals.rejections[i]));
   }
+  Counter(registry, "tether_config_cache_write_failures_total",
+          "Applied configs that could not be saved as the last-known-good cache on disk",
+          totals.cache_write_failures);
   prometheus::Histogram::BucketBoundaries bounds;
   for (absl::Duration b : status::kDecodeDurationBounds) bounds.push_back(Seconds(b));
   const status::DecodeDurations& decode = totals.decode_durations;
@@ -127,12 +133,17 @@ void Render(const status::StatusView& view, absl::Time now, prometheus::Registry
       .Register(registry)
       .Add({})
       .Set(static_cast<double>(view.subscribers.size()));
-  BuildCounter()
-      .Name("tether_updates_sent_total")
-      .Help("Config updates fully written to subscribers")
-      .Register(registry)
-      .Add({})
-      .Increment(static_cast<double>(totals.updates_sent));
+  Counter(registry, "tether_updates_sent_total", "Config updates fully written to subscribers",
+          totals.updates_sent);
+  Counter(registry, "tether_subscriber_nacks_total",
+          "Updates that subscribers refused (NACK): their proxies did not apply the config",
+          totals.nacks);
+  Counter(registry, "tether_cluster_cert_rotations_total",
+          "Cluster certificate rotations picked up from disk", connection.cert_rotations);
+  Counter(registry, "tether_cluster_cert_rotations_refused_total",
+          "Changed cluster certificate files refused (unusable or expired); the previous "
+          "certificate stays in use",
+          connection.cert_rotations_refused);
 
   // Left out until the certificate is read: 0 would read as long expired.
   if (connection.cert_not_after != absl::InfinitePast()) {

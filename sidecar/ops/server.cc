@@ -31,11 +31,6 @@ constexpr std::string_view kTextType = "text/plain; charset=utf-8";
 // Pause after a failed accept (out of file descriptors), so the loop cannot spin.
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
-std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
-  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      absl::ToChronoNanoseconds(std::max(d, absl::ZeroDuration())));
-}
-
 std::string FormatEndpoint(const tcp::endpoint& e) {
   return JoinHostPort(e.address().to_string(), e.port());
 }

@@ -41,7 +41,7 @@
 
 namespace tether::ops {
 
-// An event loop (or worker, see worker_heartbeat.h) that /livez checks.
+// An event loop (or worker, see common/worker_heartbeat.h) that /livez checks.
 struct WatchedLoop {
   // Names the loop in /livez's answer, e.g. "control-plane-io".
   std::string name;

@@ -14,16 +14,17 @@ void StatusBoard::Change(Mutation mutate) {
     if (!mutate(view_)) return;
     version = ++view_.version;
   }
-  Notify(version);
+  observers_.Notify(version);
 }
 
-void StatusBoard::SetConnection(const cp::ConnectionInfo& info) {
+void StatusBoard::SetConnection(const ConnectionInfo& info) {
   Change([&](StatusView& v) {
     // The session publishes each ended attempt or connection once as a move to kDisconnected
     // (later publishes in that state only update the retry time).
-    if (info.state == cp::ConnectionState::kDisconnected &&
-        v.connection.state != cp::ConnectionState::kDisconnected && !info.last_error.ok()) {
-      ++v.totals.connection_failures[static_cast<size_t>(ClassifyConnectFailure(info.last_error))];
+    if (info.state == ConnectionState::kDisconnected &&
+        v.connection.state != ConnectionState::kDisconnected &&
+        info.last_cause != FailureCause::kNone) {
+      ++v.totals.connection_failures[static_cast<size_t>(info.last_cause)];
     }
     v.connection = info;
     return true;
@@ -65,6 +66,13 @@ void StatusBoard::RecordRejection(Rejection rejection) {
   });
 }
 
+void StatusBoard::RecordCacheWriteFailure() {
+  Change([](StatusView& v) {
+    ++v.totals.cache_write_failures;
+    return true;
+  });
+}
+
 void StatusBoard::SetNode(NodeInfo node) {
   Change([&](StatusView& v) {
     v.node = std::move(node);
@@ -76,6 +84,14 @@ void StatusBoard::SetDraining() {
   Change([](StatusView& v) {
     if (v.draining) return false;
     v.draining = true;
+    return true;
+  });
+}
+
+void StatusBoard::RecordFailure(std::string failure) {
+  Change([&](StatusView& v) {
+    if (!v.failure.empty()) return false;
+    v.failure = std::move(failure);
     return true;
   });
 }
@@ -95,25 +111,21 @@ void StatusBoard::ChangeSubscriber(SubscriberId id, Mutation mutate) {
   Change([&](StatusView& v) {
     auto it = v.subscribers.find(id);
     if (it == v.subscribers.end()) return false;
-    mutate(it->second);
+    mutate(it->second, v.totals);
     return true;
   });
 }
 
 void StatusBoard::RecordSent(SubscriberId id, const std::string& config_hash) {
-  // Not ChangeSubscriber: the total outlives the subscriber, so it sits outside its record.
-  Change([&](StatusView& v) {
-    auto it = v.subscribers.find(id);
-    if (it == v.subscribers.end()) return false;
-    it->second.last_sent_hash = config_hash;
-    ++it->second.updates_sent;
-    ++v.totals.updates_sent;
-    return true;
+  ChangeSubscriber(id, [&](SubscriberRecord& s, Totals& totals) {
+    s.last_sent_hash = config_hash;
+    ++s.updates_sent;
+    ++totals.updates_sent;
   });
 }
 
 void StatusBoard::RecordAck(SubscriberId id, const std::string& config_hash) {
-  ChangeSubscriber(id, [&](SubscriberRecord& s) {
+  ChangeSubscriber(id, [&](SubscriberRecord& s, Totals&) {
     s.acked_hash = config_hash;
     s.nacked_hash.clear();
     s.nack_error.clear();
@@ -122,9 +134,10 @@ void StatusBoard::RecordAck(SubscriberId id, const std::string& config_hash) {
 
 void StatusBoard::RecordNack(SubscriberId id, const std::string& config_hash,
                              const std::string& error) {
-  ChangeSubscriber(id, [&](SubscriberRecord& s) {
+  ChangeSubscriber(id, [&](SubscriberRecord& s, Totals& totals) {
     s.nacked_hash = config_hash;
     s.nack_error = error;
+    ++totals.nacks;
   });
 }
 
@@ -155,31 +168,19 @@ std::pair<StatusView, bool> StatusBoard::WaitFor(const std::function<bool(const 
   return {view_, held};
 }
 
-StatusBoard::ObserverId StatusBoard::AddObserver(Observer observer) {
-  MutexLock lock(&observers_mu_);
-  const ObserverId id = next_observer_id_++;
-  observers_.emplace(id, std::move(observer));
-  return id;
-}
-
-void StatusBoard::RemoveObserver(ObserverId id) {
-  // Taking observers_mu_ waits for a Notify in progress, which may be running this observer.
-  MutexLock lock(&observers_mu_);
-  observers_.erase(id);
-}
-
-void StatusBoard::Notify(uint64_t version) {
-  MutexLock lock(&observers_mu_);
-  for (const auto& [id, observer] : observers_) observer(version);
-}
-
 Readiness ReadinessOf(const StatusView& view) {
+  if (!view.failure.empty()) return {false, view.failure};
   if (view.draining) return {false, "draining: tether is shutting down"};
+  // The session never stops by itself: this is the moment between a part failing and the drain
+  // that follows (the process then exits non-zero), or a test that stopped it.
+  if (view.connection.state == ConnectionState::kStopped) {
+    return {false, "control plane session stopped"};
+  }
   if (view.config.current != nullptr) return {true, "serving config"};
-  const cp::ConnectionInfo& c = view.connection;
+  const ConnectionInfo& c = view.connection;
   std::string reason =
-      absl::StrCat("no config yet: ", cp::ConnectionStateName(c.state), " ", c.address);
-  if (c.state == cp::ConnectionState::kConnected) {
+      absl::StrCat("no config yet: ", ConnectionStateName(c.state), " ", c.address);
+  if (c.state == ConnectionState::kConnected) {
     absl::StrAppend(&reason, ", waiting for the first config");
   } else if (!c.last_error.ok()) {
     absl::StrAppend(&reason, " (last error: ", c.last_error.message(), ")");

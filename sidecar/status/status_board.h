@@ -7,10 +7,12 @@
 // consistent copy, wait for the next change, or are told about it.
 //
 // Threading: thread-safe. mu_ guards view_ and next_subscriber_id_ (tether::Mutex, which TSan
-// sees, unlike Debian's uninstrumented absl::Mutex). Writers never block on
-// readers: Wait* helpers hold mu_ only while checking their condition. Observers run after every
-// change on the writer's thread, outside mu_, one call at a time (observers_mu_ serialises them),
-// so a writer waits at most for the observer calls in progress; observers must be quick.
+// sees, unlike Debian's uninstrumented absl::Mutex). Writers never block on readers: Wait*
+// helpers hold mu_ only while checking their condition. Observers run after every change on the
+// writer's thread, outside mu_ (common/observer_list.h): they only note that something changed
+// and leave the work (copying the view, converting it) to their own thread, as the status API
+// does, so that a writer - the CP strand on every pong, the decode worker, a gRPC reaction -
+// never waits for a conversion.
 #pragma once
 
 #include <cstdint>
@@ -23,8 +25,9 @@
 
 #include "absl/time/time.h"
 #include "sidecar/common/mutex.h"
+#include "sidecar/common/observer_list.h"
 #include "sidecar/config/snapshot.h"
-#include "sidecar/cp/session.h"
+#include "sidecar/status/connection.h"
 #include "sidecar/status/totals.h"
 
 namespace tether::status {
@@ -33,7 +36,7 @@ struct Rejection {
   std::string config_hash;  // empty when the frame was too broken to read it
   std::string reason;
   absl::Time at;
-  RejectReason cause = RejectReason::kOther;
+  config::RejectCause cause = config::RejectCause::kOther;
 };
 
 struct ConfigRecord {
@@ -76,13 +79,16 @@ struct SubscriberRecord {
 using SubscriberId = uint64_t;
 
 struct StatusView {
-  cp::ConnectionInfo connection;
+  ConnectionInfo connection;
   ConfigRecord config;
   NodeInfo node;
   // By id, which increases with each subscribe: iteration order is join order.
   std::map<SubscriberId, SubscriberRecord> subscribers;
   // Set once shutdown begins: proxies are told to stop relying on tether before it goes.
   bool draining = false;
+  // Set when a long-running part ended by itself ("config pipeline failed: ..."): tether is about
+  // to drain and exit non-zero.
+  std::string failure;
   // Counters by cause and the decode-time distribution, for /metrics.
   Totals totals;
   uint64_t version = 0;  // increases on every change
@@ -99,21 +105,23 @@ Readiness ReadinessOf(const StatusView& view);
 class StatusBoard {
  public:
   // Called with the view's new version after every change.
-  using Observer = std::function<void(uint64_t version)>;
-  using ObserverId = uint64_t;
+  using Observers = ObserverList<uint64_t>;
 
   StatusBoard() = default;
   StatusBoard(const StatusBoard&) = delete;
   StatusBoard& operator=(const StatusBoard&) = delete;
 
-  void SetConnection(const cp::ConnectionInfo& info);
+  void SetConnection(const ConnectionInfo& info);
   void RecordApplied(config::SnapshotPtr snapshot, absl::Time at);
   void RecordSameHash();
   void RecordIgnored();
   void RecordRejection(Rejection rejection);
+  void RecordCacheWriteFailure();
   void SetNode(NodeInfo node);
   // Idempotent.
   void SetDraining();
+  // Keeps the first failure.
+  void RecordFailure(std::string failure);
 
   // Subscribers. The Record*/Remove calls ignore an id that is not (or no longer) present.
   SubscriberId AddSubscriber(SubscriberRecord record);
@@ -132,31 +140,26 @@ class StatusBoard {
   std::pair<StatusView, bool> WaitFor(const std::function<bool(const StatusView&)>& pred,
                                       absl::Duration timeout) const;
 
-  // Registers `observer`, called after every later change (see Threading). An observer may call
-  // Get() and version(), but must not call the board's writers, AddObserver or RemoveObserver.
-  ObserverId AddObserver(Observer observer);
-  // Returns once `id`'s observer is not running and will never be called again. Must not be
-  // called from an observer.
-  void RemoveObserver(ObserverId id);
+  // Calls `observer` after every later change (see Threading) until the handle is dropped. An
+  // observer may call Get() and version(), but must not write to the board.
+  [[nodiscard]] Observers::Handle AddObserver(Observers::Callback observer) {
+    return observers_.Add(std::move(observer));
+  }
 
  private:
   // Runs `mutate(view_)` under mu_; when it returns true (something changed), bumps the version
   // and notifies the observers after releasing mu_.
   template <typename Mutation>
-  void Change(Mutation mutate) ABSL_LOCKS_EXCLUDED(mu_, observers_mu_);
-  // Change() on one subscriber's record; nothing happens when `id` is not present.
+  void Change(Mutation mutate) ABSL_LOCKS_EXCLUDED(mu_);
+  // Change() on one subscriber's record (and the totals, which outlive it); nothing happens when
+  // `id` is not present.
   template <typename Mutation>
   void ChangeSubscriber(SubscriberId id, Mutation mutate);
-  void Notify(uint64_t version) ABSL_LOCKS_EXCLUDED(mu_, observers_mu_);
 
-  mutable Mutex mu_ ABSL_ACQUIRED_AFTER(observers_mu_);
+  mutable Mutex mu_;
   StatusView view_ ABSL_GUARDED_BY(mu_);
   SubscriberId next_subscriber_id_ ABSL_GUARDED_BY(mu_) = 1;
-
-  // Held while observers run, so RemoveObserver can wait for a running call to end.
-  Mutex observers_mu_;
-  std::map<ObserverId, Observer> observers_ ABSL_GUARDED_BY(observers_mu_);
-  ObserverId next_observer_id_ ABSL_GUARDED_BY(observers_mu_) = 1;
+  Observers observers_;
 };
 
 }  // namespace tether::status

@@ -7,8 +7,8 @@
 // from the same instant. Prometheus counters must never go down, so these survive the connection,
 // subscriber or config they came from.
 //
-// The causes are small fixed sets (Prometheus label values must not be unbounded); the
-// classifiers map a Status onto them in one place each.
+// Counted by typed cause (status::FailureCause, config::RejectCause), recorded where each error
+// is built: small fixed sets, as Prometheus label values must be.
 //
 // Threading: plain value types (thread-compatible); the board guards its copy.
 #pragma once
@@ -17,45 +17,11 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "absl/status/status.h"
-#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "sidecar/config/decoder.h"
+#include "sidecar/status/connection.h"
 
 namespace tether::status {
-
-// Why a connection attempt or an established connection to the CP ended.
-enum class ConnectFailure {
-  kDns,       // the CP's name did not resolve
-  kRefused,   // nothing listens at the address
-  kTimeout,   // connect/handshake deadline, or no pong or frame within --ping-timeout
-  kTls,       // TLS handshake or certificate failure, or the cluster cert files cannot be used
-  kProtocol,  // the websocket upgrade failed or was refused (an http status instead of 101)
-  kProxy,     // the forward proxy (--proxy-server) failed or refused the tunnel
-  kClosed,    // the CP or the network ended an established connection
-  kOther,
-};
-inline constexpr size_t kConnectFailureCount = 8;
-// The Prometheus label value: "dns", "refused", "timeout", "tls", "protocol", "proxy", "closed",
-// "other".
-absl::string_view ConnectFailureName(ConnectFailure failure);
-// Maps cp::ConnectionInfo::last_error (cp/session.cc names the failed step first, like Beast's
-// fail(): "resolve: ...", "tls handshake: ...") onto a cause.
-ConnectFailure ClassifyConnectFailure(const absl::Status& error);
-
-// Why a config frame was refused.
-enum class RejectReason {
-  kTooLarge,     // over --cluster-max-payload, the inflated cap or the nesting limit
-  kGzip,         // corrupt or truncated compressed data
-  kJson,         // not valid JSON
-  kShape,        // valid JSON that is not a Kong reconfigure message
-  kEmptyConfig,  // refused by --guard-empty-config
-  kOther,
-};
-inline constexpr size_t kRejectReasonCount = 6;
-// The Prometheus label value: "too_large", "gzip", "json", "shape", "empty_config", "other".
-absl::string_view RejectReasonName(RejectReason reason);
-// Maps a decode error (config/decoder.h, config/inflate.h) or the session's refusal onto a cause.
-RejectReason ClassifyRejection(const absl::Status& error);
 
 // Upper bounds of the decode-duration buckets: from a small config (a millisecond) to a huge one
 // on a slow node (a minute).
@@ -78,12 +44,15 @@ struct DecodeDurations {
 };
 
 struct Totals {
-  // Indexed by ConnectFailure.
-  std::array<uint64_t, kConnectFailureCount> connection_failures{};
-  // Indexed by RejectReason.
-  std::array<uint64_t, kRejectReasonCount> rejections{};
-  // Updates fully written to subscribers, past and present.
+  // Indexed by FailureCause.
+  std::array<uint64_t, kFailureCauseCount> connection_failures{};
+  // Indexed by config::RejectCause.
+  std::array<uint64_t, config::kRejectCauseCount> rejections{};
+  // Updates fully written to subscribers, past and present, and the NACKs they answered with.
   uint64_t updates_sent = 0;
+  uint64_t nacks = 0;
+  // Applied configs that could not be saved as the last-known-good cache.
+  uint64_t cache_write_failures = 0;
   // Of applied configs (a rejected frame has no meaningful decode time).
   DecodeDurations decode_durations;
 };

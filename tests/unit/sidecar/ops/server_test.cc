@@ -21,7 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sidecar/common/mutex.h"
-#include "sidecar/ops/worker_heartbeat.h"
+#include "sidecar/common/worker_heartbeat.h"
 #include "tests/testing/http_client.h"
 
 namespace tether::ops {

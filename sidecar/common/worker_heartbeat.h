@@ -16,7 +16,7 @@
 
 #include "sidecar/common/mutex.h"
 
-namespace tether::ops {
+namespace tether {
 
 class WorkerHeartbeat {
  public:
@@ -47,4 +47,4 @@ class WorkerHeartbeat {
   std::vector<std::function<void()>> waiting_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace tether::ops
+}  // namespace tether

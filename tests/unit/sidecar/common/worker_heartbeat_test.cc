@@ -1,13 +1,13 @@
 // WorkerHeartbeat: a beat runs at once on an idle worker, and on the worker's thread when its
 // current job ends.
-#include "sidecar/ops/worker_heartbeat.h"
+#include "sidecar/common/worker_heartbeat.h"
 
 #include <thread>
 
 #include "gtest/gtest.h"
 #include "sidecar/common/mutex.h"
 
-namespace tether::ops {
+namespace tether {
 namespace {
 
 TEST(WorkerHeartbeatTest, RunsAtOnceWhenIdle) {
@@ -42,4 +42,4 @@ TEST(WorkerHeartbeatTest, RunsWhenTheJobEnds) {
 }
 
 }  // namespace
-}  // namespace tether::ops
+}  // namespace tether

@@ -1,8 +1,8 @@
-#include "sidecar/ops/worker_heartbeat.h"
+#include "sidecar/common/worker_heartbeat.h"
 
 #include <utility>
 
-namespace tether::ops {
+namespace tether {
 
 void WorkerHeartbeat::Post(std::function<void()> beat) {
   {
@@ -30,4 +30,4 @@ void WorkerHeartbeat::End() {
   for (std::function<void()>& beat : due) beat();
 }
 
-}  // namespace tether::ops
+}  // namespace tether

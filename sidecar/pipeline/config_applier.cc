@@ -1,4 +1,4 @@
-#include "sidecar/app/config_applier.h"
+#include "sidecar/pipeline/config_applier.h"
 
 #include <utility>
 
@@ -7,7 +7,7 @@
 #include "absl/time/clock.h"
 #include "sidecar/common/log.h"
 
-namespace tether::app {
+namespace tether::pipeline {
 namespace {
 
 constexpr absl::string_view kLog = "config";
@@ -31,7 +31,17 @@ size_t ServicesAndRoutes(const config::Snapshot& snapshot) {
 
 }  // namespace
 
-std::optional<std::string> ConfigApplier::Apply(cp::Frame frame) {
+ConfigApplier::ConfigApplier(ApplierOptions options, config::SnapshotStore& store,
+                             status::StatusBoard& status, ConfigCache* cache)
+    : options_(options),
+      store_(store),
+      status_(status),
+      cache_(cache),
+      board_follows_store_(store_.AddObserver([this](const config::SnapshotPtr& snapshot) {
+        status_.RecordApplied(snapshot, absl::Now());
+      })) {}
+
+std::optional<std::string> ConfigApplier::Apply(Frame frame) {
   const size_t compressed = frame.bytes.size();
   const config::SnapshotPtr current = store_.Current();
   // A config served from the disk cache is decoded again when the CP sends the same hash, so that
@@ -42,8 +52,8 @@ std::optional<std::string> ConfigApplier::Apply(cp::Frame frame) {
   absl::StatusOr<config::DecodeResult> decoded = config::DecodeReconfigure(
       frame.bytes, current_hash, options_.limits, config::Source::kControlPlane, frame.received_at);
   if (!decoded.ok()) {
-    Reject(config::RejectedConfigHash(decoded.status()),
-           status::ClassifyRejection(decoded.status()), std::string(decoded.status().message()),
+    config::Rejected rejected = config::RejectionOf(decoded.status());
+    Reject(std::move(rejected.config_hash), rejected.cause, std::string(decoded.status().message()),
            compressed);
     return std::nullopt;
   }
@@ -63,7 +73,7 @@ std::optional<std::string> ConfigApplier::Apply(cp::Frame frame) {
   const config::Snapshot& s = *decoded->snapshot;
   if (options_.guard_empty_config && current != nullptr && ServicesAndRoutes(s) == 0) {
     if (const size_t held = ServicesAndRoutes(*current); held > 0) {
-      Reject(s.config_hash, status::RejectReason::kEmptyConfig,
+      Reject(s.config_hash, config::RejectCause::kEmptyConfig,
              absl::StrCat("empty config refused (--guard-empty-config): it has no services and no "
                           "routes, the current config has ",
                           held),
@@ -79,16 +89,15 @@ std::optional<std::string> ConfigApplier::Apply(cp::Frame frame) {
              {"decoded_bytes", s.decoded_bytes},
              {"decode_time", absl::FormatDuration(s.decode_duration)}});
   store_.Publish(decoded->snapshot);
-  status_.RecordApplied(decoded->snapshot, absl::Now());
   if (cache_ != nullptr) cache_->Save(s, std::move(frame.bytes));
   return decoded->config_hash;
 }
 
-void ConfigApplier::Reject(std::string config_hash, status::RejectReason cause, std::string reason,
+void ConfigApplier::Reject(std::string config_hash, config::RejectCause cause, std::string reason,
                            size_t compressed_bytes) {
   log::Warn(kLog, "config rejected, keeping the current one",
             {{"config_hash", config_hash.empty() ? "unknown" : config_hash},
-             {"cause", status::RejectReasonName(cause)},
+             {"cause", config::RejectCauseName(cause)},
              {"bytes", compressed_bytes},
              {"err", reason}});
   status_.RecordRejection(
@@ -96,8 +105,9 @@ void ConfigApplier::Reject(std::string config_hash, status::RejectReason cause, 
 }
 
 void ConfigApplier::Refused(const absl::Status& reason) {
+  // The session refuses only frames over --cluster-max-payload.
   status_.RecordRejection(status::Rejection{"", std::string(reason.message()), absl::Now(),
-                                            status::ClassifyRejection(reason)});
+                                            config::RejectCause::kTooLarge});
 }
 
-}  // namespace tether::app
+}  // namespace tether::pipeline

@@ -1,4 +1,4 @@
-#include "sidecar/app/config_cache.h"
+#include "sidecar/pipeline/config_cache.h"
 
 #include <filesystem>
 #include <system_error>
@@ -9,15 +9,16 @@
 #include "absl/time/clock.h"
 #include "sidecar/common/log.h"
 
-namespace tether::app {
+namespace tether::pipeline {
 namespace {
 
 constexpr absl::string_view kLog = "cache";
 
 }  // namespace
 
-ConfigCache::ConfigCache(const std::string& data_dir)
+ConfigCache::ConfigCache(const std::string& data_dir, std::function<void()> on_write_failed)
     : data_dir_(data_dir),
+      on_write_failed_(std::move(on_write_failed)),
       disk_(data_dir),
       writer_([this](config::CachedConfig c) { Write(std::move(c)); }) {
   RemoveStaleTempFiles();
@@ -98,9 +99,10 @@ void ConfigCache::Write(config::CachedConfig config) {
   const std::string hash = config.config_hash;
   if (absl::Status st = disk_.Write(std::move(config)); !st.ok()) {
     log::Warn(kLog, "cannot save config cache", {{"config_hash", hash}, {"err", st.message()}});
+    if (on_write_failed_) on_write_failed_();
     return;
   }
   log::Debug(kLog, "config cached", {{"config_hash", hash}, {"path", disk_.path()}});
 }
 
-}  // namespace tether::app
+}  // namespace tether::pipeline

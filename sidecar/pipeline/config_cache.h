@@ -6,10 +6,12 @@
 // does the same, and also refuses a cache it cannot trust (torn, corrupt, undecodable, or older
 // than --max-cache-age) instead of serving it.
 //
-// Threading: Load is called once from App::Create; Save from the decode worker; Flush and Stop
-// from App::Stop. Writes run on the cache's own worker thread, latest wins.
+// Threading: Load is called once from App::Create; Save from the pipeline's worker; Stop from
+// App::Stop. Writes run on the cache's own worker thread, latest wins; `on_write_failed` runs
+// there.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -18,12 +20,13 @@
 #include "sidecar/config/disk_cache.h"
 #include "sidecar/config/snapshot.h"
 
-namespace tether::app {
+namespace tether::pipeline {
 
 class ConfigCache {
  public:
-  // Removes temp files that writes cut short by a crash left in `data_dir`.
-  explicit ConfigCache(const std::string& data_dir);
+  // Removes temp files that writes cut short by a crash left in `data_dir`. `on_write_failed`
+  // (may be null) counts each config that could not be saved; the warning is logged here.
+  explicit ConfigCache(const std::string& data_dir, std::function<void()> on_write_failed = {});
 
   // The cached config decoded as a DISK_CACHE snapshot, or null when there is none to serve:
   // missing, older than `max_age` (zero: any age), or unusable. An unusable file is moved aside
@@ -42,8 +45,9 @@ class ConfigCache {
   void RemoveStaleTempFiles();
 
   const std::string data_dir_;
+  const std::function<void()> on_write_failed_;
   config::DiskCache disk_;
   LatestWinsWorker<config::CachedConfig> writer_;
 };
 
-}  // namespace tether::app
+}  // namespace tether::pipeline
