@@ -12,7 +12,7 @@
 #include "sidecar/app/run.h"
 #include "sidecar/common/log.h"
 #include "sidecar/settings/flags.h"
-#include "sidecar/settings/validate.h"
+#include "sidecar/settings/node_identity.h"
 
 namespace {
 
@@ -42,9 +42,9 @@ int main(int argc, char** argv) {
     std::fputs(print->text.c_str(), stdout);
     return 0;
   }
-  const settings::Settings& s = std::get<settings::Settings>(*parsed);
-  if (absl::Status valid = settings::ValidateSettings(s); !valid.ok()) {
-    std::fprintf(stderr, "tether: %s\n", std::string(valid.message()).c_str());
+  settings::Settings& s = std::get<settings::Settings>(*parsed);
+  if (absl::Status prepared = settings::PrepareNode(s); !prepared.ok()) {
+    std::fprintf(stderr, "tether: %s\n", std::string(prepared.message()).c_str());
     return 2;
   }
   log::SetLevel(s.log_level);

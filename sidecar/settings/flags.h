@@ -1,5 +1,6 @@
 // Command line, environment and config file -> Settings. Every setting is defined once, in the
-// flag table in flags.cc: its flag, its environment names, its default, its parser and its help.
+// flag table (flag_table.cc): its flag, its environment names, its default, its parser and its
+// help.
 //
 // Every flag --foo-bar can also be set with TETHER_FOO_BAR, and as foo-bar in the YAML file named
 // by --config; every --cluster-* flag (and --proxy-server, --proxy-server-ssl-verify) also with
@@ -20,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "sidecar/settings/help.h"
 #include "sidecar/settings/settings.h"
 
 namespace tether::settings {
@@ -49,29 +51,18 @@ using ParseOutcome = std::variant<Settings, PrintAndExit>;
 //   3. each table entry takes its value from the flag, TETHER_*, KONG_*, the file or its default,
 //      and parses it (syntax errors name the flag, the value unless it is secret, and where the
 //      value came from, e.g. "from TETHER_PING_INTERVAL" or "from /etc/tether.yaml:3");
-//   4. --node-hostname defaults to the system's hostname, --grpc-listen to
+//   4. values that depend on other settings are resolved once every source is read, whatever the
+//      table order: --plugins (which reads --node-version), and --grpc-listen's default
 //      unix://<data-dir>/tether.sock;
-//   5. ValidateSettings (validate.h);
-//   6. creates --data-dir (0700) if missing and, without --node-id, loads or creates the
-//      persisted node id there (node_identity.h).
+//   5. ValidateSettings (validate.h): what ParseSettings returns is valid, and validated only
+//      here.
+// It does no I/O besides reading the files flags name (--config, --plugins @file, and the
+// certificate files validation checks): node_hostname and node_id are left empty unless given,
+// and nothing is created. PrepareNode (node_identity.h) fills them in.
 // Flags are --name=value or --name value (a switch such as --grpc-allow-non-loopback needs no
 // value). When a flag is repeated the last one wins, except for repeatable flags (--grpc-listen),
 // where each adds a value and the environment variable takes a comma-separated list. Unknown
-// flags, positional arguments and empty flag values are errors. Errors are InvalidArgument, except
-// file system failures in step 6, which keep their own code.
+// flags, positional arguments and empty flag values are errors. Errors are InvalidArgument.
 absl::StatusOr<ParseOutcome> ParseSettings(int argc, char** argv, const EnvLookup& env);
-
-// Usage text: every flag with its value form, help, default and environment names.
-std::string HelpText();
-
-// The same as a Markdown table (flag, environment, default, description), one row a flag, for the
-// README's configuration section; `tether --help-markdown` prints it.
-std::string HelpMarkdown();
-
-// tether's own version, e.g. "0.1.0".
-absl::string_view TetherVersion();
-
-// "tether <version> (...)", for --version.
-std::string VersionText();
 
 }  // namespace tether::settings

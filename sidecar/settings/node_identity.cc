@@ -1,11 +1,15 @@
+// The node's identity on disk and PrepareNode; see node_identity.h.
 #include "sidecar/settings/node_identity.h"
 
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <cerrno>
+#include <climits>
 #include <cstdint>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -14,6 +18,7 @@
 #include "sidecar/common/file_util.h"
 #include "sidecar/common/log.h"
 #include "sidecar/settings/validate.h"
+#include "sidecar/settings/value_parsers.h"
 
 namespace tether::settings {
 namespace {
@@ -35,7 +40,35 @@ absl::Status MakeDir(const std::string& path, mode_t mode) {
   return absl::ErrnoToStatus(errno, absl::StrCat("cannot create ", path));
 }
 
+absl::StatusOr<std::string> SystemHostname() {
+  std::array<char, HOST_NAME_MAX + 1> buf{};
+  if (::gethostname(buf.data(), buf.size() - 1) != 0) {
+    return absl::ErrnoToStatus(errno, "cannot get the system hostname (set --node-hostname)");
+  }
+  return std::string(buf.data());
+}
+
 }  // namespace
+
+absl::Status PrepareNode(Settings& settings) {
+  if (settings.node_hostname.empty()) {
+    absl::StatusOr<std::string> hostname = SystemHostname();
+    if (!hostname.ok()) return hostname.status();
+    // Said here because ValidateSettings cannot tell the operator where the value came from.
+    if (!IsValidHost(*hostname)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "system hostname ", Quote(*hostname), " is not a valid hostname; set --node-hostname"));
+    }
+    settings.node_hostname = *std::move(hostname);
+  }
+  if (absl::Status st = EnsureDataDir(settings.data_dir); !st.ok()) return st;
+  if (settings.node_id.empty()) {
+    absl::StatusOr<std::string> id = LoadOrCreateNodeId(settings.data_dir);
+    if (!id.ok()) return id.status();
+    settings.node_id = *std::move(id);
+  }
+  return absl::OkStatus();
+}
 
 absl::Status EnsureDataDir(const std::string& dir) {
   if (dir.empty()) return absl::InvalidArgumentError("--data-dir must not be empty");

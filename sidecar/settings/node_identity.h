@@ -1,4 +1,5 @@
-// The node's persistent identity on disk: the data directory and the node id inside it.
+// The node's identity and its place on disk: the hostname it reports, the data directory and the
+// node id persisted inside it. This is the I/O start-up needs after ParseSettings, which does none.
 //
 // Kong persists a data plane's node id so that the CP keeps one status row per node across
 // restarts (kong-protocol.md §8, 09-node-id-persistence). tether does the same in
@@ -13,8 +14,18 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "sidecar/settings/settings.h"
 
 namespace tether::settings {
+
+// Completes settings that ParseSettings returned, before anything uses them:
+//   1. without --node-hostname, node_hostname becomes the system's hostname (InvalidArgument if
+//      that is not a valid host, since the operator must then set the flag);
+//   2. creates data_dir as EnsureDataDir does;
+//   3. without --node-id, node_id becomes the id persisted there (LoadOrCreateNodeId).
+// Afterwards settings still pass ValidateSettings, with both fields set. File system failures keep
+// their own code.
+absl::Status PrepareNode(Settings& settings);
 
 // Name of the node id file inside the data dir.
 inline constexpr char kNodeIdFileName[] = "node_id";

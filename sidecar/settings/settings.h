@@ -1,9 +1,11 @@
-// Settings: the typed configuration of the tether daemon, built once at start-up from flags and
-// environment (flags.h) and checked by ValidateSettings (validate.h).
+// Settings: the typed configuration of the tether daemon, built once at start-up from flags,
+// environment and config file (flags.h), checked by ValidateSettings (validate.h) and completed
+// by PrepareNode (node_identity.h).
 //
 // Code below settings/ sees only this struct: never a flag, an environment variable or a string
-// holding a typed value. The defaults live in one place, the flag table in flags.cc; a
-// default-constructed Settings is zero-initialised and not valid, so build one with ParseSettings.
+// holding a typed value. The defaults live in one place, the flag table in flag_table.cc; a
+// default-constructed Settings is zero-initialised and not valid, so build one with ParseSettings
+// and PrepareNode.
 //
 // Threading: a plain value type (thread-compatible); share it as const after start-up.
 #pragma once
@@ -123,10 +125,10 @@ struct Settings {
 
   // --- Node identity, sent on every connection (§1.1, §2) ---
 
-  // A UUID. ParseSettings fills it from --node-id or from <data_dir>/node_id (node_identity.h),
-  // so it is never empty once parsing succeeded.
+  // A UUID: --node-id, or else PrepareNode fills it from <data_dir>/node_id, so it is never empty
+  // once PrepareNode succeeded.
   std::string node_id;
-  // A hostname or IP address without a port; the system's hostname unless given.
+  // A hostname or IP address without a port; unless given, PrepareNode sets the system's.
   std::string node_hostname;
   // The Kong version we claim to be, e.g. "3.10.0"; the CP checks its major and minor.
   std::string node_version;
@@ -135,7 +137,7 @@ struct Settings {
 
   // --- Local ---
 
-  // Holds node_id and the config cache. Created 0700 when missing.
+  // Holds node_id and the config cache. PrepareNode creates it 0700 when missing.
   std::string data_dir;
   // Where the gRPC API listens; never empty after parsing (default: unix://<data_dir>/tether.sock).
   std::vector<GrpcListenAddress> grpc_listen;

@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "sidecar/settings/value_parsers.h"
 
 namespace tether::settings {
 namespace {
@@ -28,8 +28,6 @@ constexpr size_t kMaxLabels = 10;
 constexpr size_t kMaxLabelPartSize = 63;
 constexpr absl::string_view kReservedLabelPrefixes[] = {"kong", "konnect", "insomnia", "mesh",
                                                         "kic"};
-
-std::string Quote(absl::string_view s) { return absl::StrCat("\"", absl::CHexEscape(s), "\""); }
 
 absl::Status Invalid(absl::string_view message) { return absl::InvalidArgumentError(message); }
 
@@ -235,8 +233,8 @@ absl::Status ValidateNode(const Settings& s) {
     return Invalid(absl::StrCat("--node-id ", Quote(s.node_id),
                                 " is not a uuid (want e.g. 9f6c2d1e-0b4a-4c8e-9d1f-3a2b5c6d7e8f)"));
   }
-  if (s.node_hostname.empty()) return Invalid("--node-hostname must not be empty");
-  if (!IsValidHost(s.node_hostname)) {
+  // Empty until PrepareNode fills in the system's hostname.
+  if (!s.node_hostname.empty() && !IsValidHost(s.node_hostname)) {
     const std::vector<absl::string_view> host_port =
         absl::StrSplit(s.node_hostname, absl::MaxSplits(':', 1));
     if (host_port.size() == 2 && IsValidHost(host_port[0]) && IsDigits(host_port[1])) {

@@ -14,7 +14,8 @@ namespace tether::settings {
 // Checks every rule and returns InvalidArgument for the first one broken, with one plain message
 // per rule naming the flag and the value ("--ping-timeout 5s must exceed --ping-interval 30s").
 // Certificate and key files must exist and be readable; their contents are never read into a
-// message. An empty node_id is accepted: ParseSettings fills it in after validation.
+// message. An empty node_id or node_hostname is accepted: PrepareNode (node_identity.h) fills
+// them in after validation, checking what it fills.
 absl::Status ValidateSettings(const Settings& settings);
 
 // A UUID in 8-4-4-4-12 hex form, either case: what Kong's is_valid_uuid accepts and what the CP

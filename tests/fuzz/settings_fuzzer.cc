@@ -5,14 +5,13 @@
 //
 // (any part may be missing). The environment is a map, never the process's; the file body is
 // written to tether.yaml in a temp dir created once per process (in $TMPDIR, removed at exit),
-// which is also the working directory and holds the data dir, next to a certificate, a key, a CA
-// and a plugin list that inputs can name (cert.pem, key.pem, ca.pem, plugins.txt).
+// which is also the working directory, next to a certificate, a key, a CA and a plugin list that
+// inputs can name by relative path (cert.pem, key.pem, ca.pem, plugins.txt).
 //
-// ParseSettings opens the files that flags name and creates the data dir, so the harness keeps it
-// inside the temp dir: --data-dir is forced (last on the command line, where it wins), and inputs
-// that could name a path outside the working directory are skipped (see StaysInWorkDir). Reading a
-// device such as /dev/stdin would hang the fuzzer, and creating directories anywhere would litter
-// the machine.
+// ParseSettings writes nothing (the harness checks that the temp dir holds only its own files
+// afterwards) but reads the files that flags name, so inputs that could name a path outside the
+// working directory are skipped (see StaysInWorkDir): reading a device such as /dev/stdin would
+// hang the fuzzer.
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <variant>
@@ -42,6 +42,8 @@ namespace {
 std::string* work_dir = nullptr;
 // libFuzzer's arguments with relative paths made absolute (LLVMFuzzerInitialize).
 std::string* absolute_args = nullptr;
+// The files the harness writes into work_dir.
+constexpr std::ptrdiff_t kWorkDirFiles = 5;
 
 void WriteFile(const std::string& path, absl::string_view contents) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -109,6 +111,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
     std::filesystem::remove_all(*tether::fuzz::work_dir, ignored);
   });
   // Validation only checks that these are readable regular files; their contents do not matter.
+  // (kWorkDirFiles counts these and tether.yaml.)
   WriteFile("cert.pem", "-----BEGIN CERTIFICATE-----\n");
   WriteFile("key.pem", "-----BEGIN PRIVATE KEY-----\n");
   WriteFile("ca.pem", "-----BEGIN CERTIFICATE-----\n");
@@ -130,8 +133,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (absl::string_view arg : absl::StrSplit(args, '\0', absl::SkipEmpty())) {
     argv.emplace_back(arg);
   }
-  const std::string data_dir = absl::StrCat(*fuzz::work_dir, "/data");
-  argv.push_back(absl::StrCat("--data-dir=", data_dir));
   std::vector<char*> argv_ptrs;
   for (std::string& arg : argv) argv_ptrs.push_back(arg.data());
   argv_ptrs.push_back(nullptr);
@@ -157,8 +158,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const settings::Settings& parsed = std::get<settings::Settings>(*outcome);
   const absl::Status valid = settings::ValidateSettings(parsed);
   if (!valid.ok()) fuzz::Fail(absl::StrCat("parsed settings fail validation: ", valid.ToString()));
-  Require(parsed.data_dir == data_dir, "the forced --data-dir did not win");
-  Require(settings::IsValidUuid(parsed.node_id), "node_id is not a uuid");
   Require(!parsed.grpc_listen.empty(), "no grpc listen address");
+  // Parsing is pure: the data dir and node id are PrepareNode's.
+  Require(std::distance(std::filesystem::directory_iterator("."),
+                        std::filesystem::directory_iterator()) == fuzz::kWorkDirFiles,
+          "ParseSettings created a file");
   return 0;
 }

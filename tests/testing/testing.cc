@@ -9,11 +9,13 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 #include <variant>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "sidecar/settings/flags.h"
+#include "sidecar/settings/node_identity.h"
 
 namespace tether::testing {
 namespace {
@@ -88,7 +90,11 @@ settings::Settings TestSettings(uint16_t cp_port, const std::string& data_dir,
       settings::ParseSettings(static_cast<int>(argv.size()), argv.data(), settings::MapEnv({}));
   EXPECT_TRUE(parsed.ok()) << parsed.status();
   if (!parsed.ok()) return {};
-  return std::get<settings::Settings>(*parsed);
+  settings::Settings& s = std::get<settings::Settings>(*parsed);
+  // The data dir and node id, as main does.
+  const absl::Status prepared = settings::PrepareNode(s);
+  EXPECT_TRUE(prepared.ok()) << prepared;
+  return std::move(s);
 }
 
 SilentListener::SilentListener() {

@@ -32,9 +32,9 @@ class TempDir {
   std::string path_;
 };
 
-// Settings parsed from real flags, as main would get them: shared mode with Kong's fixture
-// cluster certificate, the given CP port on 127.0.0.1 and data dir, short intervals and tiny
-// backoff so tests run fast, then `extra_flags` (later flags win).
+// Settings parsed from real flags and prepared (PrepareNode), as main gets them: shared mode with
+// Kong's fixture cluster certificate, the given CP port on 127.0.0.1 and data dir, short intervals
+// and tiny backoff so tests run fast, then `extra_flags` (later flags win).
 settings::Settings TestSettings(uint16_t cp_port, const std::string& data_dir,
                                 const std::vector<std::string>& extra_flags = {});
 

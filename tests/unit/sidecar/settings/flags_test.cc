@@ -1,9 +1,6 @@
 #include "sidecar/settings/flags.h"
 
-#include <unistd.h>
-
-#include <array>
-#include <climits>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <variant>
@@ -15,7 +12,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sidecar/settings/bundled_plugins.h"
-#include "sidecar/settings/node_identity.h"
 #include "tests/unit/sidecar/settings/test_util.h"
 
 namespace tether::settings {
@@ -30,12 +26,6 @@ using testing::Parse;
 using testing::ParseOk;
 using testing::RequiredArgs;
 using testing::TempDir;
-
-std::string SystemHostname() {
-  std::array<char, HOST_NAME_MAX + 1> buf{};
-  ::gethostname(buf.data(), buf.size() - 1);
-  return buf.data();
-}
 
 TEST(ParseSettingsTest, AppliesDefaultsWhenOnlyRequiredFlagsAreGiven) {
   // Every setting without a flag takes the default from the table.
@@ -56,7 +46,7 @@ TEST(ParseSettingsTest, AppliesDefaultsWhenOnlyRequiredFlagsAreGiven) {
   EXPECT_EQ(s.backoff_min, absl::Seconds(5));
   EXPECT_EQ(s.backoff_max, absl::Seconds(60));
   EXPECT_EQ(s.node_version, "3.10.0");
-  EXPECT_EQ(s.node_hostname, SystemHostname());
+  EXPECT_EQ(s.node_hostname, "");  // PrepareNode's (node_identity_test.cc)
   EXPECT_EQ(s.plugins, BundledPlugins("3.10.0"));
   EXPECT_EQ(s.data_dir, dir.Sub("data"));
   EXPECT_EQ(s.log_level, log::Level::kInfo);
@@ -222,6 +212,32 @@ TEST(ParseSettingsTest, ListsPluginsSortedByLowercaseNameAtTheNodeVersion) {
   EXPECT_EQ(s.plugins,
             (std::vector<Plugin>{
                 {"alpha", "3.9.1"}, {"Beta", "1.2.3"}, {"key-auth", "3.9.1"}, {"zeta", "3.9.1"}}));
+}
+
+TEST(ParseSettingsTest, PluginsFollowTheNodeVersionWhateverTheOrderAndSource) {
+  // --plugins reads --node-version; it is applied after every other flag, so neither the order on
+  // the command line nor which source gives which value matters.
+  TempDir dir;
+  const std::vector<Plugin> want = {{"alpha", "3.4.0"}, {"beta", "1.0.0"}};
+  EXPECT_EQ(
+      ParseOk(Concat(RequiredArgs(dir), {"--plugins=alpha,beta:1.0.0", "--node-version=3.4.0"}))
+          .plugins,
+      want);
+  EXPECT_EQ(
+      ParseOk(Concat(RequiredArgs(dir), {"--node-version=3.4.0", "--plugins=alpha,beta:1.0.0"}))
+          .plugins,
+      want);
+  EXPECT_EQ(ParseOk(Concat(RequiredArgs(dir), {"--plugins=alpha,beta:1.0.0"}),
+                    {{"TETHER_NODE_VERSION", "3.4.0"}})
+                .plugins,
+            want);
+  EXPECT_EQ(ParseOk(Concat(RequiredArgs(dir), {"--node-version=3.4.0"}),
+                    {{"TETHER_PLUGINS", "alpha,beta:1.0.0"}})
+                .plugins,
+            want);
+  EXPECT_EQ(
+      ParseOk(Concat(RequiredArgs(dir), {"--node-version=3.4.0", "--plugins=bundled"})).plugins,
+      BundledPlugins("3.4.0"));
 }
 
 TEST(ParseSettingsTest, BundledKeywordAddsBundledPluginsAndExplicitEntriesOverrideThem) {
@@ -393,23 +409,17 @@ TEST(ParseSettingsTest, NeverRepeatsInlineKeyMaterial) {
   EXPECT_THAT(outcome.status().message(), Not(HasSubstr("MII")));
 }
 
-TEST(ParseSettingsTest, GeneratesAndReusesNodeIdInDataDir) {
-  // Without --node-id the id comes from <data-dir>/node_id, created on first start and reused.
+TEST(ParseSettingsTest, DoesNoIoAndLeavesTheNodeIdentityToPrepareNode) {
+  // A data dir (and its parent) that do not exist parse fine, and nothing is created.
   TempDir dir;
-  const Settings first = ParseOk(RequiredArgs(dir));
-  const Settings second = ParseOk(RequiredArgs(dir));
-  EXPECT_FALSE(first.node_id.empty());
-  EXPECT_EQ(first.node_id, second.node_id);
-  EXPECT_EQ(ModeOf(dir.Sub("data")), 0700);
-  EXPECT_EQ(ModeOf(dir.Sub("data/node_id")), 0600);
-}
-
-TEST(ParseSettingsTest, GivenNodeIdIsUsedAndNotPersisted) {
-  TempDir dir;
-  const std::string id = "9f6c2d1e-0b4a-4c8e-9d1f-3a2b5c6d7e8f";
-  EXPECT_EQ(ParseOk(Concat(RequiredArgs(dir), {"--node-id=" + id})).node_id, id);
-  EXPECT_EQ(ModeOf(dir.Sub("data")), 0700);  // The data dir is still created.
-  EXPECT_EQ(ModeOf(dir.Sub("data/node_id")), -1);
+  std::vector<std::string> args = RequiredArgs(dir);
+  args.back() = "--data-dir=" + dir.Sub("missing/data");
+  const Settings s = ParseOk(args);
+  EXPECT_EQ(s.data_dir, dir.Sub("missing/data"));
+  EXPECT_EQ(s.node_id, "");
+  EXPECT_EQ(s.node_hostname, "");
+  EXPECT_EQ(ModeOf(dir.Sub("missing")), -1);
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 }
 
 TEST(ParseSettingsTest, InvalidNodeIdIsAStartUpErrorAndWritesNothing) {

@@ -1,10 +1,15 @@
 #include "sidecar/settings/node_identity.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <array>
+#include <climits>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "gmock/gmock.h"
@@ -15,8 +20,11 @@
 namespace tether::settings {
 namespace {
 
+using testing::Concat;
 using ::testing::HasSubstr;
 using testing::ModeOf;
+using testing::ParseOk;
+using testing::RequiredArgs;
 using testing::TempDir;
 
 std::string ReadAll(const std::string& path) {
@@ -131,6 +139,56 @@ TEST(EnsureDataDirTest, RefusesAFile) {
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(st.message(),
               HasSubstr("--data-dir " + dir.Sub("file") + ": exists and is not a directory"));
+}
+
+std::string SystemHostname() {
+  std::array<char, HOST_NAME_MAX + 1> buf{};
+  ::gethostname(buf.data(), buf.size() - 1);
+  return buf.data();
+}
+
+// ParseSettings over RequiredArgs(dir) and `args`, then PrepareNode, as main does.
+Settings PrepareOk(const TempDir& dir, const std::vector<std::string>& args = {}) {
+  Settings s = ParseOk(Concat(RequiredArgs(dir), args));
+  if (const absl::Status st = PrepareNode(s); !st.ok()) ADD_FAILURE() << "PrepareNode: " << st;
+  return s;
+}
+
+TEST(PrepareNodeTest, DefaultsTheHostnameToTheSystemsAndKeepsAGivenOne) {
+  TempDir dir;
+  EXPECT_EQ(PrepareOk(dir).node_hostname, SystemHostname());
+  EXPECT_EQ(PrepareOk(dir, {"--node-hostname=dp-1.example.com"}).node_hostname, "dp-1.example.com");
+}
+
+TEST(PrepareNodeTest, CreatesTheDataDirAndGeneratesAndReusesTheNodeId) {
+  // Without --node-id the id comes from <data-dir>/node_id, created on first start and reused.
+  TempDir dir;
+  const Settings first = PrepareOk(dir);
+  const Settings second = PrepareOk(dir);
+  EXPECT_TRUE(IsValidUuid(first.node_id));
+  EXPECT_EQ(first.node_id, second.node_id);
+  EXPECT_EQ(ModeOf(dir.Sub("data")), 0700);
+  EXPECT_EQ(ModeOf(dir.Sub("data/node_id")), 0600);
+  EXPECT_EQ(ReadAll(dir.Sub("data/node_id")), first.node_id + "\n");
+  // What PrepareNode fills in still passes validation.
+  EXPECT_EQ(ValidateSettings(first), absl::OkStatus());
+}
+
+TEST(PrepareNodeTest, UsesAGivenNodeIdWithoutPersistingIt) {
+  TempDir dir;
+  const std::string id = "9f6c2d1e-0b4a-4c8e-9d1f-3a2b5c6d7e8f";
+  EXPECT_EQ(PrepareOk(dir, {"--node-id=" + id}).node_id, id);
+  EXPECT_EQ(ModeOf(dir.Sub("data")), 0700);  // The data dir is still created.
+  EXPECT_EQ(ModeOf(dir.Sub("data/node_id")), -1);
+}
+
+TEST(PrepareNodeTest, FailsWhenTheDataDirIsAFile) {
+  TempDir dir;
+  Settings s = ParseOk(RequiredArgs(dir));
+  WriteAll(dir.Sub("data"), "x");
+  const absl::Status st = PrepareNode(s);
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(s.node_id.empty());
 }
 
 }  // namespace

@@ -1,0 +1,192 @@
+// The flag table; see flag_table.h. Each entry's help is also the README's configuration table
+// (help_markdown_test keeps the two in step).
+#include "sidecar/settings/flag_table.h"
+
+#include <algorithm>
+#include <iterator>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "sidecar/settings/value_parsers.h"
+
+namespace tether::settings {
+namespace {
+
+// Every setting, once, in the order of the help text. The order does not matter to parsing: a
+// parser that reads another setting says so with ApplyStage::kAfterOthers.
+constexpr FlagDef kFlags[] = {
+    {"config", "path", "",
+     "YAML file of settings, keyed by flag name: cluster-control-plane: cp.example.com:8005.\n"
+     "A list takes a YAML list (grpc-listen: [unix:///run/tether.sock, 127.0.0.1:50051]), and\n"
+     "cluster-dp-labels also a map. The file beats the defaults; the environment and flags beat\n"
+     "the file.",
+     // Hidden because every message about the file names it already.
+     nullptr, ValueDisplay::kHide},
+
+    // --- Control plane connection ---
+    {"cluster-control-plane", "host[:port]", "",
+     "Address of the Kong control plane (required). The port defaults to 443; write an IPv6\n"
+     "address in brackets: [::1]:8005.",
+     ParseControlPlane},
+    {"cluster-mtls", "shared|pki", "shared",
+     "shared: tether presents the CP's own cluster certificate, trusts only that certificate\n"
+     "and verifies the name kong_clustering. pki: the CP checks our certificate against its CA,\n"
+     "and tether verifies the CP against --cluster-ca-cert.",
+     ParseMtls},
+    {"cluster-cert", "path", "", "PEM certificate presented to the CP (required).",
+     [](absl::string_view v, Settings& s) { return ParsePemPathTo(v, s.cert_path); },
+     ValueDisplay::kHide},
+    {"cluster-cert-key", "path", "", "PEM private key of --cluster-cert (required).",
+     [](absl::string_view v, Settings& s) { return ParsePemPathTo(v, s.key_path); },
+     ValueDisplay::kHide},
+    {"cluster-ca-cert", "path", "",
+     "pki only, and required there: PEM CA certificate that the CP's certificate must chain to.",
+     [](absl::string_view v, Settings& s) { return ParsePemPathTo(v, s.ca_cert_path); },
+     ValueDisplay::kHide},
+    {"cluster-server-name", "name", "",
+     "pki only: TLS server name sent (SNI) and verified. Default: the --cluster-control-plane\n"
+     "host.",
+     [](absl::string_view v, Settings& s) { return CopyTo(v, s.server_name); }},
+    {"cluster-dp-labels", "key:value,...", "",
+     "Labels reported to the CP, at most 10. Keys and values have 1 to 63 letters, digits and\n"
+     "_ . : -, and start and end with a letter or digit; keys must not start with kong, konnect,\n"
+     "insomnia, mesh or kic.",
+     ParseLabels, ValueDisplay::kShow, FlagKind::kSingle, ValueShape::kKeyValues},
+    {"cluster-max-payload", "bytes", "16777216",
+     "Largest compressed frame accepted from the CP; at least 4194304, as in Kong.",
+     [](absl::string_view v, Settings& s) { return ParseBytesTo(v, s.max_payload_bytes); }},
+    {"cluster-max-inflated", "bytes", "1GiB",
+     "Largest config after decompression; at least --cluster-max-payload.",
+     [](absl::string_view v, Settings& s) { return ParseBytesTo(v, s.max_inflated_bytes); }},
+    {"connect-timeout", "duration", "5s",
+     "Deadline for TCP connect, TLS and the WebSocket upgrade together.",
+     [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.connect_timeout); }},
+    {"ping-interval", "duration", "30s", "How often to ping the CP, as Kong's data plane does.",
+     [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.ping_interval); }},
+    {"ping-timeout", "duration", "45s",
+     "Reconnect after this long without a frame from the CP; must exceed --ping-interval.",
+     [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.ping_timeout); }},
+    {"reconnect-backoff-min", "duration", "5s", "Shortest wait before reconnecting.",
+     [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.backoff_min); }},
+    {"reconnect-backoff-max", "duration", "60s",
+     "Longest wait before reconnecting; at least --reconnect-backoff-min.",
+     [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.backoff_max); }},
+    {"cluster-use-proxy", "", "false",
+     "Reach the CP through the HTTP CONNECT proxy given by --proxy-server, as Kong's\n"
+     "cluster_use_proxy does.",
+     [](absl::string_view v, Settings& s) { return ParseBoolTo(v, s.cluster_use_proxy); },
+     ValueDisplay::kShow, FlagKind::kSwitch},
+    {"proxy-server", "url", "",
+     "Forward proxy for --cluster-use-proxy: http://[user:password@]host[:port], or https://...\n"
+     "for TLS to the proxy. The user info (percent-encoded) is sent as Basic\n"
+     "Proxy-Authorization and never shown. The port defaults to 80 for http, 443 for https.",
+     ParseProxyServer, ValueDisplay::kHide},
+    {"proxy-server-ssl-verify", "", "true",
+     "Verify an https --proxy-server's certificate against the system's trusted CAs and its\n"
+     "host name.",
+     [](absl::string_view v, Settings& s) { return ParseBoolTo(v, s.proxy_server_ssl_verify); },
+     ValueDisplay::kShow, FlagKind::kSwitch},
+
+    // --- Node identity ---
+    {"node-id", "uuid", "",
+     "Node id reported to the CP. Default: generated once and kept in <data-dir>/node_id.",
+     [](absl::string_view v, Settings& s) { return CopyTo(v, s.node_id); }},
+    {"node-hostname", "host", "",
+     "Hostname reported to the CP, without a port. Default: this machine's hostname.",
+     [](absl::string_view v, Settings& s) { return CopyTo(v, s.node_hostname); }},
+    {"node-version", "version", "3.10.0",
+     "Kong version reported to the CP, major.minor.patch with an optional suffix. The CP refuses\n"
+     "another major or a newer minor than its own.",
+     [](absl::string_view v, Settings& s) { return CopyTo(v, s.node_version); }},
+    {"plugins", "list|@file", "bundled",
+     "Plugins reported to the CP: name[:version] entries, comma-separated, or @file with one\n"
+     "entry a line. bundled stands for Kong's bundled plugins; off for none. A version left out\n"
+     "is --node-version. The CP withholds config that uses a plugin missing here.",
+     ParsePlugins, ValueDisplay::kShow, FlagKind::kSingle, ValueShape::kList,
+     ApplyStage::kAfterOthers},
+
+    // --- Local ---
+    {"data-dir", "path", "/var/lib/tether", "Directory for the node id and the config cache.",
+     [](absl::string_view v, Settings& s) { return CopyTo(v, s.data_dir); }},
+    {"grpc-listen", "address", "",
+     "Where the gRPC API listens; repeat the flag for several addresses (the environment variable\n"
+     "takes a comma-separated list). unix:///path for a unix socket (mode 0660), or ip:port for\n"
+     "TCP: 127.0.0.1:50051, [::1]:50051 (port 0 picks a free port). A non-loopback address needs\n"
+     "--grpc-allow-non-loopback. Default: unix://<data-dir>/tether.sock.",
+     ParseGrpcListen, ValueDisplay::kShow, FlagKind::kRepeatable},
+    {"snapshot-history-bytes", "bytes", "64MiB",
+     "How much past config (inflated size) tether keeps so that a subscriber reconnecting with\n"
+     "a recent hash gets a delta instead of the whole config; at most 16 configs. 0 keeps none.",
+     [](absl::string_view v, Settings& s) { return ParseBytesTo(v, s.snapshot_history_bytes); }},
+    {"grpc-allow-non-loopback", "", "false",
+     "Allow --grpc-listen on TCP addresses other than loopback. The API has no authentication\n"
+     "and serves the whole config, so only do this on a network only trusted proxies reach.",
+     [](absl::string_view v, Settings& s) { return ParseBoolTo(v, s.grpc_allow_non_loopback); },
+     ValueDisplay::kShow, FlagKind::kSwitch},
+    {"log-level", "level", "info", "debug, info, warn or error.", ParseLogLevel},
+    {"log-format", "text|json", "text",
+     "text: one human-readable line per event. json: one JSON object per line with time, level,\n"
+     "component, message and the event's fields, for log collectors (use it on Kubernetes).",
+     ParseLogFormat},
+
+    // --- Config cache and start-up ---
+    {"startup-policy", "serve-cache|wait-for-cp", "serve-cache",
+     "serve-cache: serve the cached config at once while the CP is unreachable (like Kong).\n"
+     "wait-for-cp: stay not ready until a config arrives from the CP.",
+     ParseStartupPolicy},
+    {"max-cache-age", "duration", "0s",
+     "Refuse to serve a cached config saved longer ago than this; 0s accepts any age.",
+     [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.max_cache_age); }},
+    {"guard-empty-config", "", "false",
+     "Refuse a pushed config with no services and no routes while the current one has some\n"
+     "(a CP started before its database migrations has pushed empty configs).",
+     [](absl::string_view v, Settings& s) { return ParseBoolTo(v, s.guard_empty_config); },
+     ValueDisplay::kShow, FlagKind::kSwitch},
+    {"cert-check-interval", "duration", "10s",
+     "How often the cluster certificate, key and CA files are checked for rotation.",
+     [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.cert_check_interval); }},
+
+    // --- Operations ---
+    {"ops-listen", "ip:port", "127.0.0.1:8100",
+     "Where the ops HTTP listener serves /livez, /readyz, /metrics and POST /shutdown: an ip\n"
+     "address and a port (0 picks a free port). It may be a pod IP, since kubelet probes come\n"
+     "from there; it serves no config, and /shutdown answers loopback callers only.",
+     [](absl::string_view v, Settings& s) {
+       return ParseHostPort(v, PortRule::kRequired, 0, s.ops_listen);
+     }},
+    {"drain-time", "duration", "5s",
+     "After SIGTERM or POST /shutdown, how long subscribers are still served while readiness and\n"
+     "gRPC health already say draining; then the API and the CP session close. 0s: no drain.",
+     [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.drain_time); }},
+};
+
+// Kong settings with the same meaning whose names do not start with cluster_.
+constexpr absl::string_view kOtherKongSettings[] = {"proxy-server", "proxy-server-ssl-verify"};
+
+}  // namespace
+
+absl::Span<const FlagDef> Flags() { return kFlags; }
+
+const FlagDef* FindFlag(absl::string_view name) {
+  for (const FlagDef& def : kFlags) {
+    if (def.name == name) return &def;
+  }
+  return nullptr;
+}
+
+// --foo-bar -> TETHER_FOO_BAR; --cluster-foo (and kOtherKongSettings) also ->
+// KONG_CLUSTER_FOO. Highest precedence first.
+std::vector<std::string> EnvNames(absl::string_view flag) {
+  std::string suffix = absl::AsciiStrToUpper(flag);
+  std::replace(suffix.begin(), suffix.end(), '-', '_');
+  std::vector<std::string> names = {absl::StrCat("TETHER_", suffix)};
+  if (absl::StartsWith(flag, "cluster-") ||
+      std::find(std::begin(kOtherKongSettings), std::end(kOtherKongSettings), flag) !=
+          std::end(kOtherKongSettings)) {
+    names.push_back(absl::StrCat("KONG_", suffix));
+  }
+  return names;
+}
+
+}  // namespace tether::settings
