@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "protocol/gzip.h"
+#include "protocol/reconfigure.h"
 #include "sidecar/common/asio.h"
 #include "sidecar/common/log.h"
 #include "sidecar/common/mutex.h"
@@ -975,7 +976,8 @@ uint16_t ControlPlane::port() const { return impl_->port(); }
 void ControlPlane::Stop() { impl_->Stop(); }
 
 absl::StatusOr<std::string> ControlPlane::SetConfig(absl::string_view config_table_json) {
-  absl::StatusOr<Reconfigure> message = BuildReconfigure(config_table_json, absl::Now());
+  absl::StatusOr<protocol::Reconfigure> message =
+      protocol::BuildReconfigure(config_table_json, absl::Now());
   if (!message.ok()) return message.status();
   auto frame = std::make_shared<Outgoing>();
   frame->kind = Outgoing::Kind::kConfig;
