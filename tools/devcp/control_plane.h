@@ -15,7 +15,9 @@
 //     400) (§1.1).
 //  3. The first frame must be a binary basic_info within basic_info_timeout, else an empty close
 //     frame (§2). Stricter than Kong: a text or control frame there is refused too.
-//  4. Kong version: a different major or a newer minor gets an empty close frame (§2).
+//  4. Kong version: a different major or a newer minor gets an empty close frame, and the
+//     connection is closed at once, as Kong's `ngx.exit(444)` does (§2): no wait for the DP's
+//     close frame, and what the DP sent meanwhile stays unread, so it may see a reset instead.
 //  5. The current config is pushed right after basic_info and on every SetConfig, unless the DP
 //     lacks a configured plugin: then the push is withheld and the connection kept (§3.3, §3.4).
 //  6. After basic_info only pings with exactly 32 bytes are allowed; anything else, or silence

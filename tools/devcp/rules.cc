@@ -7,11 +7,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "protocol/constants.h"
-#include "protocol/kong_hash.h"
+#include "protocol/reconfigure.h"
 #include "rapidjson/document.h"
-#include "rapidjson/error/en.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
 
 namespace tether::devcp {
 namespace {
@@ -36,11 +33,7 @@ std::string Printable(absl::string_view data) {
 }
 
 void AddPluginName(const rapidjson::Value& row, std::set<std::string>& names) {
-  if (!row.IsObject()) return;
-  auto name = row.FindMember("name");
-  if (name != row.MemberEnd() && name->value.IsString()) {
-    names.emplace(name->value.GetString(), name->value.GetStringLength());
-  }
+  if (std::optional<std::string> name = protocol::PluginRowName(row)) names.insert(*name);
 }
 
 }  // namespace
@@ -130,54 +123,6 @@ absl::StatusOr<BasicInfo> ParseBasicInfo(absl::string_view data) {
   } else {
     for (const auto& member : plugins->value.GetObject()) AddPluginName(member.value, out.plugins);
   }
-  return out;
-}
-
-absl::StatusOr<Reconfigure> BuildReconfigure(absl::string_view config_table_json, absl::Time now) {
-  rapidjson::Document config;
-  // Full precision so that numbers survive the parse and re-serialisation unchanged.
-  config.Parse<rapidjson::kParseFullPrecisionFlag>(config_table_json.data(),
-                                                   config_table_json.size());
-  if (config.HasParseError()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "config_table is not JSON: ", rapidjson::GetParseError_En(config.GetParseError()),
-        " at offset ", config.GetErrorOffset()));
-  }
-  if (!config.IsObject()) {
-    return absl::InvalidArgumentError("config_table is not a JSON object");
-  }
-  Reconfigure out;
-  const protocol::ConfigHashes hashes = protocol::CalculateConfigHash(config);
-  out.config_hash = hashes.config_hash;
-
-  std::set<std::string> plugin_names;
-  auto plugins = config.FindMember("plugins");
-  if (plugins != config.MemberEnd() && plugins->value.IsArray()) {
-    for (const rapidjson::Value& row : plugins->value.GetArray()) AddPluginName(row, plugin_names);
-  }
-  out.configured_plugins.assign(plugin_names.begin(), plugin_names.end());
-
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  writer.StartObject();
-  writer.Key("type");
-  writer.String("reconfigure");
-  writer.Key("timestamp");
-  // ngx.now(): float seconds with millisecond resolution (§3.2).
-  writer.Double(static_cast<double>(absl::ToUnixMillis(now)) / 1000.0);
-  writer.Key("config_table");
-  config.Accept(writer);
-  writer.Key("config_hash");
-  writer.String(out.config_hash.data(), out.config_hash.size());
-  writer.Key("hashes");
-  writer.StartObject();
-  for (const auto& [key, value] : hashes.hashes) {
-    writer.Key(key.data(), key.size());
-    writer.String(value.data(), value.size());
-  }
-  writer.EndObject();
-  writer.EndObject();
-  out.message_json.assign(buffer.GetString(), buffer.GetSize());
   return out;
 }
 

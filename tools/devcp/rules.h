@@ -2,7 +2,7 @@
 // tether-devcp.
 //
 // Why: keeping the protocol rules apart from the socket code lets them be tested without a
-// network and read in one place. Each function cites kong-protocol.md (../shared/docs), whose
+// network and read in one place. Each function cites kong-protocol.md, whose
 // sections name the Kong source behind every rule; error messages are Kong's own log lines so
 // that a developer can compare a devcp log with a real CP's.
 //
@@ -52,19 +52,6 @@ struct BasicInfo {
 // empty, not JSON, wrong `type`, or `plugins` neither an array nor an object (an object is what
 // Lua's cjson makes of an empty plugin list).
 absl::StatusOr<BasicInfo> ParseBasicInfo(absl::string_view data);
-
-// A reconfigure message ready to gzip (§3.2).
-struct Reconfigure {
-  // {"type":"reconfigure","timestamp":...,"config_table":...,"config_hash":...,"hashes":{...}}
-  std::string message_json;
-  std::string config_hash;
-  // Distinct `name`s of the rows in config_table.plugins, sorted: what §3.4 gates on.
-  std::vector<std::string> configured_plugins;
-};
-// Parses `config_table_json` (an object: the flat CP push form of §7) and stamps it with
-// CalculateConfigHash and `now` (seconds with millisecond resolution, like ngx.now()).
-// InvalidArgument when the text is not JSON or not an object.
-absl::StatusOr<Reconfigure> BuildReconfigure(absl::string_view config_table_json, absl::Time now);
 
 // §3.4 `plugin_set_incompatible`: the first configured plugin the DP does not have, if any.
 // Plugin versions are not compared: devcp has no plugins of its own to compare them with.
