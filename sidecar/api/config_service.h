@@ -18,6 +18,10 @@
 // Acks and nacks are recorded in the StatusBoard. A client that half-closes ends the stream (OK
 // once subscribed): it can no longer ack.
 //
+// The parts: request_validation.h (the request rules), subscriber_cursor.h (where each stream
+// stands: sent, pending, in flight), watch_reactor.h (a Watch stream on gRPC), config_fanout.h
+// (the worker, the stream registry and the cache); GetConfig's reactor is in the .cc.
+//
 // Lifecycle: constructed and registered with a grpc::ServerBuilder by api::Server. BeginShutdown
 // ends every stream with UNAVAILABLE "tether is shutting down" and refuses new ones; Stop, after
 // the gRPC server has shut down, joins the worker. The destructor calls both.
@@ -39,6 +43,8 @@
 #include "tether/v1/config.grpc.pb.h"
 
 namespace tether::api {
+
+class ConfigFanout;
 
 struct ConfigServiceOptions {
   size_t max_chunk_bytes = kDefaultMaxChunkBytes;
@@ -70,12 +76,10 @@ class ConfigService final
   grpc::ServerWriteReactor<grpc::ByteBuffer>* GetConfig(grpc::CallbackServerContext* context,
                                                         const grpc::ByteBuffer* request) override;
 
-  class Fanout;
-
  private:
   // Reactors point to it raw: gRPC ends them all (OnDone) before its Shutdown returns, which is
   // before the service goes away.
-  std::unique_ptr<Fanout> fanout_;
+  std::unique_ptr<ConfigFanout> fanout_;
   // Dropped first: no publish reaches fanout_ once it goes.
   config::SnapshotStore::Observers::Handle publish_observer_;
 };

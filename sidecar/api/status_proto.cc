@@ -5,20 +5,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "protocol/constants.h"
+#include "sidecar/api/proto_convert.h"
 
 namespace tether::api {
 namespace {
 
+// proto_convert.h's overloads beside this file's own ToProto.
+using api::ToProto;
+
 // Connected this many ping intervals without a config: the CP is likely withholding it (§3.4).
 constexpr int kWithholdIntervals = 2;
-
-bool IsSet(absl::Time t) { return t != absl::InfinitePast() && t != absl::InfiniteFuture(); }
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t seconds = absl::ToUnixSeconds(t);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
-}
 
 void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
   const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
@@ -38,18 +34,6 @@ v1::ConnectionState ToProto(status::ConnectionState state) {
       return v1::STOPPED;
   }
   return v1::CONNECTION_STATE_UNSPECIFIED;
-}
-
-v1::Source ToProto(config::Source source) {
-  switch (source) {
-    case config::Source::kControlPlane:
-      return v1::CONTROL_PLANE;
-    case config::Source::kDiskCache:
-      return v1::DISK_CACHE;
-    case config::Source::kNone:
-      break;
-  }
-  return v1::NONE;
 }
 
 void FillControlPlane(const status::ConnectionInfo& c, const StatusContext& context, absl::Time now,

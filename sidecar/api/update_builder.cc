@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "sidecar/api/proto_convert.h"
 
 namespace tether::api {
 namespace {
@@ -20,18 +21,6 @@ using ::google::protobuf::io::CodedOutputStream;
 // Kong's whole-config key in Snapshot::hashes (kong-protocol.md §3.2); every subscriber gets it,
 // whatever its filter, because it names the config the update brings it to.
 constexpr absl::string_view kConfigHashKey = "config";
-
-v1::Source ToProto(config::Source source) {
-  switch (source) {
-    case config::Source::kControlPlane:
-      return v1::CONTROL_PLANE;
-    case config::Source::kDiskCache:
-      return v1::DISK_CACHE;
-    case config::Source::kNone:
-      break;
-  }
-  return v1::NONE;
-}
 
 // Wire size of a length-delimited field (string, bytes, message) with a field number below 16,
 // so a one-byte tag; proto3 leaves out empty strings. Exact, so the chunk budget is too.
@@ -60,12 +49,7 @@ v1::WatchResponse MakeHeader(const config::Snapshot& target, const config::TypeF
   for (const auto& [key, hash] : target.hashes) {
     if (key == kConfigHashKey || filter.Matches(key)) (*header.mutable_hashes())[key] = hash;
   }
-  if (target.received_at != absl::InfinitePast() && target.received_at != absl::InfiniteFuture()) {
-    const int64_t seconds = absl::ToUnixSeconds(target.received_at);
-    header.mutable_received_at()->set_seconds(seconds);
-    header.mutable_received_at()->set_nanos(static_cast<int32_t>(
-        (target.received_at - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
-  }
+  if (IsSet(target.received_at)) SetTimestamp(target.received_at, header.mutable_received_at());
   header.set_source(ToProto(target.source));
   for (const auto& [type, collection] : target.types) {
     if (filter.Matches(type)) header.add_entity_types(type);

@@ -1,0 +1,136 @@
+#include "sidecar/api/config_fanout.h"
+
+#include <exception>
+#include <optional>
+#include <utility>
+
+#include "sidecar/api/watch_reactor.h"
+#include "sidecar/common/log.h"
+
+namespace tether::api {
+namespace {
+
+constexpr absl::string_view kLog = "api";
+
+}  // namespace
+
+ConfigFanout::ConfigFanout(config::SnapshotStore& store, status::StatusBoard& status,
+                           size_t max_chunk_bytes)
+    : store_(store), status_(status), cache_(max_chunk_bytes), worker_([this] { Run(); }) {}
+
+void ConfigFanout::OnPublish() {
+  MutexLock lock(&mu_);
+  dirty_ = true;
+}
+
+bool ConfigFanout::Register(std::shared_ptr<Stream> stream, std::shared_ptr<WatchReactor> watch) {
+  MutexLock lock(&mu_);
+  Stream* key = stream.get();
+  streams_.emplace(key, Registered{std::move(stream), std::move(watch)});
+  return !shutting_down_;
+}
+
+void ConfigFanout::Unregister(Stream* stream) {
+  std::shared_ptr<Stream> last;
+  MutexLock lock(&mu_);
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return;
+  last = std::move(it->second.stream);
+  streams_.erase(it);
+  // `last` is released after the lock (declared before it).
+}
+
+void ConfigFanout::Post(Task task) {
+  MutexLock lock(&mu_);
+  if (stopping_) return;
+  tasks_.push_back(std::move(task));
+}
+
+void ConfigFanout::BeginShutdown() {
+  std::vector<std::shared_ptr<Stream>> streams;
+  {
+    MutexLock lock(&mu_);
+    shutting_down_ = true;
+    for (auto& [key, registered] : streams_) streams.push_back(registered.stream);
+  }
+  for (const auto& stream : streams) stream->FinishForShutdown();
+}
+
+void ConfigFanout::Stop() {
+  {
+    MutexLock lock(&mu_);
+    shutting_down_ = true;
+    stopping_ = true;
+  }
+  if (worker_.joinable()) worker_.join();
+  std::vector<Task> dropped;
+  MutexLock lock(&mu_);
+  dropped.swap(tasks_);
+}
+
+absl::StatusOr<UpdatePtr> ConfigFanout::GetUpdate(const config::SnapshotPtr& base,
+                                                  const config::Snapshot& target,
+                                                  const config::TypeFilter& filter,
+                                                  UpdateMode mode) {
+  UpdatePtr update;
+  try {
+    update = cache_.Get(base, target, filter, mode);
+  } catch (const std::exception& e) {
+    log::Error(kLog, "cannot build update",
+               {{"config_hash", target.config_hash}, {"err", e.what()}});
+    return absl::InternalError("cannot build the update");
+  }
+  MutexLock lock(&mu_);
+  stats_ = cache_.stats();
+  return update;
+}
+
+UpdateCache::Stats ConfigFanout::Stats() const {
+  MutexLock lock(&mu_);
+  return stats_;
+}
+
+void ConfigFanout::BuildFor(const std::shared_ptr<WatchReactor>& watch) {
+  std::optional<SubscriberCursor::Plan> plan = watch->TakePending();
+  if (!plan) return;
+  absl::StatusOr<UpdatePtr> update = GetUpdate(plan->base, *plan->target, plan->filter, plan->mode);
+  if (!update.ok()) {
+    watch->FinishInternal(update.status().message());
+    return;
+  }
+  watch->StartUpdate(std::move(plan->target), *std::move(update));
+}
+
+void ConfigFanout::Run() {
+  while (true) {
+    std::vector<Task> tasks;
+    std::vector<std::shared_ptr<WatchReactor>> watches;
+    bool dirty;
+    {
+      MutexLock lock(&mu_);
+      mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return stopping_ || dirty_ || !tasks_.empty();
+      });
+      if (stopping_) return;
+      dirty = std::exchange(dirty_, false);
+      tasks.swap(tasks_);
+      if (dirty) {
+        for (auto& [key, registered] : streams_) {
+          if (registered.watch != nullptr) watches.push_back(registered.watch);
+        }
+      }
+    }
+    if (dirty) {
+      // Always the store's newest: snapshots published while the worker was busy are skipped.
+      if (config::SnapshotPtr latest = store_.Current()) {
+        cache_.Retain(latest->config_hash);
+        for (const auto& watch : watches) {
+          if (watch->Offer(latest)) BuildFor(watch);
+        }
+      }
+    }
+    for (Task& task : tasks) task();
+  }
+}
+
+}  // namespace tether::api
