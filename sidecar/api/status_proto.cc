@@ -169,11 +169,11 @@ std::string ConnectionHint(const status::ConnectionInfo& c, absl::Duration ping_
     case status::FailureCause::kEndedAfterBasicInfo:
       // Kong's CP closes at once when the node's major differs or its minor is newer (§2).
       return absl::StrCat(
-          "the control plane ended the connection right after basic_info: it most likely "
-          "refuses the Kong version tether advertised (",
-          c.node_version.empty() ? "unknown" : c.node_version,
-          "), which must have the control plane's major and at most its minor: set "
-          "--node-version to the control plane's version or lower within its major");
+          "the control plane closed the connection right after basic_info: it may refuse this "
+          "node's Kong version (tether advertised ",
+          c.node_version.empty() ? "none" : c.node_version,
+          "; Kong accepts its own major and at most its own minor): set --node-version to the "
+          "control plane's version or an older minor of the same major");
     case status::FailureCause::kNone:
     case status::FailureCause::kUnreachable:
     case status::FailureCause::kCredentials:

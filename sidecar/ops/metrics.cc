@@ -7,7 +7,6 @@
 #include <prometheus/text_serializer.h>
 
 #include <exception>
-#include <map>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -53,14 +52,9 @@ void Render(const status::StatusView& view, absl::Time now, prometheus::Registry
                        .Name("tether_control_plane_connection_failures_total")
                        .Help("Connection attempts that failed and connections that ended, by cause")
                        .Register(registry);
-  std::map<absl::string_view, uint64_t> by_reason;
-  for (absl::string_view reason : status::kFailureMetricReasons) by_reason[reason] = 0;
-  for (size_t i = 0; i < status::kFailureCauseCount; ++i) {
-    by_reason[status::FailureMetricReason(static_cast<status::FailureCause>(i))] +=
-        totals.connection_failures[i];
-  }
-  for (const auto& [reason, count] : by_reason) {
-    failures.Add({{"reason", std::string(reason)}}).Increment(static_cast<double>(count));
+  for (absl::string_view reason : status::kFailureMetricReasons) {
+    failures.Add({{"reason", std::string(reason)}})
+        .Increment(static_cast<double>(status::ConnectionFailuresWithReason(totals, reason)));
   }
   // Left out until a pong has been timed: 0 would read as an instant answer.
   if (connection.last_pong_at != absl::InfinitePast()) {

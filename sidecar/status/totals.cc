@@ -9,4 +9,14 @@ void DecodeDurations::Observe(absl::Duration d) {
   sum += d;
 }
 
+uint64_t ConnectionFailuresWithReason(const Totals& totals, absl::string_view reason) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < kFailureCauseCount; ++i) {
+    if (FailureMetricReason(static_cast<FailureCause>(i)) == reason) {
+      n += totals.connection_failures[i];
+    }
+  }
+  return n;
+}
+
 }  // namespace tether::status

@@ -57,4 +57,8 @@ struct Totals {
   DecodeDurations decode_durations;
 };
 
+// Connection failures whose FailureMetricReason is `reason` ("closed", "timeout", ...), as the
+// metric's label counts them.
+uint64_t ConnectionFailuresWithReason(const Totals& totals, absl::string_view reason);
+
 }  // namespace tether::status

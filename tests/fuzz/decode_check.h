@@ -125,7 +125,7 @@ inline void CheckDecode(absl::string_view frame) {
     Require(
         code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kResourceExhausted,
         "error code other than InvalidArgument or ResourceExhausted");
-    const std::string rejected = config::RejectedConfigHash(result.status());
+    const std::string rejected = config::RejectionOf(result.status()).config_hash;
     Require(rejected.empty() || IsHash(rejected), "rejected hash is not 32 lowercase hex chars");
     return;
   }

@@ -176,7 +176,7 @@ TEST_F(ApiStatusTest, ReflectionListsServices) {
 TEST_F(ApiStatusTest, WatchStatusEmitsOnConnectApplyRejectDisconnect) {
   StartApp({"--ping-interval=1h", "--ping-timeout=2h"});
   AwaitStatus([](const status::StatusView& v) {
-    return v.connection.state == cp::ConnectionState::kConnected;
+    return v.connection.state == status::ConnectionState::kConnected;
   });
   auto stub = v1::StatusService::NewStub(Unix());
   grpc::ClientContext context;
@@ -288,6 +288,11 @@ TEST_F(ApiStatusTest, HintsExplainLikelyCauses) {
     EXPECT_THAT(status.control_plane().hint(),
                 HasSubstr("closed the connection right after basic_info"));
     EXPECT_THAT(status.control_plane().hint(), HasSubstr("--node-version"));
+    // The version tether advertised, whether the refusal arrived as the close frame or as the
+    // reset that Kong's immediate close often causes (the cause is the same either way).
+    EXPECT_THAT(status.control_plane().hint(), HasSubstr("tether advertised 3.10.0"));
+    EXPECT_EQ(status.control_plane().last_error_cause(), "ended_after_basic_info");
+    EXPECT_EQ(status.control_plane().node_version(), "3.10.0");
     context.TryCancel();
     EXPECT_TRUE((*app)->Stop(kWait));
     (*old_cp)->Stop();

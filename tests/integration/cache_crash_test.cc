@@ -14,7 +14,7 @@
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
-#include "sidecar/app/config_cache.h"
+#include "sidecar/pipeline/config_cache.h"
 #include "sidecar/config/disk_cache.h"
 #include "tests/testing/app_fixture.h"
 #include "tests/testing/child_process.h"
@@ -120,7 +120,7 @@ TEST_F(CacheCrashTest, SigkillDuringWritesNeverLeavesACorruptCache) {
   }
 
   // What the next start would serve: decodable, one of ours; and no temp file survives it.
-  app::ConfigCache cache(data_dir_.path());
+  pipeline::ConfigCache cache(data_dir_.path());
   config::SnapshotPtr served = cache.Load(config::DecodeLimits{}, absl::ZeroDuration());
   ASSERT_TRUE(served);
   EXPECT_TRUE(pushed.contains(served->config_hash));

@@ -124,7 +124,7 @@ TEST_F(CertRotationTest, ValidRotationIsPresentedOnAGracefulReconnect) {
   EXPECT_THAT(closed[0].reason, HasSubstr("close frame"));
 
   const status::StatusView after = AwaitStatus([](const status::StatusView& v) {
-    return v.connection.state == cp::ConnectionState::kConnected &&
+    return v.connection.state == status::ConnectionState::kConnected &&
            v.connection.cert_rotations == 1;
   });
   EXPECT_THAT(after.connection.cert_subject, HasSubstr("CN=dp-b"));
@@ -142,7 +142,7 @@ TEST_F(CertRotationTest, BrokenRotationIsRefusedAndTheCurrentPairKept) {
   EXPECT_THAT(refused.connection.cert_error.message(), HasSubstr("key values mismatch"));
   EXPECT_EQ(refused.connection.cert_rotations, 0u);
   EXPECT_THAT(refused.connection.cert_subject, HasSubstr("CN=dp-a"));
-  EXPECT_EQ(refused.connection.state, cp::ConnectionState::kConnected);
+  EXPECT_EQ(refused.connection.state, status::ConnectionState::kConnected);
 
   // An expired certificate is refused the same way.
   const CertFiles expired =

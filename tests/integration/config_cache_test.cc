@@ -55,7 +55,7 @@ std::vector<std::string> FilesIn(const std::string& dir) {
 }
 
 bool Connected(const status::StatusView& v) {
-  return v.connection.state == cp::ConnectionState::kConnected;
+  return v.connection.state == status::ConnectionState::kConnected;
 }
 
 class ConfigCacheTest : public testing::AppTest {

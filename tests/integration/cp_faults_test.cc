@@ -31,7 +31,7 @@ std::string ExampleConfig() {
 }
 
 bool Connected(const status::StatusView& v) {
-  return v.connection.state == cp::ConnectionState::kConnected;
+  return v.connection.state == status::ConnectionState::kConnected;
 }
 
 std::string LastError(const status::StatusView& v) {
@@ -200,7 +200,7 @@ TEST_F(CpFaultsTest, ConnectionRefused) {
   const status::StatusView view =
       AwaitStatus([](const status::StatusView& v) { return v.connection.attempts >= 3; });
   EXPECT_THAT(LastError(view), HasSubstr("connect: Connection refused"));
-  EXPECT_NE(view.connection.state, cp::ConnectionState::kConnected);
+  EXPECT_NE(view.connection.state, status::ConnectionState::kConnected);
 }
 
 // A name that does not resolve (RFC 6761 reserves .invalid) fails in the resolve step.

@@ -36,12 +36,12 @@ using ::testing::SizeIs;
 // The session's latest ConnectionInfo, for waiting on a state.
 class ConnectionRecorder {
  public:
-  void Set(const cp::ConnectionInfo& info) {
+  void Set(const status::ConnectionInfo& info) {
     MutexLock lock(&mu_);
     info_ = info;
   }
   // Waits until `pred` holds; fails the test if it does not within kWait.
-  cp::ConnectionInfo Await(const std::function<bool(const cp::ConnectionInfo&)>& pred) {
+  status::ConnectionInfo Await(const std::function<bool(const status::ConnectionInfo&)>& pred) {
     MutexLock lock(&mu_);
     const bool held =
         mu_.AwaitWithTimeout([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return pred(info_); }, kWait);
@@ -52,11 +52,11 @@ class ConnectionRecorder {
 
  private:
   Mutex mu_;
-  cp::ConnectionInfo info_ ABSL_GUARDED_BY(mu_);
+  status::ConnectionInfo info_ ABSL_GUARDED_BY(mu_);
 };
 
-bool IsConnected(const cp::ConnectionInfo& info) {
-  return info.state == cp::ConnectionState::kConnected;
+bool IsConnected(const status::ConnectionInfo& info) {
+  return info.state == status::ConnectionState::kConnected;
 }
 
 // A cp::Session against tether-devcp on 127.0.0.1, under the name "cp.test" that only the test's
@@ -101,8 +101,8 @@ class SessionResolveTest : public ::testing::Test {
     o.backoff.max = absl::Milliseconds(50);
     o.resolve_for_test = std::move(resolve);
     cp::SessionCallbacks callbacks;
-    callbacks.on_frame = [](cp::Frame) -> std::optional<std::string> { return std::nullopt; };
-    callbacks.on_change = [this](const cp::ConnectionInfo& info) { recorder_.Set(info); };
+    callbacks.on_frame = [](std::string, absl::Time) {};
+    callbacks.on_change = [this](const status::ConnectionInfo& info) { recorder_.Set(info); };
     auto session = cp::Session::Create(io_, std::move(o), std::move(callbacks));
     ASSERT_TRUE(session.ok()) << session.status();
     session_ = *std::move(session);
@@ -127,7 +127,7 @@ TEST_F(SessionResolveTest, TriesEachResolvedAddressInTurn) {
   StartSession([](const std::string&) -> absl::StatusOr<std::vector<std::string>> {
     return std::vector<std::string>{"127.0.0.2", "127.0.0.1"};
   });
-  const cp::ConnectionInfo info = recorder_.Await(IsConnected);
+  const status::ConnectionInfo info = recorder_.Await(IsConnected);
   EXPECT_EQ(info.attempts, 1u);
   EXPECT_EQ(info.peer, At("127.0.0.1"));
   EXPECT_THAT(logs.LinesWith("cp: resolved host=cp.test"), SizeIs(1));
@@ -145,7 +145,7 @@ TEST_F(SessionResolveTest, ResolvesAgainOnEveryAttempt) {
     EXPECT_EQ(host, "cp.test");
     return std::vector<std::string>{++calls <= 2 ? "127.0.0.2" : "127.0.0.1"};
   });
-  cp::ConnectionInfo info = recorder_.Await(IsConnected);
+  status::ConnectionInfo info = recorder_.Await(IsConnected);
   EXPECT_EQ(info.attempts, 3u);
   EXPECT_EQ(calls.load(), 3);
 
@@ -153,7 +153,7 @@ TEST_F(SessionResolveTest, ResolvesAgainOnEveryAttempt) {
   cp_->CloseAll();
   ASSERT_TRUE(cp_->WaitForEventCount(OfKind(EventKind::kConnected), 2, kWait));
   info = recorder_.Await(
-      [](const cp::ConnectionInfo& i) { return IsConnected(i) && i.attempts == 4; });
+      [](const status::ConnectionInfo& i) { return IsConnected(i) && i.attempts == 4; });
   EXPECT_EQ(calls.load(), 4);
 }
 
@@ -162,8 +162,8 @@ TEST_F(SessionResolveTest, ErrorNamesEveryAddressTried) {
   StartSession([](const std::string&) -> absl::StatusOr<std::vector<std::string>> {
     return std::vector<std::string>{"127.0.0.2", "127.0.0.3"};
   });
-  const cp::ConnectionInfo info =
-      recorder_.Await([](const cp::ConnectionInfo& i) { return !i.last_error.ok(); });
+  const status::ConnectionInfo info =
+      recorder_.Await([](const status::ConnectionInfo& i) { return !i.last_error.ok(); });
   EXPECT_EQ(info.last_error.message(),
             absl::StrCat("connect: each of 2 addresses failed: ", At("127.0.0.2"),
                          ": Connection refused, ", At("127.0.0.3"), ": Connection refused"));
@@ -213,7 +213,7 @@ TEST_F(AppResolveTest, LocalhostReachesTheAddressThatAccepts) {
   StartCpWith(o);
   StartApp({absl::StrCat("--cluster-control-plane=localhost:", cp_->port())});
   const status::StatusView view = AwaitStatus([](const status::StatusView& v) {
-    return v.connection.state == cp::ConnectionState::kConnected;
+    return v.connection.state == status::ConnectionState::kConnected;
   });
   const bool v6 = addresses.back().find(':') != std::string::npos;
   EXPECT_EQ(view.connection.peer, v6 ? absl::StrCat("[", addresses.back(), "]:", cp_->port())

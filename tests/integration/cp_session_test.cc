@@ -18,6 +18,7 @@
 #include "sidecar/config/decoder.h"
 #include "sidecar/cp/basic_info.h"
 #include "sidecar/cp/session.h"
+#include "sidecar/pipeline/pipeline.h"
 #include "tests/testing/app_fixture.h"
 #include "tests/testing/testing.h"
 #include "tools/devcp/control_plane.h"
@@ -75,7 +76,7 @@ TEST_F(CpSessionTest, SharedModeConnectsAndAppliesConfig) {
   });
   EXPECT_GT(view.connection.last_ping_rtt, absl::ZeroDuration());
   EXPECT_LT(view.connection.last_ping_rtt, kWait);
-  EXPECT_EQ(view.connection.state, cp::ConnectionState::kConnected);
+  EXPECT_EQ(view.connection.state, status::ConnectionState::kConnected);
   EXPECT_EQ(view.connection.attempts, 1u);
   EXPECT_EQ(view.config.applies, 1u);
   EXPECT_GT(view.config.current->EntityCount(), 10u);
@@ -184,11 +185,11 @@ TEST_F(CpSessionTest, PongTimeoutReconnects) {
     return absl::IsDeadlineExceeded(v.connection.last_error) &&
            absl::StrContains(v.connection.last_error.message(), "no pong");
   });
-  EXPECT_NE(view.connection.state, cp::ConnectionState::kConnected);
+  EXPECT_NE(view.connection.state, status::ConnectionState::kConnected);
   cp_->Unfreeze();
   EXPECT_TRUE(cp_->WaitForEventCount(OfKind(EventKind::kConnected), 2, kWait));
   AwaitStatus([](const status::StatusView& v) {
-    return v.connection.state == cp::ConnectionState::kConnected;
+    return v.connection.state == status::ConnectionState::kConnected;
   });
 }
 
@@ -200,7 +201,7 @@ TEST_F(CpSessionTest, ControlPlaneCloseReconnectsWithBackoff) {
   ASSERT_TRUE(cp_->WaitForEvent(OfKind(EventKind::kPing, 1), kWait));
   cp_->CloseAll();
   const status::StatusView view = AwaitStatus([](const status::StatusView& v) {
-    return v.connection.state == cp::ConnectionState::kDisconnected;
+    return v.connection.state == status::ConnectionState::kDisconnected;
   });
   EXPECT_THAT(std::string(view.connection.last_error.message()),
               HasSubstr("control plane closed the connection"));
@@ -294,7 +295,7 @@ TEST_F(CpSessionTest, BadInputIsRejectedAndLastGoodConfigKept) {
     EXPECT_THAT(view.config.last_rejection->reason, HasSubstr(cases[i].reason));
     EXPECT_EQ(view.config.current->config_hash, *hash);
     EXPECT_EQ(view.connection.attempts, 1u);
-    EXPECT_EQ(view.connection.state, cp::ConnectionState::kConnected);
+    EXPECT_EQ(view.connection.state, status::ConnectionState::kConnected);
   }
   // A message of another type is ignored, not rejected.
   cp_->PushMessage(R"({"type":"something_new"})");
@@ -326,13 +327,13 @@ TEST_F(CpSessionTest, StopDuringBackoff) {
   testing::RefusingPort refusing;
   StartAppAt(refusing.port(), {"--reconnect-backoff-min=1h", "--reconnect-backoff-max=2h"});
   const status::StatusView view = AwaitStatus([](const status::StatusView& v) {
-    return v.connection.state == cp::ConnectionState::kDisconnected && v.connection.attempts == 1;
+    return v.connection.state == status::ConnectionState::kDisconnected && v.connection.attempts == 1;
   });
   EXPECT_THAT(std::string(view.connection.last_error.message()),
               HasSubstr("connect: Connection refused"));
   EXPECT_GE(view.connection.retry_in, absl::Hours(1));
   EXPECT_TRUE(app_->Stop(kWait));
-  EXPECT_EQ(app_->status().Get().connection.state, cp::ConnectionState::kStopped);
+  EXPECT_EQ(app_->status().Get().connection.state, status::ConnectionState::kStopped);
 }
 
 // Stop during a connect that hangs in the TLS handshake (a peer that never answers, with an
@@ -341,10 +342,10 @@ TEST_F(CpSessionTest, StopDuringConnect) {
   testing::SilentListener silent;
   StartAppAt(silent.port(), {"--connect-timeout=1h"});
   AwaitStatus([](const status::StatusView& v) {
-    return v.connection.state == cp::ConnectionState::kConnecting;
+    return v.connection.state == status::ConnectionState::kConnecting;
   });
   EXPECT_TRUE(app_->Stop(kWait));
-  EXPECT_EQ(app_->status().Get().connection.state, cp::ConnectionState::kStopped);
+  EXPECT_EQ(app_->status().Get().connection.state, status::ConnectionState::kStopped);
 }
 
 // The connect deadline bounds a peer that accepts TCP but never completes TLS.
@@ -370,8 +371,8 @@ TEST_F(CpSessionTest, StopClosesWithCloseFrame) {
   EXPECT_FALSE(cp_->WaitForEvent(OfKind(EventKind::kInvalidFrame), absl::ZeroDuration()));
 }
 
-// Latest wins: while the first frame is being decoded (held here), three more arrive; only the
-// newest of them is decoded next, and its hash is pinged at once.
+// Latest wins, session and pipeline together: while the first frame is being decoded (held here),
+// three more arrive; only the newest of them is decoded next, and its hash is pinged at once.
 TEST(SessionLatestWinsTest, NewestFrameWinsWhileDecoding) {
   devcp::Options o;
   o.cert_path = testing::Fixture("certs/kong_clustering.crt");
@@ -403,25 +404,32 @@ TEST(SessionLatestWinsTest, NewestFrameWinsWhileDecoding) {
   so.basic_info = cp::BuildBasicInfo({}, {});
   so.ping_interval = absl::Hours(1);
   so.ping_timeout = absl::Hours(2);
+  std::unique_ptr<cp::Session> session;
+  pipeline::Pipeline pipeline(
+      [&](pipeline::Frame frame) -> std::optional<std::string> {
+        auto r = config::DecodeReconfigure(frame.bytes, "", {}, config::Source::kControlPlane,
+                                           frame.received_at);
+        if (!r.ok()) return std::nullopt;
+        {
+          absl::MutexLock lock(&mu);
+          decoded.push_back(r->config_hash);
+        }
+        if (!first_started.HasBeenNotified()) {
+          first_started.Notify();
+          release_first.WaitForNotification();
+        }
+        return r->config_hash;
+      },
+      [&](std::string hash) { session->SetAppliedHash(std::move(hash)); }, nullptr);
   cp::SessionCallbacks cb;
-  cb.on_change = [&](const cp::ConnectionInfo& info) { board.SetConnection(info); };
-  cb.on_frame = [&](cp::Frame frame) -> std::optional<std::string> {
-    auto r = config::DecodeReconfigure(frame.bytes, "", {}, config::Source::kControlPlane,
-                                       frame.received_at);
-    if (!r.ok()) return std::nullopt;
-    {
-      absl::MutexLock lock(&mu);
-      decoded.push_back(r->config_hash);
-    }
-    if (!first_started.HasBeenNotified()) {
-      first_started.Notify();
-      release_first.WaitForNotification();
-    }
-    return r->config_hash;
+  cb.on_change = [&](const status::ConnectionInfo& info) { board.SetConnection(info); };
+  cb.on_frame = [&](std::string frame, absl::Time received_at) {
+    pipeline.Submit(pipeline::Frame{std::move(frame), received_at});
   };
-  auto session = cp::Session::Create(io, so, cb);
-  ASSERT_TRUE(session.ok()) << session.status();
-  (*session)->Start();
+  auto created = cp::Session::Create(io, so, cb);
+  ASSERT_TRUE(created.ok()) << created.status();
+  session = *std::move(created);
+  session->Start();
 
   first_started.WaitForNotification();
   for (int i = 1; i < 4; ++i) {
@@ -442,7 +450,8 @@ TEST(SessionLatestWinsTest, NewestFrameWinsWhileDecoding) {
   }
   EXPECT_FALSE(cp->WaitForEvent(PingWith(hashes[1]), absl::ZeroDuration()));
   EXPECT_FALSE(cp->WaitForEvent(PingWith(hashes[2]), absl::ZeroDuration()));
-  EXPECT_TRUE((*session)->Stop(kWait));
+  EXPECT_TRUE(session->Stop(kWait));
+  pipeline.Stop();
   guard.reset();
   io.stop();
   io_thread.join();

@@ -63,7 +63,7 @@ TEST_F(OpsTest, MetricsFollowConnectApplyRejectAndDisconnect) {
   cp_->Freeze();  // TLS stalls: tether is connecting, not connected
   StartApp({"--ping-interval=1h", "--ping-timeout=2h"});
   AwaitStatus([](const status::StatusView& v) {
-    return v.connection.state == cp::ConnectionState::kConnecting;
+    return v.connection.state == status::ConnectionState::kConnecting;
   });
   std::map<std::string, double> m = Scrape();
   EXPECT_EQ(m.at("tether_control_plane_connected"), 0);
@@ -72,7 +72,7 @@ TEST_F(OpsTest, MetricsFollowConnectApplyRejectAndDisconnect) {
 
   cp_->Unfreeze();
   AwaitStatus([](const status::StatusView& v) {
-    return v.connection.state == cp::ConnectionState::kConnected;
+    return v.connection.state == status::ConnectionState::kConnected;
   });
   m = Scrape();
   EXPECT_EQ(m.at("tether_control_plane_connected"), 1);
@@ -103,8 +103,8 @@ TEST_F(OpsTest, MetricsFollowConnectApplyRejectAndDisconnect) {
 
   cp_->Stop();
   AwaitStatus([](const status::StatusView& v) {
-    return v.connection.state != cp::ConnectionState::kConnected &&
-           v.totals.connection_failures[static_cast<size_t>(status::ConnectFailure::kClosed)] >= 1;
+    return v.connection.state != status::ConnectionState::kConnected &&
+           status::ConnectionFailuresWithReason(v.totals, "closed") >= 1;
   });
   m = Scrape();
   EXPECT_EQ(m.at("tether_control_plane_connected"), 0);
@@ -118,7 +118,7 @@ TEST_F(OpsTest, ReadyzTurnsReadyOnTheFirstConfig) {
   StartCp();
   StartApp();
   AwaitStatus([](const status::StatusView& v) {
-    return v.connection.state == cp::ConnectionState::kConnected;
+    return v.connection.state == status::ConnectionState::kConnected;
   });
   testing::HttpResponse r = Get("/readyz");
   EXPECT_EQ(r.status, 503);
@@ -136,7 +136,8 @@ TEST_F(OpsTest, ShutdownFromLoopbackReachesTheAppCallback) {
   StartCp();
   Notification requested;
   settings_ = testing::TestSettings(cp_->port(), data_dir_.path());
-  auto app = app::App::Create(settings_, [&requested] { requested.Notify(); });
+  auto app = app::App::Create(
+      settings_, app::AppCallbacks{.on_shutdown_request = [&requested] { requested.Notify(); }});
   ASSERT_TRUE(app.ok()) << app.status();
   app_ = *std::move(app);
   app_->Start();

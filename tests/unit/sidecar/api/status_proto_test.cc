@@ -12,66 +12,90 @@ using ::testing::HasSubstr;
 constexpr absl::Duration kPing = absl::Seconds(30);
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 
-cp::ConnectionInfo Disconnected(absl::Status error) {
-  cp::ConnectionInfo c;
-  c.state = cp::ConnectionState::kDisconnected;
+status::ConnectionInfo Disconnected(status::FailureCause cause, absl::Status error) {
+  status::ConnectionInfo c;
+  c.state = status::ConnectionState::kDisconnected;
   c.address = "cp.example.com:8005";
+  c.node_version = "3.10.0";
   c.attempts = 2;
   c.last_error = std::move(error);
+  c.last_cause = cause;
   return c;
 }
 
-// Each situation gets its hint (a substring checked) or none, case by case.
+// Each situation gets its hint (a substring checked) or none, case by case: the hint follows the
+// typed cause, whatever the message says.
 TEST(ConnectionHintTest, NamesTheLikelyCause) {
   struct Case {
     std::string name;
-    cp::ConnectionInfo connection;
+    status::ConnectionInfo connection;
     std::string hint;  // empty: no hint
   };
-  cp::ConnectionInfo short_lived =
-      Disconnected(absl::UnavailableError("control plane closed the connection"));
+  using status::FailureCause;
+  status::ConnectionInfo short_lived = Disconnected(
+      FailureCause::kEndedAfterBasicInfo,
+      absl::UnavailableError("control plane closed the connection"));
   short_lived.last_connection_duration = absl::Milliseconds(20);
-  cp::ConnectionInfo long_lived = short_lived;
+  // Kong's refusal often arrives as a reset: the same cause, the same hint.
+  status::ConnectionInfo reset_after_basic_info = Disconnected(
+      FailureCause::kEndedAfterBasicInfo, absl::UnavailableError("read: Connection reset by peer"));
+  status::ConnectionInfo long_lived =
+      Disconnected(FailureCause::kClosedByCp,
+                   absl::UnavailableError("control plane closed the connection"));
   long_lived.last_connection_duration = absl::Minutes(10);
-  cp::ConnectionInfo short_with_config = short_lived;
+  status::ConnectionInfo short_with_config = long_lived;
+  short_with_config.last_connection_duration = absl::Milliseconds(20);
   short_with_config.config_received = true;
 
-  cp::ConnectionInfo connected;
-  connected.state = cp::ConnectionState::kConnected;
+  status::ConnectionInfo connected;
+  connected.state = status::ConnectionState::kConnected;
   connected.connected_since = kNow - 3 * kPing;
-  cp::ConnectionInfo connected_briefly = connected;
+  status::ConnectionInfo connected_briefly = connected;
   connected_briefly.connected_since = kNow - kPing;
-  cp::ConnectionInfo connected_with_config = connected;
+  status::ConnectionInfo connected_with_config = connected;
   connected_with_config.config_received = true;
-  cp::ConnectionInfo stopped = short_lived;
-  stopped.state = cp::ConnectionState::kStopped;
-  cp::ConnectionInfo first_attempt;
-  first_attempt.state = cp::ConnectionState::kConnecting;
+  status::ConnectionInfo stopped = short_lived;
+  stopped.state = status::ConnectionState::kStopped;
+  status::ConnectionInfo first_attempt;
+  first_attempt.state = status::ConnectionState::kConnecting;
 
   const std::vector<Case> cases = {
       {"closed right after basic_info", short_lived, "may refuse this node's Kong version"},
+      {"names the version and the flag", short_lived,
+       "tether advertised 3.10.0; Kong accepts its own major and at most its own minor): set "
+       "--node-version"},
+      {"reset right after basic_info", reset_after_basic_info,
+       "may refuse this node's Kong version"},
       {"closed after a long connection", long_lived, ""},
       {"closed soon but had config", short_with_config, ""},
       {"withholding", connected, "withholding config because a configured plugin is missing"},
       {"connected only briefly", connected_briefly, ""},
       {"connected with config", connected_with_config, ""},
-      {"refused", Disconnected(absl::UnavailableError("connect: Connection refused")),
+      {"refused",
+       Disconnected(FailureCause::kRefused, absl::UnavailableError("connect: Connection refused")),
        "nothing listens at cp.example.com:8005"},
-      {"resolve", Disconnected(absl::UnavailableError("resolve: Host not found")),
+      {"resolve",
+       Disconnected(FailureCause::kDns, absl::UnavailableError("resolve: Host not found")),
        "cannot resolve cp.example.com:8005"},
       {"server cert",
-       Disconnected(absl::UnavailableError(
-           "tls handshake: certificate verify failed: self-signed certificate")),
+       Disconnected(FailureCause::kServerUntrusted,
+                    absl::UnavailableError(
+                        "tls handshake: certificate verify failed: self-signed certificate")),
        "does not trust the control plane's certificate"},
       {"client cert",
-       Disconnected(absl::UnavailableError("websocket upgrade: tlsv13 alert unknown ca")),
+       Disconnected(FailureCause::kClientCertRefused,
+                    absl::UnavailableError("websocket upgrade: tlsv13 alert unknown ca")),
        "refused tether's client certificate"},
-      {"timeout", Disconnected(absl::DeadlineExceededError("tls handshake: timed out")),
+      {"timeout",
+       Disconnected(FailureCause::kTimeout, absl::DeadlineExceededError("tls handshake: timed out")),
        "does not complete a connection in time"},
       {"no pong",
-       Disconnected(absl::DeadlineExceededError("no pong or frame from control plane within 45s")),
+       Disconnected(FailureCause::kNoPong,
+                    absl::DeadlineExceededError("no pong or frame from control plane within 45s")),
        "stopped answering pings"},
-      {"upgrade refused", Disconnected(absl::UnavailableError("websocket upgrade: end of stream")),
+      {"upgrade refused",
+       Disconnected(FailureCause::kUpgradeRefused,
+                    absl::UnavailableError("websocket upgrade: end of stream")),
        "ended the websocket upgrade"},
       {"stopped", stopped, ""},
       {"first attempt", first_attempt, ""},
@@ -123,7 +147,7 @@ TEST(StatusToProtoTest, CarriesConfigNodeAndSubscribers) {
   sub.connected_since = kNow;
   sub.updates_sent = 3;
   view.subscribers.emplace(7, sub);
-  view.connection.state = cp::ConnectionState::kConnected;
+  view.connection.state = status::ConnectionState::kConnected;
   view.connection.connected_since = kNow - absl::Seconds(5);
   view.connection.last_ping_rtt = absl::Milliseconds(1500);
 

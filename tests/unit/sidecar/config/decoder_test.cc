@@ -235,21 +235,30 @@ TEST(DecoderTest, FillsMissingHashes) {
   EXPECT_EQ(snapshot.types.at("routes").hash, kZeros);
 }
 
-// A rejected message's config_hash travels with the error, when it was read.
+// A rejected message's config_hash travels with the error, when it was read, and so does the
+// typed cause of every error.
 TEST(DecoderTest, ErrorsCarryRejectedHash) {
   absl::StatusOr<DecodeResult> with_hash = Decode(Message(R"({"routes":[{}]})", kHashA));
   ASSERT_FALSE(with_hash.ok());
-  EXPECT_EQ(RejectedConfigHash(with_hash.status()), kHashA);
+  EXPECT_EQ(RejectionOf(with_hash.status()).config_hash, kHashA);
 
   absl::StatusOr<DecodeResult> computed = Decode(Message(R"({"routes":[{}]})"));
   ASSERT_FALSE(computed.ok());
-  EXPECT_EQ(RejectedConfigHash(computed.status()),
+  EXPECT_EQ(RejectionOf(computed.status()).config_hash,
             protocol::CalculateConfigHash(Parse(R"({"routes":[{}]})")).config_hash);
 
   absl::StatusOr<DecodeResult> unreadable = Decode("{");
   ASSERT_FALSE(unreadable.ok());
-  EXPECT_THAT(RejectedConfigHash(unreadable.status()), IsEmpty());
-  EXPECT_THAT(RejectedConfigHash(absl::OkStatus()), IsEmpty());
+  EXPECT_THAT(RejectionOf(unreadable.status()).config_hash, IsEmpty());
+  EXPECT_THAT(RejectionOf(absl::OkStatus()).config_hash, IsEmpty());
+
+  EXPECT_EQ(RejectionOf(with_hash.status()).cause, RejectCause::kShape);
+  EXPECT_EQ(RejectionOf(unreadable.status()).cause, RejectCause::kJson);
+  EXPECT_EQ(RejectionOf(DecodeReconfigure("not gzip", kZeros, DecodeLimits(),
+                                          Source::kControlPlane, kReceivedAt)
+                            .status())
+                .cause,
+            RejectCause::kGzip);
 }
 
 // An entity's JSON keeps the key order it was sent in (deltas, not the decoder, treat a reordered

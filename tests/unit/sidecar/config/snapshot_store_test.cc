@@ -47,8 +47,8 @@ TEST(SnapshotStoreTest, PublishReplacesCurrent) {
 TEST(SnapshotStoreTest, NotifiesObserversInOrder) {
   SnapshotStore store;
   std::vector<std::string> calls;
-  store.AddObserver([&](const SnapshotPtr& s) { calls.push_back("a:" + s->config_hash); });
-  store.AddObserver([&](const SnapshotPtr& s) { calls.push_back("b:" + s->config_hash); });
+  auto a = store.AddObserver([&](const SnapshotPtr& s) { calls.push_back("a:" + s->config_hash); });
+  auto b = store.AddObserver([&](const SnapshotPtr& s) { calls.push_back("b:" + s->config_hash); });
   const SnapshotPtr snapshot = MakeSnapshot(7);
   store.Publish(snapshot);
   EXPECT_THAT(calls, ElementsAre("a:" + snapshot->config_hash, "b:" + snapshot->config_hash));
@@ -58,7 +58,7 @@ TEST(SnapshotStoreTest, NotifiesObserversInOrder) {
 TEST(SnapshotStoreTest, ObserverMayReadStore) {
   SnapshotStore store;
   SnapshotPtr seen;
-  store.AddObserver([&](const SnapshotPtr&) { seen = store.Current(); });
+  auto handle = store.AddObserver([&](const SnapshotPtr&) { seen = store.Current(); });
   const SnapshotPtr snapshot = MakeSnapshot(3);
   store.Publish(snapshot);
   EXPECT_EQ(seen, snapshot);

@@ -1,7 +1,7 @@
 #include "sidecar/cp/basic_info.h"
 
 #include "gtest/gtest.h"
-#include "sidecar/cp/session.h"
+#include "sidecar/cp/outlet.h"
 
 namespace tether::cp {
 namespace {

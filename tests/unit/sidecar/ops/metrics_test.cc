@@ -56,11 +56,11 @@ TEST(MetricsTest, RendersEveryMetricFromTheView) {
   view.connection.attempts = 4;
   view.connection.last_pong_at = now - absl::Seconds(1);
   view.connection.last_ping_rtt = absl::Milliseconds(250);
-  view.totals.connection_failures[static_cast<size_t>(status::ConnectFailure::kRefused)] = 2;
-  view.totals.connection_failures[static_cast<size_t>(status::ConnectFailure::kClosed)] = 1;
+  view.totals.connection_failures[static_cast<size_t>(status::FailureCause::kRefused)] = 2;
+  view.totals.connection_failures[static_cast<size_t>(status::FailureCause::kClosedByCp)] = 1;
   view.config.current = MakeSnapshot(now - absl::Seconds(90));
   view.config.applies = 5;
-  view.totals.rejections[static_cast<size_t>(status::RejectReason::kGzip)] = 3;
+  view.totals.rejections[static_cast<size_t>(config::RejectCause::kGzip)] = 3;
   view.totals.decode_durations.Observe(absl::Milliseconds(3));
   view.totals.decode_durations.Observe(absl::Milliseconds(7));
   view.totals.decode_durations.Observe(absl::Seconds(90));

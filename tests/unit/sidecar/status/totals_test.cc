@@ -1,100 +1,71 @@
-// The causes behind /metrics' reason labels, from the messages cp/ and config/ really produce,
-// and the decode-duration buckets.
+// The typed causes behind /metrics' reason labels, and the decode-duration buckets.
 #include "sidecar/status/totals.h"
 
+#include <algorithm>
+#include <iterator>
 #include <set>
+#include <utility>
 
 #include "gtest/gtest.h"
 
 namespace tether::status {
 namespace {
 
-// Each end reason the CP session reports maps onto its cause.
-TEST(TotalsTest, ClassifiesConnectionFailures) {
-  struct Case {
-    absl::Status error;
-    ConnectFailure want;
+// Every typed cause keeps the Prometheus label its failures had before causes were typed, so
+// dashboards and alerts on tether_control_plane_connection_failures_total{reason} still hold.
+TEST(TotalsTest, EachFailureCauseHasItsMetricReason) {
+  const std::pair<FailureCause, absl::string_view> cases[] = {
+      {FailureCause::kNone, "other"},
+      {FailureCause::kDns, "dns"},
+      {FailureCause::kRefused, "refused"},
+      {FailureCause::kUnreachable, "other"},
+      {FailureCause::kTimeout, "timeout"},
+      {FailureCause::kCredentials, "tls"},
+      {FailureCause::kServerUntrusted, "tls"},
+      {FailureCause::kClientCertRefused, "tls"},
+      {FailureCause::kTls, "tls"},
+      {FailureCause::kProxy, "proxy"},
+      {FailureCause::kUpgradeRefused, "protocol"},
+      {FailureCause::kEndedAfterBasicInfo, "closed"},
+      {FailureCause::kNoPong, "timeout"},
+      {FailureCause::kClosedByCp, "closed"},
+      {FailureCause::kConnectionLost, "closed"},
+      {FailureCause::kRotation, "other"},
+      {FailureCause::kInternal, "other"},
   };
-  const Case cases[] = {
-      {absl::UnavailableError("resolve: Host not found (authoritative)"), ConnectFailure::kDns},
-      {absl::UnavailableError("connect: Connection refused"), ConnectFailure::kRefused},
-      {absl::UnavailableError("connect: Network is unreachable"), ConnectFailure::kOther},
-      {absl::UnavailableError("connect: each of 2 addresses failed: 127.0.0.1:1: Connection "
-                              "refused, [::1]:1: Connection refused"),
-       ConnectFailure::kRefused},
-      {absl::FailedPreconditionError("proxy connect: proxy 127.0.0.1:3128 answered 407 Proxy "
-                                     "Authentication Required"),
-       ConnectFailure::kProxy},
-      {absl::UnavailableError("proxy tls handshake: certificate verify failed: self signed"),
-       ConnectFailure::kProxy},
-      {absl::UnavailableError("proxy connect: read the answer: end of stream"),
-       ConnectFailure::kProxy},
-      {absl::DeadlineExceededError("tls handshake: timed out after 5s"), ConnectFailure::kTimeout},
-      {absl::DeadlineExceededError("no pong or frame from control plane within 45s"),
-       ConnectFailure::kTimeout},
-      {absl::UnavailableError("tls handshake: certificate verify failed: certificate has expired"),
-       ConnectFailure::kTls},
-      {absl::InvalidArgumentError("cannot load cluster certificate /c.crt: no start line"),
-       ConnectFailure::kTls},
-      {absl::FailedPreconditionError("websocket upgrade: control plane answered http 404"),
-       ConnectFailure::kProtocol},
-      {absl::UnavailableError("websocket upgrade: end of stream"), ConnectFailure::kProtocol},
-      {absl::UnavailableError("control plane closed the connection"), ConnectFailure::kClosed},
-      {absl::UnavailableError("control plane closed the connection with code 1001 going away"),
-       ConnectFailure::kClosed},
-      {absl::UnavailableError("read: Connection reset by peer"), ConnectFailure::kClosed},
-      {absl::UnavailableError("ping: Broken pipe"), ConnectFailure::kClosed},
-      {absl::UnavailableError("send basic_info: Broken pipe"), ConnectFailure::kClosed},
-      {absl::InternalError("bad_function_call"), ConnectFailure::kOther},
-  };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.error.ToString());
-    EXPECT_EQ(ConnectFailureName(ClassifyConnectFailure(c.error)), ConnectFailureName(c.want));
+  ASSERT_EQ(std::size(cases), kFailureCauseCount) << "a new cause needs its label here";
+  for (const auto& [cause, reason] : cases) {
+    SCOPED_TRACE(FailureCauseName(cause));
+    EXPECT_EQ(FailureMetricReason(cause), reason);
+    EXPECT_NE(std::find(kFailureMetricReasons.begin(), kFailureMetricReasons.end(), reason),
+              kFailureMetricReasons.end());
   }
 }
 
-// Each decode error and the session's refusal map onto their cause.
-TEST(TotalsTest, ClassifiesRejections) {
-  struct Case {
-    absl::Status error;
-    RejectReason want;
-  };
-  const Case cases[] = {
-      {absl::ResourceExhaustedError(
-           "config frame of 20000000 bytes exceeds --cluster-max-payload 16777216"),
-       RejectReason::kTooLarge},
-      {absl::ResourceExhaustedError("inflate: output exceeds the 1073741824-byte limit"),
-       RejectReason::kTooLarge},
-      {absl::InvalidArgumentError("inflate: corrupt compressed data: incorrect header check"),
-       RejectReason::kGzip},
-      {absl::InvalidArgumentError("inflate: truncated compressed data"), RejectReason::kGzip},
-      {absl::InvalidArgumentError("invalid json at offset 3: missing a comma"),
-       RejectReason::kJson},
-      {absl::InvalidArgumentError("missing config_table"), RejectReason::kShape},
-      {absl::InvalidArgumentError("config_hash: want 32 lowercase hex chars"),
-       RejectReason::kShape},
-      {absl::InternalError("inflate: init failed, code -2"), RejectReason::kOther},
-  };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.error.ToString());
-    EXPECT_EQ(RejectReasonName(ClassifyRejection(c.error)), RejectReasonName(c.want));
-  }
+TEST(TotalsTest, SumsFailuresByMetricReason) {
+  Totals totals;
+  totals.connection_failures[static_cast<size_t>(FailureCause::kClosedByCp)] = 2;
+  totals.connection_failures[static_cast<size_t>(FailureCause::kEndedAfterBasicInfo)] = 3;
+  totals.connection_failures[static_cast<size_t>(FailureCause::kNoPong)] = 5;
+  EXPECT_EQ(ConnectionFailuresWithReason(totals, "closed"), 5u);
+  EXPECT_EQ(ConnectionFailuresWithReason(totals, "timeout"), 5u);
+  EXPECT_EQ(ConnectionFailuresWithReason(totals, "dns"), 0u);
 }
 
-// Every cause has its own label value, and the counts match the arrays' sizes.
+// Every cause has its own name, in status and in logs.
 TEST(TotalsTest, NamesEveryCause) {
   std::set<absl::string_view> names;
-  for (size_t i = 0; i < kConnectFailureCount; ++i) {
-    names.insert(ConnectFailureName(static_cast<ConnectFailure>(i)));
+  for (size_t i = 0; i < kFailureCauseCount; ++i) {
+    names.insert(FailureCauseName(static_cast<FailureCause>(i)));
   }
-  EXPECT_EQ(names.size(), kConnectFailureCount);
-  EXPECT_EQ(ConnectFailureName(static_cast<ConnectFailure>(kConnectFailureCount - 1)), "other");
+  EXPECT_EQ(names.size(), kFailureCauseCount);
+  EXPECT_FALSE(names.contains("unknown"));
   names.clear();
-  for (size_t i = 0; i < kRejectReasonCount; ++i) {
-    names.insert(RejectReasonName(static_cast<RejectReason>(i)));
+  for (size_t i = 0; i < config::kRejectCauseCount; ++i) {
+    names.insert(config::RejectCauseName(static_cast<config::RejectCause>(i)));
   }
-  EXPECT_EQ(names.size(), kRejectReasonCount);
-  EXPECT_EQ(RejectReasonName(static_cast<RejectReason>(kRejectReasonCount - 1)), "other");
+  EXPECT_EQ(names.size(), config::kRejectCauseCount);
+  EXPECT_EQ(config::RejectCauseName(config::RejectCause::kOther), "other");
 }
 
 // A duration lands in the first bucket whose bound it does not exceed (bounds are inclusive, as

@@ -1,0 +1,75 @@
+// The status board: observers through handles, readiness from one definition, and counters that
+// outlive what they count.
+#include "sidecar/status/status_board.h"
+
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace tether::status {
+namespace {
+
+TEST(StatusBoardTest, ObserversSeeEachChangeUntilTheirHandleGoes) {
+  StatusBoard board;
+  std::vector<uint64_t> seen;
+  auto handle = board.AddObserver([&](uint64_t version) { seen.push_back(version); });
+  board.RecordIgnored();
+  board.SetDraining();
+  board.SetDraining();  // no change, no call
+  handle.Reset();
+  board.RecordIgnored();
+  EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(board.version(), 3u);
+}
+
+TEST(StatusBoardTest, ReadinessFollowsConfigSessionAndFailure) {
+  StatusBoard board;
+  EXPECT_FALSE(board.GetReadiness().ready);
+  board.RecordApplied(std::make_shared<config::Snapshot>(), absl::Now());
+  EXPECT_TRUE(board.GetReadiness().ready);
+
+  // A session that stopped while tether is not draining is not ready, config or not.
+  ConnectionInfo stopped;
+  stopped.state = ConnectionState::kStopped;
+  board.SetConnection(stopped);
+  EXPECT_FALSE(board.GetReadiness().ready);
+  EXPECT_EQ(board.GetReadiness().reason, "control plane session stopped");
+
+  board.RecordFailure("config pipeline failed: boom");
+  board.RecordFailure("second failure, not kept");
+  EXPECT_EQ(board.GetReadiness().reason, "config pipeline failed: boom");
+  board.SetDraining();
+  EXPECT_FALSE(board.GetReadiness().ready);
+}
+
+TEST(StatusBoardTest, CountsFailuresOncePerEndedConnectionByCause) {
+  StatusBoard board;
+  ConnectionInfo info;
+  info.state = ConnectionState::kDisconnected;
+  info.last_cause = FailureCause::kEndedAfterBasicInfo;
+  info.last_error = absl::UnavailableError("read: Connection reset by peer");
+  board.SetConnection(info);
+  info.retry_in = absl::Seconds(3);  // a later publish in the same state: not a new failure
+  board.SetConnection(info);
+  const Totals totals = board.Get().totals;
+  EXPECT_EQ(totals.connection_failures[static_cast<size_t>(FailureCause::kEndedAfterBasicInfo)],
+            1u);
+  EXPECT_EQ(ConnectionFailuresWithReason(totals, "closed"), 1u);
+}
+
+TEST(StatusBoardTest, NacksAndCacheFailuresAreCountedAfterTheSubscriberLeaves) {
+  StatusBoard board;
+  const SubscriberId id = board.AddSubscriber(SubscriberRecord{.client_id = "proxy"});
+  board.RecordNack(id, "h1", "bad route");
+  board.RecordAck(id, "h2");
+  board.RemoveSubscriber(id);
+  board.RecordNack(id, "h3", "gone: ignored");
+  board.RecordCacheWriteFailure();
+  const StatusView view = board.Get();
+  EXPECT_TRUE(view.subscribers.empty());
+  EXPECT_EQ(view.totals.nacks, 1u);
+  EXPECT_EQ(view.totals.cache_write_failures, 1u);
+}
+
+}  // namespace
+}  // namespace tether::status
