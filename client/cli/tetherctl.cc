@@ -26,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/lib/client.h"
+#include "client/lib/config_watcher.h"
 #include "google/protobuf/util/json_util.h"
 #include "rapidjson/document.h"
 #include "rapidjson/prettywriter.h"
