@@ -1,21 +1,14 @@
+// Client (client.h): the one-shot calls, each a blocking gRPC call on the shared channel.
 #include "client/lib/client.h"
 
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
-#include <algorithm>
-#include <cassert>
-#include <deque>
-#include <exception>
 #include <optional>
 #include <utility>
 
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "google/protobuf/wire_format_lite.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "tether/v1/config.grpc.pb.h"
 #include "tether/v1/status.grpc.pb.h"
 
@@ -23,36 +16,12 @@ namespace tether::client {
 namespace {
 
 namespace v1 = ::tether::v1;
-using google::protobuf::internal::WireFormatLite;
-
-// After nacking an update that could not be assembled the watcher half-closes the stream so that
-// tether reads the nack before the stream goes; if tether keeps the stream open for longer than
-// this, the watcher cancels it.
-constexpr absl::Duration kNackGrace = absl::Seconds(1);
-
-// grpc.health.v1 (health.proto, not vendored): HealthCheckRequest.service is field 1 (string),
-// HealthCheckResponse.status is field 1 (enum ServingStatus).
-constexpr char kHealthCheckMethod[] = "/grpc.health.v1.Health/Check";
-constexpr int kHealthServiceField = 1;
-constexpr int kHealthStatusField = 1;
+namespace health = ::grpc::health::v1;
 
 // gRPC and absl share code numbers (absl/status/status.h says so).
 absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                       absl::StrCat(what, ": ", status.error_message()));
-}
-
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, absl::Duration backoff_min,
-                                           absl::Duration backoff_max) {
-  grpc::ChannelArguments args;
-  // gRPC's own reconnect backoff starts at 1 s and grows to 120 s: a sidecar that restarts would
-  // be found again only after that, whatever our stream-level backoff says.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(backoff_min)));
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(backoff_max)));
-  // tether listens on a unix socket or on loopback only: there is no transport to secure.
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
 }
 
 void SetTimeout(grpc::ClientContext& context, absl::Duration timeout) {
@@ -61,479 +30,7 @@ void SetTimeout(grpc::ClientContext& context, absl::Duration timeout) {
   }
 }
 
-// Reconnect delays: uniform in [d/2, d], d doubling per consecutive failure from min to max.
-//
-// Threading: thread-compatible (used by the watcher's thread only).
-class ReconnectBackoff {
- public:
-  ReconnectBackoff(absl::Duration min, absl::Duration max) : min_(min), max_(max) {}
-
-  void Reset() { failures_ = 0; }
-
-  absl::Duration Next() {
-    absl::Duration ceiling = min_;
-    for (int i = 0; i < failures_ && ceiling < max_; ++i) ceiling *= 2;
-    ceiling = std::min(ceiling, max_);
-    ++failures_;
-    return ceiling * absl::Uniform(bitgen_, 0.5, 1.0);
-  }
-
- private:
-  const absl::Duration min_;
-  const absl::Duration max_;
-  int failures_ = 0;
-  absl::BitGen bitgen_;
-};
-
 }  // namespace
-
-// One Watch call: subscribes, assembles chunks into mirrors, hands each complete update to the
-// watcher and writes acks and nacks. It never outlives its watcher: Stop waits for OnDone.
-//
-// Flows (client_callback.h): reads run from reactions except that reading pauses after each
-// complete update until the watcher's thread calls ResumeReading; writes (subscribe, then acks
-// and nacks) are queued, one in flight, and may start from the watcher's thread. Both flows
-// start outside reactions, so each holds the call open (AddMultipleHolds(2) before StartCall) and
-// releases its hold exactly once: the read flow when a read fails, the write flow when it is idle
-// and either the read flow ended or the last write (a nack's half-close) completed.
-//
-// Threading: thread-safe. Send, ResumeReading and Cancel may be called from any thread;
-// ResumeReading only once per handed-over update. mu_ guards the write queue and the flow flags;
-// the read-flow fields are touched by one reaction (or ResumeReading) at a time.
-class WatchStream final : public grpc::ClientBidiReactor<v1::WatchRequest, v1::WatchResponse>,
-                          public std::enable_shared_from_this<WatchStream> {
- public:
-  WatchStream(ConfigWatcher::Impl* owner, MirrorPtr held)
-      : owner_(owner), assembler_(std::move(held)) {}
-
-  // Starts the call with `subscribe` as its first message. The watcher holds a reference until
-  // it has handled OnDone.
-  void Start(v1::ConfigService::Stub* stub, v1::WatchRequest subscribe);
-
-  // Queues an ack or nack; dropped once the stream is ending.
-  void Send(v1::WatchRequest request) { Enqueue(std::move(request), WriteEnd::kKeepOpen); }
-
-  // Reads the next update; called by the watcher's thread once per handed-over update.
-  void ResumeReading() { StartRead(&response_); }
-
-  void Cancel() { context_.TryCancel(); }
-
- private:
-  enum class WriteEnd { kKeepOpen, kHalfClose };
-  struct PendingWrite {
-    v1::WatchRequest request;
-    WriteEnd end = WriteEnd::kKeepOpen;
-  };
-
-  void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnDone(const grpc::Status& status) override;
-
-  void Enqueue(v1::WatchRequest request, WriteEnd end);
-  void StartNextWrite(const PendingWrite& write);
-  // True once when the write flow's hold may go: it is idle and nothing more will be written.
-  bool TakeWriteHoldLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  ConfigWatcher::Impl* const owner_;
-  grpc::ClientContext context_;
-
-  // Read flow.
-  v1::WatchResponse response_;
-  UpdateAssembler assembler_;
-  UpdateInfo update_;  // the update being assembled
-  // Set when an update could not be assembled; later chunks are drained and dropped. OnDone
-  // reads it after every reaction has finished.
-  absl::Status failure_;
-
-  absl::Mutex mu_;
-  // Front is in flight while writing_. std::deque keeps it in place while others are appended.
-  std::deque<PendingWrite> writes_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool half_close_queued_ ABSL_GUARDED_BY(mu_) = false;  // no more writes accepted
-  bool writes_over_ ABSL_GUARDED_BY(mu_) = false;        // half-closed, or a write failed
-  bool reads_over_ ABSL_GUARDED_BY(mu_) = false;
-  bool write_hold_taken_ ABSL_GUARDED_BY(mu_) = false;
-};
-
-// The watcher's state and its thread's loop.
-//
-// Threading: the watcher's thread runs Run (and with it every callback); streams report from
-// gRPC threads through the On* methods, which only record under mu_ and return. mu_ is never
-// held across a callback or a gRPC call.
-class ConfigWatcher::Impl {
- public:
-  Impl(WatcherOptions options, WatcherCallbacks callbacks, std::shared_ptr<grpc::Channel> channel)
-      : options_(std::move(options)),
-        callbacks_(std::move(callbacks)),
-        stub_(v1::ConfigService::NewStub(channel)),
-        backoff_(options_.backoff_min, options_.backoff_max),
-        held_(options_.resume_from),
-        delivered_(options_.resume_from ? options_.resume_from : std::make_shared<const Mirror>()) {
-  }
-
-  // Starts streams, delivers updates and waits out backoff until Stop, then returns once the
-  // last stream has ended.
-  void Run();
-  void Stop();
-  MirrorPtr mirror() const {
-    absl::MutexLock lock(&mu_);
-    return delivered_;
-  }
-
-  // From the current stream's reactions.
-  void OnStreamUpdate(std::shared_ptr<WatchStream> stream, MirrorPtr mirror, UpdateInfo info);
-  void OnStreamFailed();
-  void OnStreamDone(absl::Status status, absl::Status failure);
-
- private:
-  struct Delivery {
-    std::shared_ptr<WatchStream> stream;
-    MirrorPtr mirror;
-    UpdateInfo info;
-  };
-  struct StreamEnd {
-    absl::Status status;   // the call's
-    absl::Status failure;  // why the watcher ended it, when it did
-  };
-
-  void StartStream();
-  void Deliver(Delivery delivery);
-  // Reports the end and returns the delay before the next stream.
-  absl::Duration HandleEnd(const StreamEnd& end);
-
-  const WatcherOptions options_;
-  const WatcherCallbacks callbacks_;
-  const std::unique_ptr<v1::ConfigService::Stub> stub_;
-
-  // Only the watcher's thread uses these.
-  ReconnectBackoff backoff_;
-  // False after an update could not be assembled, until a stream delivers one: resubscribe
-  // without resume_hash to get a full update.
-  bool resume_ = true;
-
-  mutable absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // The live stream, from StartStream until the watcher's thread handled its end. Only that thread
-  // sets it, so at most one stream exists at a time.
-  std::shared_ptr<WatchStream> stream_ ABSL_GUARDED_BY(mu_);
-  // At most one: the stream reads nothing more until the watcher's thread resumes it.
-  std::optional<Delivery> delivery_ ABSL_GUARDED_BY(mu_);
-  std::optional<StreamEnd> ended_ ABSL_GUARDED_BY(mu_);
-  absl::Time cancel_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
-  bool progressed_ ABSL_GUARDED_BY(mu_) = false;  // the current stream delivered an update
-  // The newest assembled mirror: the next stream starts from it and resumes with its hash.
-  MirrorPtr held_ ABSL_GUARDED_BY(mu_);
-  MirrorPtr delivered_ ABSL_GUARDED_BY(mu_);
-};
-
-// --- WatchStream ---
-
-void WatchStream::Start(v1::ConfigService::Stub* stub, v1::WatchRequest subscribe) {
-  stub->async()->Watch(&context_, this);
-  AddMultipleHolds(2);
-  Enqueue(std::move(subscribe), WriteEnd::kKeepOpen);
-  StartRead(&response_);
-  StartCall();
-}
-
-void WatchStream::OnReadDone(bool ok) {
-  if (!ok) {
-    bool release_write_hold;
-    {
-      absl::MutexLock lock(&mu_);
-      reads_over_ = true;
-      writes_.erase(writes_.begin() + (writing_ ? 1 : 0), writes_.end());
-      release_write_hold = TakeWriteHoldLocked();
-    }
-    if (release_write_hold) RemoveHold();
-    RemoveHold();  // the read flow's
-    return;
-  }
-  if (!failure_.ok()) {
-    // Drain until tether ends the stream or the nack grace runs out.
-    StartRead(&response_);
-    return;
-  }
-  if (update_.chunks == 0) {
-    update_.full = response_.full();
-    update_.base_hash = response_.base_hash();
-  }
-  ++update_.chunks;
-  update_.upserts += response_.upserts_size();
-  update_.removals += response_.removals_size();
-  absl::StatusOr<std::optional<MirrorPtr>> added = assembler_.Add(response_);
-  if (!added.ok()) {
-    failure_ = absl::Status(added.status().code(), absl::StrCat("update ", response_.config_hash(),
-                                                                ": ", added.status().message()));
-    v1::WatchRequest nack;
-    nack.mutable_nack()->set_config_hash(response_.config_hash());
-    nack.mutable_nack()->set_error(std::string(added.status().message()));
-    Enqueue(std::move(nack), WriteEnd::kHalfClose);
-    owner_->OnStreamFailed();
-    StartRead(&response_);
-    return;
-  }
-  if (!added->has_value()) {
-    StartRead(&response_);  // more chunks of this update to come
-    return;
-  }
-  owner_->OnStreamUpdate(shared_from_this(), **added, std::exchange(update_, UpdateInfo{}));
-  // Reading resumes once the watcher's thread has handled the update (ResumeReading).
-}
-
-void WatchStream::Enqueue(v1::WatchRequest request, WriteEnd end) {
-  const PendingWrite* next = nullptr;
-  {
-    absl::MutexLock lock(&mu_);
-    if (half_close_queued_ || writes_over_ || reads_over_) return;
-    if (end == WriteEnd::kHalfClose) half_close_queued_ = true;
-    writes_.push_back(PendingWrite{std::move(request), end});
-    if (writing_) return;
-    writing_ = true;
-    next = &writes_.front();
-  }
-  StartNextWrite(*next);
-}
-
-void WatchStream::StartNextWrite(const PendingWrite& write) {
-  if (write.end == WriteEnd::kHalfClose) {
-    StartWriteLast(&write.request, grpc::WriteOptions());
-  } else {
-    StartWrite(&write.request);
-  }
-}
-
-void WatchStream::OnWriteDone(bool ok) {
-  const PendingWrite* next = nullptr;
-  bool release_write_hold = false;
-  {
-    absl::MutexLock lock(&mu_);
-    const bool was_last = writes_.front().end == WriteEnd::kHalfClose;
-    writes_.pop_front();
-    // A failed write means the call is broken; its reads fail next.
-    if (!ok || was_last) writes_over_ = true;
-    if (writes_over_ || reads_over_) writes_.clear();
-    if (writes_.empty()) {
-      writing_ = false;
-      release_write_hold = TakeWriteHoldLocked();
-    } else {
-      next = &writes_.front();
-    }
-  }
-  if (next != nullptr) StartNextWrite(*next);
-  if (release_write_hold) RemoveHold();
-}
-
-bool WatchStream::TakeWriteHoldLocked() {
-  if (write_hold_taken_ || writing_ || !(reads_over_ || writes_over_)) return false;
-  write_hold_taken_ = true;
-  return true;
-}
-
-void WatchStream::OnDone(const grpc::Status& status) {
-  // The watcher drops its reference once it has handled the end, maybe before this returns.
-  std::shared_ptr<WatchStream> keep = shared_from_this();
-  // The last use of owner_: after this the watcher may be gone.
-  owner_->OnStreamDone(
-      absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message()),
-      failure_);
-}
-
-// --- ConfigWatcher::Impl ---
-
-void ConfigWatcher::Impl::Run() {
-  absl::Time reconnect_at = absl::Now();
-  for (;;) {
-    std::optional<Delivery> delivery;
-    std::optional<StreamEnd> ended;
-    std::shared_ptr<WatchStream> to_cancel;
-    bool start = false;
-    {
-      absl::MutexLock lock(&mu_);
-      auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return delivery_.has_value() || ended_.has_value() || (stopping_ && stream_ == nullptr);
-      };
-      // Timers: the nack grace of a live stream, or the backoff before the next one.
-      const absl::Time deadline = stream_ != nullptr ? cancel_at_ : reconnect_at;
-      mu_.AwaitWithDeadline(absl::Condition(&has_work), deadline);
-      if (ended_.has_value()) {
-        ended = std::move(ended_);
-        ended_.reset();
-        stream_.reset();
-        cancel_at_ = absl::InfiniteFuture();
-        if (stopping_) return;
-      } else if (delivery_.has_value()) {
-        delivery = std::move(delivery_);
-        delivery_.reset();
-      } else if (stream_ == nullptr) {
-        if (stopping_) return;
-        start = absl::Now() >= reconnect_at;
-      } else if (absl::Now() >= cancel_at_) {
-        to_cancel = stream_;
-        cancel_at_ = absl::InfiniteFuture();
-      }
-    }
-    if (ended.has_value()) {
-      reconnect_at = absl::Now() + HandleEnd(*ended);
-    } else if (delivery.has_value()) {
-      Deliver(*std::move(delivery));
-    } else if (to_cancel != nullptr) {
-      to_cancel->Cancel();
-    } else if (start) {
-      StartStream();
-    }
-  }
-}
-
-void ConfigWatcher::Impl::StartStream() {
-  v1::WatchRequest request;
-  v1::Subscribe* subscribe = request.mutable_subscribe();
-  subscribe->set_client_id(options_.client_id);
-  for (const std::string& type : options_.entity_types) subscribe->add_entity_types(type);
-  subscribe->set_mode(options_.mode == Mode::kDelta ? v1::DELTA : v1::FULL);
-  std::shared_ptr<WatchStream> stream;
-  {
-    absl::MutexLock lock(&mu_);
-    if (stopping_) return;
-    if (resume_ && held_ != nullptr && !held_->config_hash.empty()) {
-      subscribe->set_resume_hash(held_->config_hash);
-    }
-    stream = std::make_shared<WatchStream>(this, held_);
-    stream_ = stream;
-    progressed_ = false;
-  }
-  // A Stop from here on cancels the context; gRPC then cancels the call as it is created.
-  stream->Start(stub_.get(), std::move(request));
-}
-
-void ConfigWatcher::Impl::Deliver(Delivery delivery) {
-  bool stopping;
-  {
-    absl::MutexLock lock(&mu_);
-    stopping = stopping_;
-    if (!stopping) delivered_ = delivery.mirror;
-  }
-  if (stopping) {
-    // The stream is cancelled: this read fails and lets it end.
-    delivery.stream->ResumeReading();
-    return;
-  }
-  absl::Status verdict;
-  try {
-    verdict = callbacks_.on_update(delivery.mirror, delivery.info);
-  } catch (const std::exception& e) {
-    verdict = absl::InternalError(absl::StrCat("on_update threw: ", e.what()));
-  }
-  v1::WatchRequest reply;
-  if (verdict.ok()) {
-    reply.mutable_ack()->set_config_hash(delivery.mirror->config_hash);
-  } else {
-    reply.mutable_nack()->set_config_hash(delivery.mirror->config_hash);
-    reply.mutable_nack()->set_error(std::string(verdict.message()));
-  }
-  delivery.stream->Send(std::move(reply));
-  delivery.stream->ResumeReading();
-}
-
-absl::Duration ConfigWatcher::Impl::HandleEnd(const StreamEnd& end) {
-  bool progressed;
-  {
-    absl::MutexLock lock(&mu_);
-    progressed = progressed_;
-  }
-  if (progressed) {
-    backoff_.Reset();
-    resume_ = true;
-  }
-  // Milliseconds are precise enough for people reading the delay in a log.
-  const absl::Duration delay = absl::Trunc(backoff_.Next(), absl::Milliseconds(1));
-  absl::Status error;
-  if (!end.failure.ok()) {
-    resume_ = false;
-    error =
-        absl::Status(end.failure.code(), absl::StrCat("watch: ", end.failure.message(),
-                                                      "; nacked, resubscribing for a full update"));
-  } else if (end.status.ok()) {
-    error = absl::UnavailableError("watch: tether ended the stream");
-  } else {
-    error = absl::Status(end.status.code(), absl::StrCat("watch: ", end.status.message()));
-  }
-  if (callbacks_.on_error) callbacks_.on_error(error, delay);
-  return delay;
-}
-
-void ConfigWatcher::Impl::Stop() {
-  std::shared_ptr<WatchStream> stream;
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-    stream = stream_;
-  }
-  if (stream != nullptr) stream->Cancel();
-}
-
-void ConfigWatcher::Impl::OnStreamUpdate(std::shared_ptr<WatchStream> stream, MirrorPtr mirror,
-                                         UpdateInfo info) {
-  absl::MutexLock lock(&mu_);
-  assert(!delivery_.has_value());  // the stream reads nothing until the last one is handled
-  held_ = mirror;
-  progressed_ = true;
-  delivery_ = Delivery{std::move(stream), std::move(mirror), std::move(info)};
-}
-
-void ConfigWatcher::Impl::OnStreamFailed() {
-  absl::MutexLock lock(&mu_);
-  cancel_at_ = absl::Now() + kNackGrace;
-}
-
-void ConfigWatcher::Impl::OnStreamDone(absl::Status status, absl::Status failure) {
-  absl::MutexLock lock(&mu_);
-  ended_ = StreamEnd{std::move(status), std::move(failure)};
-}
-
-// --- ConfigWatcher ---
-
-absl::StatusOr<std::unique_ptr<ConfigWatcher>> ConfigWatcher::Create(WatcherOptions options,
-                                                                     WatcherCallbacks callbacks) {
-  if (options.target.empty()) return absl::InvalidArgumentError("watcher target is empty");
-  if (options.client_id.empty()) {
-    return absl::InvalidArgumentError(
-        "watcher client_id is empty: name the client (tether shows it in its status)");
-  }
-  if (!callbacks.on_update) return absl::InvalidArgumentError("watcher on_update is not set");
-  if (options.backoff_min <= absl::ZeroDuration() || options.backoff_max < options.backoff_min) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("watcher backoff must satisfy 0 < min <= max; got min ",
-                     absl::FormatDuration(options.backoff_min), ", max ",
-                     absl::FormatDuration(options.backoff_max)));
-  }
-  std::shared_ptr<grpc::Channel> channel =
-      MakeChannel(options.target, options.backoff_min, options.backoff_max);
-  auto impl = std::make_shared<Impl>(std::move(options), std::move(callbacks), std::move(channel));
-  std::thread thread([impl] { impl->Run(); });
-  return std::unique_ptr<ConfigWatcher>(new ConfigWatcher(std::move(impl), std::move(thread)));
-}
-
-ConfigWatcher::ConfigWatcher(std::shared_ptr<Impl> impl, std::thread thread)
-    : impl_(std::move(impl)), thread_(std::move(thread)) {}
-
-ConfigWatcher::~ConfigWatcher() {
-  Stop();
-  absl::MutexLock lock(&join_mu_);
-  // Still joinable only when destroyed from a callback: the thread holds impl_ and exits once the
-  // callback returns and the stream has ended.
-  if (thread_.joinable()) thread_.detach();
-}
-
-void ConfigWatcher::Stop() {
-  impl_->Stop();
-  absl::MutexLock lock(&join_mu_);
-  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-}
-
-MirrorPtr ConfigWatcher::mirror() const { return impl_->mirror(); }
-
-// --- Client ---
 
 absl::string_view HealthStatusName(HealthStatus status) {
   switch (status) {
@@ -622,60 +119,30 @@ absl::StatusOr<MirrorPtr> Client::GetConfig(const std::vector<std::string>& enti
 
 absl::StatusOr<HealthStatus> Client::CheckHealth(absl::string_view service,
                                                  absl::Duration timeout) const {
-  std::string request_bytes;
-  {
-    google::protobuf::io::StringOutputStream raw(&request_bytes);
-    google::protobuf::io::CodedOutputStream out(&raw);
-    if (!service.empty()) {  // proto3 leaves an empty string out
-      out.WriteTag(
-          WireFormatLite::MakeTag(kHealthServiceField, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
-      out.WriteVarint32(static_cast<uint32_t>(service.size()));
-      out.WriteRaw(service.data(), static_cast<int>(service.size()));
-    }
-  }
-  grpc::Slice slice(request_bytes);
-  grpc::ByteBuffer request(&slice, 1);
-  grpc::ByteBuffer response;
   grpc::ClientContext context;
   SetTimeout(context, timeout);
-  grpc::GenericStub stub(channel_);
-  absl::Notification done;
+  health::HealthCheckRequest request;
+  request.set_service(std::string(service));
+  health::HealthCheckResponse response;
+  // The callback API, as the generic call this replaced: it starts gRPC's background pollers,
+  // which from then on also service the process's other connections while their owners block
+  // elsewhere. lifecycle_test's unread sync Watch stream needs that for tether's shutdown to
+  // complete; a blocking Check left it waiting out the server's deadline.
   grpc::Status result;
-  stub.UnaryCall(&context, kHealthCheckMethod, grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status status) {
-                   result = std::move(status);
-                   done.Notify();
-                 });
+  absl::Notification done;
+  health::Health::NewStub(channel_)->async()->Check(&context, &request, &response,
+                                                    [&](grpc::Status status) {
+                                                      result = std::move(status);
+                                                      done.Notify();
+                                                    });
   done.WaitForNotification();
-  constexpr absl::string_view what = "health check";
-  if (!result.ok()) return FromGrpc(result, what);
-
-  std::vector<grpc::Slice> slices;
-  if (!response.Dump(&slices).ok()) {
-    return absl::InternalError(absl::StrCat(what, ": cannot read the response"));
-  }
-  std::string bytes;
-  for (const grpc::Slice& s : slices) {
-    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                            static_cast<int>(bytes.size()));
-  uint32_t status = 0;
-  while (const uint32_t tag = in.ReadTag()) {
-    const bool read =
-        tag == WireFormatLite::MakeTag(kHealthStatusField, WireFormatLite::WIRETYPE_VARINT)
-            ? in.ReadVarint32(&status)
-            : WireFormatLite::SkipField(&in, tag);
-    if (!read) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": malformed HealthCheckResponse"));
-    }
-  }
-  switch (status) {
-    case 1:
+  if (!result.ok()) return FromGrpc(result, "health check");
+  switch (response.status()) {
+    case health::HealthCheckResponse::SERVING:
       return HealthStatus::kServing;
-    case 2:
+    case health::HealthCheckResponse::NOT_SERVING:
       return HealthStatus::kNotServing;
-    case 3:
+    case health::HealthCheckResponse::SERVICE_UNKNOWN:
       return HealthStatus::kServiceUnknown;
     default:
       return HealthStatus::kUnknown;

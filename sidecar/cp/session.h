@@ -35,7 +35,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "sidecar/cp/backoff.h"
+#include "sidecar/common/backoff.h"
 #include "sidecar/cp/proxy_options.h"
 #include "sidecar/cp/tls_options.h"
 #include "sidecar/status/connection.h"

@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "client/lib/client.h"
+#include "client/lib/config_watcher.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/testing.h"

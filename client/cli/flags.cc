@@ -1,0 +1,137 @@
+// tetherctl's argument parsing and usage text (see flags.h).
+#include "client/cli/flags.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "client/lib/channel.h"
+
+namespace tether::ctl {
+
+const char kUsage[] = R"(usage: tetherctl [--addr ADDR] [--timeout DURATION] COMMAND [flags]
+
+Looks at a running tether sidecar through its gRPC API.
+
+commands:
+  status [--json] [--watch]      control-plane connection, config, node and subscribers;
+                                 --watch prints the status again on every change
+  get [--type T]... [--json]     the current config (all entity types, or the given ones);
+                                 --json prints it as JSON with each entity as tether holds it
+  watch [--type T]... [--delta]  subscribes like a proxy and prints one line per update (hash,
+                                 entity counts, +upserts -removals) until interrupted
+  health [--service NAME]        the standard gRPC health check; exits 0 only when SERVING
+  wait --ready                   retries the health check until tether is ready (holds a config
+                                 and is not draining), e.g. before a proxy container starts;
+                                 --timeout bounds the whole wait (default 60s)
+
+flags:
+  --addr ADDR          tether's gRPC address: unix:///path/tether.sock or 127.0.0.1:PORT
+                       (default unix:///var/lib/tether/tether.sock; environment: TETHER_ADDR)
+  --timeout DURATION   deadline for each call, e.g. 5s (default 5s; not for --watch or watch;
+                       for wait, the whole wait)
+  --help               this text
+
+exit status: 0 ok, 1 error (tether unreachable, call failed, not SERVING, not ready in time),
+2 usage
+)";
+
+absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
+  Args args;
+  const char* env_addr = std::getenv("TETHER_ADDR");
+  args.addr =
+      env_addr != nullptr && *env_addr != '\0' ? env_addr : std::string(client::kDefaultTarget);
+  std::vector<std::string> seen;  // command flags, checked against the command below
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      args.help = true;
+      continue;
+    }
+    if (!absl::ConsumePrefix(&arg, "--")) {
+      if (!args.command.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\""));
+      }
+      args.command = std::string(arg);
+      continue;
+    }
+    const size_t eq = arg.find('=');
+    const std::string name(arg.substr(0, eq));
+    const bool takes_value =
+        name == "addr" || name == "timeout" || name == "type" || name == "service";
+    std::string value;
+    if (takes_value) {
+      if (eq != absl::string_view::npos) {
+        value = std::string(arg.substr(eq + 1));
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+      }
+    } else if (eq != absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " takes no value"));
+    }
+    if (name == "addr") {
+      if (value.empty()) return absl::InvalidArgumentError("--addr is empty");
+      args.addr = value;
+    } else if (name == "timeout") {
+      if (!absl::ParseDuration(value, &args.timeout) || args.timeout <= absl::ZeroDuration()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--timeout \"", value, "\" is not a positive duration (e.g. 5s)"));
+      }
+      args.timeout_given = true;
+    } else if (name == "type") {
+      if (value.empty()) return absl::InvalidArgumentError("--type is empty");
+      args.types.push_back(value);
+      seen.push_back(name);
+    } else if (name == "service") {
+      args.service = value;
+      seen.push_back(name);
+    } else if (name == "json") {
+      args.json = true;
+      seen.push_back(name);
+    } else if (name == "watch") {
+      args.watch = true;
+      seen.push_back(name);
+    } else if (name == "delta") {
+      args.delta = true;
+      seen.push_back(name);
+    } else if (name == "ready") {
+      args.ready = true;
+      seen.push_back(name);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    }
+  }
+  if (args.help) return args;
+  std::vector<std::string> allowed;
+  if (args.command == "status") {
+    allowed = {"json", "watch"};
+  } else if (args.command == "get") {
+    allowed = {"type", "json"};
+  } else if (args.command == "watch") {
+    allowed = {"type", "delta"};
+  } else if (args.command == "health") {
+    allowed = {"service"};
+  } else if (args.command == "wait") {
+    // The only condition so far; named so that others (a config hash) can join it.
+    if (!args.ready) return absl::InvalidArgumentError("wait needs a condition: --ready");
+    allowed = {"ready"};
+  } else if (args.command.empty()) {
+    return absl::InvalidArgumentError("no command given");
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("unknown command \"", args.command, "\""));
+  }
+  for (const std::string& flag : seen) {
+    if (std::find(allowed.begin(), allowed.end(), flag) == allowed.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, " does not apply to ", args.command));
+    }
+  }
+  return args;
+}
+
+}  // namespace tether::ctl
