@@ -16,7 +16,7 @@ cp::SessionOptions SessionOptionsFrom(const settings::Settings& s) {
   cp::SessionOptions o;
   o.host = s.control_plane.host;
   o.port = s.control_plane.port;
-  o.tls.mode = s.mtls == settings::MtlsMode::kShared ? cp::MtlsMode::kShared : cp::MtlsMode::kPki;
+  o.tls.mode = s.mtls;
   o.tls.cert_path = s.cert_path;
   o.tls.key_path = s.key_path;
   o.tls.ca_cert_path = s.ca_cert_path.value_or("");
@@ -178,7 +178,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const settings::Settings& setti
   app->drain_time_ = settings.drain_time;
   log::Info("app", "tether configured",
             {{"control_plane", app->session_->Url()},
-             {"mtls", settings.mtls == settings::MtlsMode::kShared ? "shared" : "pki"},
+             {"mtls", settings.mtls == MtlsMode::kShared ? "shared" : "pki"},
              {"node_id", settings.node_id},
              {"plugins", settings.plugins.size()}});
   return app;

@@ -4,9 +4,9 @@
 
 #include <string>
 
-namespace tether::cp {
+#include "sidecar/common/mtls_mode.h"
 
-enum class MtlsMode { kShared, kPki };
+namespace tether::cp {
 
 struct TlsOptions {
   MtlsMode mode = MtlsMode::kShared;

@@ -18,17 +18,9 @@
 
 #include "absl/time/time.h"
 #include "sidecar/common/log.h"
+#include "sidecar/common/mtls_mode.h"
 
 namespace tether::settings {
-
-// How the data plane's TLS identity is checked (kong-protocol.md §1.2).
-enum class MtlsMode {
-  // Kong's default: both sides present the same certificate; the DP trusts that certificate and
-  // verifies the name kong_clustering.
-  kShared,
-  // The CP verifies the DP certificate against its CA; the DP trusts ca_cert_path.
-  kPki,
-};
 
 // A host and a port. An IPv6 host is held without brackets ("::1"); FormatHostPort adds them.
 struct HostPort {

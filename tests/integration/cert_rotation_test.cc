@@ -75,7 +75,7 @@ class CertRotationTest : public testing::AppTest {
     volume_.Publish(a_.cert_path, a_.key_path);
 
     devcp::Options options;
-    options.mtls = devcp::MtlsMode::kPki;
+    options.mtls = MtlsMode::kPki;
     options.cert_path = server.cert_path;
     options.key_path = server.key_path;
     options.ca_cert_path = ca_.cert_path;

@@ -166,7 +166,7 @@ TEST_F(CpFaultsTest, TlsFailures) {
   for (const TlsCase& c : cases) {
     SCOPED_TRACE(c.name);
     devcp::Options o;
-    o.mtls = devcp::MtlsMode::kPki;
+    o.mtls = MtlsMode::kPki;
     o.cert_path = testing::Fixture("certs/kong_clustering.crt");
     o.key_path = testing::Fixture("certs/kong_clustering.key");
     o.ca_cert_path = testing::Fixture("certs/kong_clustering_ca.crt");
@@ -175,7 +175,7 @@ TEST_F(CpFaultsTest, TlsFailures) {
       // tether (shared mode) trusts exactly its cluster certificate, which here has expired.
       testing::CertFiles expired = testing::MakeSelfSignedCert(
           data_dir_.path(), "expired", {"kong_clustering", -absl::Hours(48), -absl::Hours(24)});
-      o.mtls = devcp::MtlsMode::kShared;
+      o.mtls = MtlsMode::kShared;
       o.cert_path = expired.cert_path;
       o.key_path = expired.key_path;
       o.ca_cert_path.clear();

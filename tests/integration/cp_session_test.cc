@@ -110,7 +110,7 @@ TEST_F(CpSessionTest, BasicInfoShape) {
 // PKI mode: the client certificate chains to the CP's CA, and tether verifies the CP certificate
 // against --cluster-ca-cert under --cluster-server-name.
 TEST_F(CpSessionTest, PkiModeConnects) {
-  StartCp(devcp::MtlsMode::kPki);
+  StartCp(MtlsMode::kPki);
   auto hash = cp_->SetConfig(ExampleConfig());
   ASSERT_TRUE(hash.ok());
   StartApp({"--cluster-mtls=pki",
@@ -125,7 +125,7 @@ TEST_F(CpSessionTest, PkiModeConnects) {
 // A PKI CP refuses a client certificate its CA did not issue; tether reports a TLS failure and
 // keeps retrying.
 TEST_F(CpSessionTest, ClientCertificateNotFromCaIsRejected) {
-  StartCp(devcp::MtlsMode::kPki);
+  StartCp(MtlsMode::kPki);
   StartApp({"--cluster-mtls=pki",
             "--cluster-ca-cert=" + testing::Fixture("certs/kong_clustering.crt"),
             "--cluster-server-name=kong_clustering"});
@@ -143,7 +143,7 @@ TEST_F(CpSessionTest, ClientCertificateNotFromCaIsRejected) {
 // tether, which names the verification failure.
 TEST_F(CpSessionTest, SharedModeRefusesOtherServerCertificate) {
   devcp::Options o;
-  o.mtls = devcp::MtlsMode::kPki;
+  o.mtls = MtlsMode::kPki;
   o.cert_path = testing::Fixture("certs/ocsp_certs/kong_clustering.crt");
   o.key_path = testing::Fixture("certs/ocsp_certs/kong_clustering.key");
   o.ca_cert_path = testing::Fixture("certs/kong_clustering.crt");
@@ -327,7 +327,8 @@ TEST_F(CpSessionTest, StopDuringBackoff) {
   testing::RefusingPort refusing;
   StartAppAt(refusing.port(), {"--reconnect-backoff-min=1h", "--reconnect-backoff-max=2h"});
   const status::StatusView view = AwaitStatus([](const status::StatusView& v) {
-    return v.connection.state == status::ConnectionState::kDisconnected && v.connection.attempts == 1;
+    return v.connection.state == status::ConnectionState::kDisconnected &&
+           v.connection.attempts == 1;
   });
   EXPECT_THAT(std::string(view.connection.last_error.message()),
               HasSubstr("connect: Connection refused"));

@@ -137,7 +137,8 @@ TEST_F(OpsTest, ShutdownFromLoopbackReachesTheAppCallback) {
   Notification requested;
   settings_ = testing::TestSettings(cp_->port(), data_dir_.path());
   auto app = app::App::Create(
-      settings_, app::AppCallbacks{.on_shutdown_request = [&requested] { requested.Notify(); }});
+      settings_, app::AppCallbacks{.on_shutdown_request = [&requested] { requested.Notify(); },
+                                   .on_part_failed = nullptr});
   ASSERT_TRUE(app.ok()) << app.status();
   app_ = *std::move(app);
   app_->Start();

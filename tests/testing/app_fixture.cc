@@ -8,12 +8,12 @@ devcp::EventPredicate PingWith(std::string hash) {
   };
 }
 
-void AppTest::StartCp(devcp::MtlsMode mode) {
+void AppTest::StartCp(MtlsMode mode) {
   devcp::Options o;
   o.mtls = mode;
   o.cert_path = Fixture("certs/kong_clustering.crt");
   o.key_path = Fixture("certs/kong_clustering.key");
-  if (mode == devcp::MtlsMode::kPki) o.ca_cert_path = Fixture("certs/kong_clustering_ca.crt");
+  if (mode == MtlsMode::kPki) o.ca_cert_path = Fixture("certs/kong_clustering_ca.crt");
   StartCpWith(o);
 }
 

@@ -24,7 +24,7 @@ devcp::EventPredicate PingWith(std::string hash);
 class AppTest : public ::testing::Test {
  protected:
   // Starts tether-devcp with Kong's fixture certificates (shared or pki mode).
-  void StartCp(devcp::MtlsMode mode = devcp::MtlsMode::kShared);
+  void StartCp(MtlsMode mode = MtlsMode::kShared);
   void StartCpWith(const devcp::Options& options);
   // Starts the App against the CP (or `port`), with TestSettings plus `extra_flags`.
   void StartApp(const std::vector<std::string>& extra_flags = {});

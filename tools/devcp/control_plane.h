@@ -50,12 +50,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "protocol/constants.h"
+#include "sidecar/common/mtls_mode.h"
 #include "tools/devcp/event_log.h"
 
 namespace tether::devcp {
-
-// cluster_mtls (§1.2).
-enum class MtlsMode { kShared, kPki };
 
 struct Options {
   std::string listen_host = "127.0.0.1";

@@ -52,7 +52,7 @@ std::string Render(const status::StatusView& view, absl::Time now = absl::Now())
 TEST(MetricsTest, RendersEveryMetricFromTheView) {
   const absl::Time now = absl::FromUnixSeconds(1'700'000'000);
   status::StatusView view;
-  view.connection.state = cp::ConnectionState::kConnected;
+  view.connection.state = status::ConnectionState::kConnected;
   view.connection.attempts = 4;
   view.connection.last_pong_at = now - absl::Seconds(1);
   view.connection.last_ping_rtt = absl::Milliseconds(250);
@@ -141,13 +141,16 @@ TEST(MetricsTest, FollowsPrometheusNaming) {
   EXPECT_THAT(
       names,
       ::testing::ElementsAre(
-          "tether_cluster_cert_expiry_timestamp_seconds", "tether_config_age_seconds",
-          "tether_config_applies_total", "tether_config_compressed_bytes",
+          "tether_cluster_cert_expiry_timestamp_seconds",
+          "tether_cluster_cert_rotations_refused_total", "tether_cluster_cert_rotations_total",
+          "tether_config_age_seconds", "tether_config_applies_total",
+          "tether_config_cache_write_failures_total", "tether_config_compressed_bytes",
           "tether_config_decode_duration_seconds", "tether_config_decoded_bytes",
           "tether_config_entities", "tether_config_rejections_total",
           "tether_control_plane_connected", "tether_control_plane_connection_attempts_total",
           "tether_control_plane_connection_failures_total", "tether_control_plane_ping_rtt_seconds",
-          "tether_ready", "tether_subscribers", "tether_updates_sent_total"));
+          "tether_ready", "tether_subscriber_nacks_total", "tether_subscribers",
+          "tether_updates_sent_total"));
   for (const auto& [name, kind] : types) {
     SCOPED_TRACE(name);
     EXPECT_TRUE(absl::StartsWith(name, "tether_"));

@@ -45,6 +45,8 @@ TEST(StatusBoardTest, ReadinessFollowsConfigSessionAndFailure) {
 TEST(StatusBoardTest, CountsFailuresOncePerEndedConnectionByCause) {
   StatusBoard board;
   ConnectionInfo info;
+  info.state = ConnectionState::kConnected;
+  board.SetConnection(info);
   info.state = ConnectionState::kDisconnected;
   info.last_cause = FailureCause::kEndedAfterBasicInfo;
   info.last_error = absl::UnavailableError("read: Connection reset by peer");
@@ -59,7 +61,9 @@ TEST(StatusBoardTest, CountsFailuresOncePerEndedConnectionByCause) {
 
 TEST(StatusBoardTest, NacksAndCacheFailuresAreCountedAfterTheSubscriberLeaves) {
   StatusBoard board;
-  const SubscriberId id = board.AddSubscriber(SubscriberRecord{.client_id = "proxy"});
+  SubscriberRecord record;
+  record.client_id = "proxy";
+  const SubscriberId id = board.AddSubscriber(record);
   board.RecordNack(id, "h1", "bad route");
   board.RecordAck(id, "h2");
   board.RemoveSubscriber(id);
