@@ -26,4 +26,9 @@ inline constexpr size_t kMinMaxPayloadBytes = 4194304;
 inline constexpr absl::string_view kHashedSections[] = {"routes", "services", "plugins",
                                                         "upstreams", "targets"};
 
+// §2: Kong versions. The CP refuses another major, or a newer minor than its own. 3.9 is the newest
+// open-source line; 3.10 to 3.15 are Kong Enterprise releases, the newest tether knows.
+inline constexpr int kKongMajor = 3;
+inline constexpr int kNewestKnownKongMinor = 15;
+
 }  // namespace tether::protocol

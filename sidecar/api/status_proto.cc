@@ -99,10 +99,13 @@ void FillConfig(const status::ConfigRecord& record, v1::ConfigStatus* out) {
   SetDuration(s->decode_duration, out->mutable_decode_duration());
 }
 
-void FillNode(const status::NodeInfo& node, v1::NodeStatus* out) {
+void FillNode(const status::NodeInfo& node, const status::ConnectionInfo& connection,
+              v1::NodeStatus* out) {
   out->set_node_id(node.node_id);
   out->set_hostname(node.hostname);
-  out->set_version(node.version);
+  // The session knows the version in use; the node's is the flag's ("auto").
+  out->set_version(connection.node_version.empty() ? node.version : connection.node_version);
+  out->set_version_source(connection.node_version_source);
   for (const auto& [key, value] : node.labels) (*out->mutable_labels())[key] = value;
   out->set_tether_version(node.tether_version);
 }
@@ -166,14 +169,23 @@ std::string ConnectionHint(const status::ConnectionInfo& c, absl::Duration ping_
       return "the control plane ended the websocket upgrade: with --cluster-mtls shared it does "
              "this when --cluster-cert is not its own cluster certificate; check also that "
              "--cluster-control-plane is its cluster listener";
+    case status::FailureCause::kCpBusy:
+      return "the control plane is busy (http 429 or 503): tether waits at least as long as its "
+             "Retry-After asks before the next attempt";
     case status::FailureCause::kEndedAfterBasicInfo:
       // Kong's CP closes at once when the node's major differs or its minor is newer (§2).
+      if (c.node_version_source == "negotiating") {
+        return absl::StrCat(
+            "finding the control plane's Kong version (--node-version=auto): it "
+            "refused ",
+            c.node_version, ", a lower minor is tried next");
+      }
       return absl::StrCat(
           "the control plane closed the connection right after basic_info: it may refuse this "
           "node's Kong version (tether advertised ",
           c.node_version.empty() ? "none" : c.node_version,
           "; Kong accepts its own major and at most its own minor): set --node-version to the "
-          "control plane's version or an older minor of the same major");
+          "control plane's version or an older minor of the same major, or to auto");
     case status::FailureCause::kNone:
     case status::FailureCause::kUnreachable:
     case status::FailureCause::kCredentials:
@@ -182,6 +194,7 @@ std::string ConnectionHint(const status::ConnectionInfo& c, absl::Duration ping_
     case status::FailureCause::kClosedByCp:
     case status::FailureCause::kConnectionLost:
     case status::FailureCause::kRotation:
+    case status::FailureCause::kVersionProbe:
     case status::FailureCause::kInternal:
       break;
   }
@@ -192,7 +205,7 @@ v1::Status ToProto(const status::StatusView& view, const StatusContext& context,
   v1::Status out;
   FillControlPlane(view.connection, context, now, out.mutable_control_plane());
   FillConfig(view.config, out.mutable_config());
-  FillNode(view.node, out.mutable_node());
+  FillNode(view.node, view.connection, out.mutable_node());
   for (const auto& [id, subscriber] : view.subscribers) {
     FillSubscriber(subscriber, out.add_subscribers());
   }

@@ -7,7 +7,9 @@
 #include "sidecar/common/asio.h"
 #include "sidecar/common/log.h"
 #include "sidecar/cp/basic_info.h"
+#include "sidecar/settings/bundled_plugins.h"
 #include "sidecar/settings/flags.h"
+#include "sidecar/settings/node_identity.h"
 
 namespace tether::app {
 namespace {
@@ -24,10 +26,15 @@ cp::SessionOptions SessionOptionsFrom(const settings::Settings& s) {
   o.node_id = s.node_id;
   o.node_hostname = s.node_hostname;
   o.node_version = s.node_version;
-  std::vector<cp::PluginInfo> plugins;
-  plugins.reserve(s.plugins.size());
-  for (const settings::Plugin& p : s.plugins) plugins.push_back({p.name, p.version});
-  o.basic_info = cp::BuildBasicInfo(std::move(plugins), s.labels);
+  o.negotiate_version = s.node_version == settings::kAutoNodeVersion;
+  if (o.negotiate_version) o.remembered_minor = settings::LoadRememberedKongMinor(s.data_dir);
+  o.basic_info = [selection = s.plugin_selection, labels = s.labels](absl::string_view version) {
+    std::vector<cp::PluginInfo> plugins;
+    for (settings::Plugin& p : settings::ResolvePlugins(selection, version)) {
+      plugins.push_back({std::move(p.name), std::move(p.version)});
+    }
+    return cp::BuildBasicInfo(std::move(plugins), labels);
+  };
   o.max_payload_bytes = static_cast<size_t>(s.max_payload_bytes);
   o.connect_timeout = s.connect_timeout;
   o.ping_interval = s.ping_interval;
@@ -152,6 +159,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const settings::Settings& setti
   };
   session_callbacks.on_change = [self](const status::ConnectionInfo& info) {
     self->status_.SetConnection(info);
+  };
+  session_callbacks.on_version_accepted = [data_dir = settings.data_dir](const std::string& v) {
+    if (absl::Status st = settings::RememberKongVersion(data_dir, v); !st.ok()) {
+      log::Warn("cp", "cannot remember the Kong version for the next start",
+                {{"err", st.message()}});
+    }
   };
   session_callbacks.on_unexpected_end = [self](const absl::Status& why) {
     self->Fail("control plane session", why);

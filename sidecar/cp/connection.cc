@@ -13,6 +13,7 @@
 #include "sidecar/common/log.h"
 #include "sidecar/cp/outlet.h"
 #include "sidecar/cp/proxy.h"
+#include "sidecar/cp/retry_after.h"
 #include "sidecar/cp/tls_context.h"
 
 namespace tether::cp {
@@ -189,6 +190,25 @@ net::awaitable<Ending> OpenTunnel(std::shared_ptr<Connection> c, const SessionOp
   co_return Ending::Ok();
 }
 
+// Kong Enterprise answers 429 or 503 with Retry-After under reconnect storms; any other status is
+// a refusal of this data plane (a wrong path, certificate or node id).
+Ending UpgradeDeclined(const websocket::response_type& response) {
+  const unsigned status = response.result_int();
+  const bool busy = status == 429 || status == 503;
+  Ending ending = Failed(busy ? FailureCause::kCpBusy : FailureCause::kUpgradeRefused,
+                         absl::FailedPreconditionError(absl::StrCat(
+                             "websocket upgrade: control plane answered http ", status)));
+  if (auto it = response.find(http::field::retry_after); busy && it != response.end()) {
+    ending.retry_after =
+        ParseRetryAfter(absl::string_view(it->value().data(), it->value().size()), absl::Now());
+    if (ending.retry_after.has_value()) {
+      ending.error = absl::FailedPreconditionError(absl::StrCat(
+          ending.error.message(), ", retry after ", absl::FormatDuration(*ending.retry_after)));
+    }
+  }
+  return ending;
+}
+
 }  // namespace
 
 Ending StepFailed(FailureCause cause, absl::string_view step, const beast::error_code& ec) {
@@ -225,7 +245,8 @@ Ending EndingOf(const Connection& c, absl::string_view step, const beast::error_
                 absl::UnavailableError(message));
 }
 
-net::awaitable<Ending> Connect(std::shared_ptr<Connection> c, const SessionOptions& options) {
+net::awaitable<Ending> Connect(std::shared_ptr<Connection> c, const SessionOptions& options,
+                               const Advertised& advertised) {
   // One deadline covers every step up to the upgrade, so a CP that trickles bytes during a
   // handshake cannot hold the attempt open.
   c->watchdog.expires_after(ToChrono(options.connect_timeout));
@@ -269,15 +290,10 @@ net::awaitable<Ending> Connect(std::shared_ptr<Connection> c, const SessionOptio
       [](websocket::request_type& req) { req.set(http::field::user_agent, "tether"); }));
   websocket::response_type response;
   co_await c->ws.async_handshake(response, JoinHostPort(options.host, options.port),
-                                 OutletTarget(options),
+                                 OutletTarget(options, advertised.node_version),
                                  net::redirect_error(net::use_awaitable, ec));
   if (c->ended()) co_return c->end_reason;
-  if (ec == websocket::error::upgrade_declined) {
-    co_return Failed(
-        FailureCause::kUpgradeRefused,
-        absl::FailedPreconditionError(absl::StrCat(
-            "websocket upgrade: control plane answered http ", response.result_int())));
-  }
+  if (ec == websocket::error::upgrade_declined) co_return UpgradeDeclined(response);
   if (ec) {
     co_return StepFailed(
         IsClientCertRefusal(ec) ? FailureCause::kClientCertRefused : FailureCause::kUpgradeRefused,
@@ -295,7 +311,7 @@ net::awaitable<Ending> Connect(std::shared_ptr<Connection> c, const SessionOptio
 
   // §2: the first frame must be a binary, uncompressed basic_info.
   c->step = "basic_info";
-  co_await c->ws.async_write(net::buffer(options.basic_info),
+  co_await c->ws.async_write(net::buffer(advertised.basic_info),
                              net::redirect_error(net::use_awaitable, ec));
   if (c->ended()) co_return c->end_reason;
   if (ec) co_return StepFailed(FailureCause::kConnectionLost, "send basic_info", ec);

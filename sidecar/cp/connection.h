@@ -27,6 +27,8 @@ namespace tether::cp {
 struct Ending {
   status::FailureCause cause = status::FailureCause::kNone;
   absl::Status error;  // ok only for Ok(); a stop has kNone and a Cancelled error
+  // A 429 or 503 upgrade answer's Retry-After, when it had a usable one.
+  std::optional<absl::Duration> retry_after;
 
   bool ok() const { return error.ok(); }
   static Ending Ok() { return {}; }
@@ -79,10 +81,17 @@ struct Connection {
   absl::Time last_ping_sent;  // for the round-trip time of the next pong
 };
 
+// What one attempt advertises: the version and the basic_info that goes with it.
+struct Advertised {
+  std::string node_version;
+  std::string basic_info;
+};
+
 // Resolve, connect (through the proxy when configured), TLS, websocket upgrade and basic_info, in
 // protocol order, all within options.connect_timeout. On success `c` is established (peer and
 // connected_at set) and its websocket is configured for the reader and the pinger.
-net::awaitable<Ending> Connect(std::shared_ptr<Connection> c, const SessionOptions& options);
+net::awaitable<Ending> Connect(std::shared_ptr<Connection> c, const SessionOptions& options,
+                               const Advertised& advertised);
 
 // Why an established connection's read or write failed: refused by the CP right after basic_info
 // when it had sent nothing yet, otherwise closed or lost.

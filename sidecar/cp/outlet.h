@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "sidecar/cp/session.h"
 
 namespace tether::cp {
@@ -13,9 +14,10 @@ namespace tether::cp {
 // The request target: "/v1/outlet?node_id=...&node_hostname=...&node_version=...". Kong
 // concatenates the query values without URL-encoding (§1.1); the values are validated at
 // start-up so none needs it.
-std::string OutletTarget(const SessionOptions& options);
+// `node_version` is the version advertised on this attempt (see VersionNegotiator).
+std::string OutletTarget(const SessionOptions& options, absl::string_view node_version);
 
-// "wss://host:port/v1/outlet?node_id=...".
+// "wss://host:port/v1/outlet?node_id=...&node_version=<options.node_version>".
 std::string OutletUrl(const SessionOptions& options);
 
 }  // namespace tether::cp

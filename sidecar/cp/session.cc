@@ -17,6 +17,7 @@
 #include "sidecar/cp/credential_watch.h"
 #include "sidecar/cp/outlet.h"
 #include "sidecar/cp/tls_context.h"
+#include "sidecar/cp/version_negotiation.h"
 
 namespace tether::cp {
 namespace {
@@ -44,11 +45,15 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
                  [rng = std::mt19937_64(std::random_device{}())]() mutable {
                    return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
                  }),
+        rng_(std::random_device{}()),
         applied_hash_(options_.initial_config_hash),
+        negotiator_(options_.negotiate_version ? VersionNegotiator::Auto(options_.remembered_minor)
+                                               : VersionNegotiator::Fixed(options_.node_version)),
         credentials_(options_.tls, std::move(credentials)),
         address_(JoinHostPort(options_.host, options_.port)) {
     info_.address = address_;
-    info_.node_version = options_.node_version;
+    info_.node_version = negotiator_.version();
+    info_.node_version_source = std::string(VersionNegotiator::SourceName(negotiator_.source()));
     info_.cert_not_after = credentials_.current().not_after;
     info_.cert_subject = credentials_.current().subject;
     WarnIfExpiring();
@@ -145,12 +150,16 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
       Publish();
       Ending ended;
       absl::Duration lasted = absl::ZeroDuration();
+      const Advertised advertised{negotiator_.version(),
+                                  options_.basic_info(negotiator_.version())};
+      info_.node_version = advertised.node_version;
+      info_.node_version_source = std::string(VersionNegotiator::SourceName(negotiator_.source()));
       absl::StatusOr<ssl::context> tls = MakeTlsContext(credentials_.current());
       if (!tls.ok()) {
         ended = {FailureCause::kCredentials, tls.status()};
       } else {
         auto conn = std::make_shared<Connection>(strand_, *std::move(tls));
-        ended = co_await RunConnection(conn);
+        ended = co_await RunConnection(conn, advertised);
         conn_.reset();
         if (conn->established()) {
           lasted = absl::Now() - conn->connected_at;
@@ -162,9 +171,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
       info_.last_cause = ended.cause;
       info_.state = ConnectionState::kDisconnected;
       info_.connected_since = absl::InfinitePast();
-      info_.retry_in = backoff_.Next(lasted);
-      // A new certificate is worth trying at once: it may be what the CP was refusing.
-      if (std::exchange(retry_now_, false)) info_.retry_in = absl::ZeroDuration();
+      info_.retry_in = RetryDelay(ended, lasted);
       log::Warn(kLog,
                 lasted > absl::ZeroDuration() ? "disconnected from control plane"
                                               : "cannot connect to control plane",
@@ -182,9 +189,9 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
 
   // Connects, sends basic_info, then runs the reader and pinger until either ends the connection.
   // Returns why it ended.
-  net::awaitable<Ending> RunConnection(std::shared_ptr<Connection> c) {
+  net::awaitable<Ending> RunConnection(std::shared_ptr<Connection> c, Advertised advertised) {
     conn_ = c;
-    Ending connected = co_await Connect(c, options_);
+    Ending connected = co_await Connect(c, options_, advertised);
     TETHER_DCHECK(strand_.running_in_this_thread());
     if (!c->peer.empty()) info_.peer = c->peer;
     if (!connected.ok()) {
@@ -216,11 +223,62 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
     TETHER_DCHECK(strand_.running_in_this_thread());
     const absl::Time now = absl::Now();
     c.last_seen = now;
-    c.heard_from_cp = true;
+    OnCpAnswered(c);
     info_.last_pong_at = now;
     info_.last_ping_rtt = now - c.last_ping_sent;
     log::Debug(kLog, "pong", {{"rtt", absl::FormatDuration(info_.last_ping_rtt)}});
     Publish();
+  }
+
+  // How long to wait after `ended`, a connection that lasted `lasted` (zero: never established).
+  absl::Duration RetryDelay(const Ending& ended, absl::Duration lasted) {
+    absl::Duration delay = backoff_.Next(lasted);
+    if (ended.cause == FailureCause::kEndedAfterBasicInfo) {
+      negotiator_.Refused();
+      // Searching: pauses of 1, 2, 4, 8 s... up to negotiation_pause, so that a search's few
+      // refusals take seconds and a CP that refuses everything sees a few attempts a minute.
+      if (negotiator_.searching()) {
+        delay = std::min(options_.negotiation_pause,
+                         absl::Seconds(1) * (int64_t{1} << std::min(search_refusals_++, 10)));
+      }
+    }
+    if (ended.retry_after.has_value()) {
+      // At least what the CP asked, plus up to a tenth more so a fleet does not return at once.
+      const absl::Duration asked =
+          *ended.retry_after * (1.0 + std::uniform_real_distribution<double>(0.0, 0.1)(rng_));
+      if (asked > delay) {
+        delay = asked;
+        ++info_.retry_after_waits;
+      }
+    }
+    // A new certificate or a newer version is worth trying at once.
+    if (std::exchange(retry_now_, false)) delay = absl::ZeroDuration();
+    return delay;
+  }
+
+  // The CP said something after basic_info (a pong or a frame): it accepted the version. While
+  // searching, this may only show that the CP's minor is at least this one: the connection is
+  // then closed and the next version tried at once.
+  void OnCpAnswered(Connection& c) {
+    if (std::exchange(c.heard_from_cp, true)) return;
+    const bool was_searching = negotiator_.searching();
+    const std::string accepted = negotiator_.version();
+    const bool keep = negotiator_.Accepted();
+    info_.node_version_source = std::string(VersionNegotiator::SourceName(negotiator_.source()));
+    Publish();
+    if (keep) {
+      if (!was_searching) return;
+      search_refusals_ = 0;
+      log::Info(kLog, "control plane accepted the Kong version",
+                {{"node_version", accepted}, {"how", info_.node_version_source}});
+      if (callbacks_.on_version_accepted) callbacks_.on_version_accepted(accepted);
+      return;
+    }
+    log::Info(kLog, "control plane accepted an older Kong version than it may run, trying newer",
+              {{"accepted", accepted}, {"next", negotiator_.version()}});
+    Reconnect({FailureCause::kVersionProbe,
+               absl::UnavailableError(absl::StrCat("trying Kong version ", negotiator_.version(),
+                                                   " after ", accepted, " was accepted"))});
   }
 
   // Reads frames until the connection ends. Each complete binary frame goes to the pipeline.
@@ -248,7 +306,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
         co_return;
       }
       c->last_seen = absl::Now();
-      c->heard_from_cp = true;
+      OnCpAnswered(*c);
       frame_bytes += n;
       if (frame_bytes > options_.max_payload_bytes) frame.clear();
       if (!c->ws.is_message_done()) continue;
@@ -261,6 +319,11 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
                          options_.max_payload_bytes));
         log::Warn(kLog, "config frame refused", {{"err", refused.message()}});
         if (callbacks_.on_frame_refused) callbacks_.on_frame_refused(refused);
+      } else if (c->phase == Connection::Phase::kClosing &&
+                 c->close_reason.cause == FailureCause::kVersionProbe) {
+        // Sent for an older version than the CP's: fields newer than it may be missing.
+        log::Debug(kLog, "config frame ignored: received while trying a Kong version",
+                   {{"bytes", frame_bytes}});
       } else {
         log::Debug(kLog, "config frame received", {{"bytes", frame_bytes}});
         info_.config_received = true;
@@ -445,8 +508,11 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
   net::steady_timer backoff_timer_;
   net::steady_timer cert_timer_;  // WatchCredentials sleeps here
   Backoff backoff_;
+  std::mt19937_64 rng_;  // jitter on Retry-After waits
   status::ConnectionInfo info_;
   std::string applied_hash_;
+  VersionNegotiator negotiator_;
+  int search_refusals_ = 0;           // refusals since the search began, for its pauses
   std::shared_ptr<Connection> conn_;  // the current attempt or connection
   bool stopping_ = false;
   bool retry_now_ = false;  // skip the next backoff wait (a rotation asked for a new connection)
@@ -472,6 +538,10 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(net::io_context& io,
     return absl::InvalidArgumentError("ping timeout must exceed ping interval");
   }
   if (!callbacks.on_frame) return absl::InvalidArgumentError("on_frame callback is required");
+  if (!options.basic_info) return absl::InvalidArgumentError("basic_info is required");
+  if (!options.negotiate_version && options.node_version.empty()) {
+    return absl::InvalidArgumentError("node version is empty");
+  }
   if (options.cert_check_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("certificate check interval must be positive");
   }

@@ -52,8 +52,19 @@ struct SessionOptions {
   TlsOptions tls;
   std::string node_id;
   std::string node_hostname;
+  // The Kong version to advertise, or, with negotiate_version, what status shows until the CP
+  // accepted one (e.g. "auto").
   std::string node_version;
-  std::string basic_info;  // the JSON text, see BuildBasicInfo
+  // Find the CP's version by itself (VersionNegotiator), starting one minor above
+  // remembered_minor when set.
+  bool negotiate_version = false;
+  std::optional<int> remembered_minor;
+  // The basic_info JSON to send when advertising a version (see BuildBasicInfo): the plugin list
+  // follows the version.
+  std::function<std::string(absl::string_view node_version)> basic_info;
+  // With negotiate_version, the longest pause after a refused attempt (they grow 1, 2, 4, 8 s up
+  // to it): a few attempts a minute at most, so a fleet searching at once cannot hammer a CP.
+  absl::Duration negotiation_pause = absl::Seconds(12);
   // Hash to ping with until a config is applied (32 zeros, or a cached config's hash).
   std::string initial_config_hash = "00000000000000000000000000000000";
   size_t max_payload_bytes = 16777216;
@@ -82,6 +93,9 @@ struct SessionCallbacks {
   std::function<void(const status::ConnectionInfo&)> on_change;
   // When the session itself refuses a frame (over max payload).
   std::function<void(const absl::Status&)> on_frame_refused;
+  // When the CP accepted a negotiated version (see negotiate_version), so that it can be
+  // remembered for the next start.
+  std::function<void(const std::string& node_version)> on_version_accepted;
   // At most once, when the session ends without Stop having been called: a bug, since it retries
   // every failure for as long as the process runs. The process should drain and exit.
   std::function<void(const absl::Status&)> on_unexpected_end;

@@ -21,14 +21,14 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "protocol/constants.h"
 
 namespace tether::cp {
 
 class VersionNegotiator {
  public:
-  static constexpr int kMajor = 3;
-  // The newest Kong 3.x minor tether knows (Kong Enterprise 3.15).
-  static constexpr int kNewestMinor = 15;
+  static constexpr int kMajor = protocol::kKongMajor;
+  static constexpr int kNewestMinor = protocol::kNewestKnownKongMinor;
 
   // How the version in use was chosen, for status and logs.
   enum class Source {

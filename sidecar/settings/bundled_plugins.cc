@@ -1,11 +1,15 @@
 #include "sidecar/settings/bundled_plugins.h"
 
 #include <algorithm>
+#include <map>
 #include <string>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "protocol/constants.h"
 
 namespace tether::settings {
 namespace {
@@ -67,9 +71,6 @@ constexpr BundledPlugin kBundled[] = {
     {"zipkin", 0},
 };
 
-// The major version the table describes.
-constexpr int kKnownMajor = 3;
-
 // The 3.x minor whose list applies, or a large number for "the newest list".
 int MinorForList(absl::string_view node_version) {
   constexpr int kNewest = 1 << 30;
@@ -78,7 +79,7 @@ int MinorForList(absl::string_view node_version) {
   int major = 0;
   int minor = 0;
   if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &major) ||
-      !absl::SimpleAtoi(parts[1], &minor) || major != kKnownMajor) {
+      !absl::SimpleAtoi(parts[1], &minor) || major != protocol::kKongMajor) {
     return kNewest;
   }
   return minor;
@@ -97,6 +98,30 @@ std::vector<Plugin> BundledPlugins(absl::string_view node_version) {
     return absl::AsciiStrToLower(a.name) < absl::AsciiStrToLower(b.name);
   });
   return plugins;
+}
+
+std::vector<Plugin> ResolvePlugins(const PluginSelection& selection,
+                                   absl::string_view node_version) {
+  std::map<std::string, Plugin> by_lower_name;  // sorted by lowercase name, as basic_info wants
+  for (const Plugin& p : selection.listed) {
+    by_lower_name.emplace(
+        absl::AsciiStrToLower(p.name),
+        Plugin{p.name, p.version.empty() ? std::string(node_version) : p.version});
+  }
+  if (selection.bundled) {
+    // emplace keeps a listed entry over the bundled one.
+    for (Plugin& p : BundledPlugins(node_version)) {
+      by_lower_name.emplace(absl::AsciiStrToLower(p.name), std::move(p));
+    }
+  }
+  std::vector<Plugin> plugins;
+  plugins.reserve(by_lower_name.size());
+  for (auto& [lower_name, plugin] : by_lower_name) plugins.push_back(std::move(plugin));
+  return plugins;
+}
+
+std::string NewestKnownKongVersion() {
+  return absl::StrCat(protocol::kKongMajor, ".", protocol::kNewestKnownKongMinor, ".0");
 }
 
 }  // namespace tether::settings

@@ -20,4 +20,14 @@ namespace tether::settings {
 // IsValidKongVersion (validate.h); otherwise the newest list is returned.
 std::vector<Plugin> BundledPlugins(absl::string_view node_version);
 
+// The plugins to advertise at `node_version`: the bundled ones (when selected) and the listed
+// ones, a listed entry winning over a bundled one of the same name, a listed entry without a
+// version at `node_version`. Sorted by lowercase name.
+std::vector<Plugin> ResolvePlugins(const PluginSelection& selection,
+                                   absl::string_view node_version);
+
+// "3.<newest minor tether knows>.0": what --node-version=auto resolves plugins at before a CP
+// answered.
+std::string NewestKnownKongVersion();
+
 }  // namespace tether::settings

@@ -95,14 +95,17 @@ constexpr FlagDef kFlags[] = {
     {"node-hostname", "host", "",
      "Hostname reported to the CP, without a port. Default: this machine's hostname.",
      [](absl::string_view v, Settings& s) { return CopyTo(v, s.node_hostname); }},
-    {"node-version", "version", "3.10.0",
-     "Kong version reported to the CP, major.minor.patch with an optional suffix. The CP refuses\n"
-     "another major or a newer minor than its own.",
+    {"node-version", "auto|version", "auto",
+     "Kong version reported to the CP. auto: tether finds the CP's own minor (a few refused\n"
+     "attempts on the first start, then remembered in --data-dir). Or major.minor.patch with an\n"
+     "optional suffix: the CP refuses another major or a newer minor than its own, and strips\n"
+     "from the config what is newer than an older one.",
      [](absl::string_view v, Settings& s) { return CopyTo(v, s.node_version); }},
     {"plugins", "list|@file", "bundled",
      "Plugins reported to the CP: name[:version] entries, comma-separated, or @file with one\n"
-     "entry a line. bundled stands for Kong's bundled plugins; off for none. A version left out\n"
-     "is --node-version. The CP withholds config that uses a plugin missing here.",
+     "entry a line. bundled stands for Kong's bundled plugins at the version in use; off for\n"
+     "none. A version left out is the node version in use. The CP withholds config that uses a\n"
+     "plugin missing here.",
      ParsePlugins, ValueDisplay::kShow, FlagKind::kSingle, ValueShape::kList,
      ApplyStage::kAfterOthers},
 

@@ -10,11 +10,15 @@
 #include <climits>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "protocol/constants.h"
 #include "sidecar/common/file_util.h"
 #include "sidecar/common/log.h"
 #include "sidecar/settings/validate.h"
@@ -139,6 +143,29 @@ absl::StatusOr<std::string> LoadOrCreateNodeId(const std::string& data_dir) {
   }
   log::Info(kComponent, "generated node id", {{"node_id", *id}, {"path", path}});
   return id;
+}
+
+std::optional<int> LoadRememberedKongMinor(const std::string& data_dir) {
+  constexpr size_t kMaxBytes = 64;
+  absl::StatusOr<std::string> text =
+      ReadFileCapped(absl::StrCat(data_dir, "/", kKongVersionFileName), kMaxBytes);
+  if (!text.ok()) return std::nullopt;
+  const std::vector<absl::string_view> parts =
+      absl::StrSplit(absl::StripAsciiWhitespace(*text), absl::MaxSplits('.', 2));
+  int major = 0;
+  int minor = 0;
+  if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &major) ||
+      !absl::SimpleAtoi(parts[1], &minor) || major != protocol::kKongMajor || minor < 0) {
+    log::Warn(kComponent, "ignoring an unreadable remembered Kong version",
+              {{"file", kKongVersionFileName}});
+    return std::nullopt;
+  }
+  return minor;
+}
+
+absl::Status RememberKongVersion(const std::string& data_dir, absl::string_view version) {
+  return WriteFileAtomically(absl::StrCat(data_dir, "/", kKongVersionFileName),
+                             absl::StrCat(version, "\n"), 0600);
 }
 
 }  // namespace tether::settings

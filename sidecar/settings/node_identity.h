@@ -10,10 +10,12 @@
 // different one for its first connection. Give each tether its own data dir.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "sidecar/settings/settings.h"
 
 namespace tether::settings {
@@ -40,6 +42,17 @@ absl::Status EnsureDataDir(const std::string& data_dir);
 // UUID (surrounding whitespace is ignored), a warning is logged and a new id replaces it, as Kong
 // does. Fails only if the file cannot be read or written.
 absl::StatusOr<std::string> LoadOrCreateNodeId(const std::string& data_dir);
+
+// Name of the file inside the data dir that remembers the Kong version the CP accepted, so that
+// --node-version=auto starts from it on the next run.
+inline constexpr char kKongVersionFileName[] = "kong_version";
+
+// The 3.x minor remembered in <data_dir>/kong_version, or nullopt when there is none or it cannot
+// be read (then the negotiation starts from the newest version; nothing is fatal).
+std::optional<int> LoadRememberedKongMinor(const std::string& data_dir);
+
+// Remembers `version` ("3.9.0") in <data_dir>/kong_version, atomically.
+absl::Status RememberKongVersion(const std::string& data_dir, absl::string_view version);
 
 // A random (version 4, RFC 4122) UUID in lowercase, from the kernel's random source.
 absl::StatusOr<std::string> GenerateUuidV4();

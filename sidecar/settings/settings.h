@@ -71,6 +71,19 @@ struct Plugin {
   bool operator==(const Plugin&) const = default;
 };
 
+// --plugins as given: Kong's bundled set or not, and the plugins listed by name. A listed plugin
+// without a version is advertised at the node version in use, which with --node-version=auto is
+// known only once the CP accepted one (ResolvePlugins, bundled_plugins.h).
+struct PluginSelection {
+  bool bundled = false;
+  std::vector<Plugin> listed;  // sorted by lowercase name; version "" = the node version
+
+  bool operator==(const PluginSelection&) const = default;
+};
+
+// --node-version's default: find the CP's version by itself (cp/version_negotiation.h).
+inline constexpr char kAutoNodeVersion[] = "auto";
+
 // What tether serves before the CP has sent a config (--startup-policy).
 enum class StartupPolicy {
   // Kong's behaviour (fail static): the last-known-good config on disk, at once.
@@ -122,8 +135,12 @@ struct Settings {
   std::string node_id;
   // A hostname or IP address without a port; unless given, PrepareNode sets the system's.
   std::string node_hostname;
-  // The Kong version we claim to be, e.g. "3.10.0"; the CP checks its major and minor.
+  // The Kong version we claim to be, e.g. "3.10.0", or "auto" (kAutoNodeVersion) to take the
+  // CP's own; the CP checks its major and minor.
   std::string node_version;
+  // --plugins as given, resolved again for each version tried with auto.
+  PluginSelection plugin_selection;
+  // plugin_selection resolved at node_version (with auto: at the newest version tether knows).
   // Sorted by lowercase name, names unique, as Kong sends them.
   std::vector<Plugin> plugins;
 

@@ -244,9 +244,10 @@ absl::Status ValidateNode(const Settings& s) {
     return Invalid(absl::StrCat("--node-hostname ", Quote(s.node_hostname),
                                 " is not a valid hostname or ip address"));
   }
-  if (!IsValidKongVersion(s.node_version)) {
+  if (s.node_version != kAutoNodeVersion && !IsValidKongVersion(s.node_version)) {
     return Invalid(absl::StrCat("--node-version ", Quote(s.node_version),
-                                " must look like 3.10.0 (major.minor.patch, optional suffix)"));
+                                " must look like 3.10.0 (major.minor.patch, optional suffix), or "
+                                "be auto"));
   }
   for (size_t i = 0; i < s.plugins.size(); ++i) {
     const Plugin& p = s.plugins[i];

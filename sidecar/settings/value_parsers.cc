@@ -5,6 +5,8 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -272,38 +274,36 @@ absl::Status ParsePlugins(absl::string_view value, Settings& s) {
     }
   }
   if (entries.size() == 1 && entries[0] == "off") {
+    s.plugin_selection = {};
     s.plugins.clear();
     return absl::OkStatus();
   }
 
-  bool bundled = false;
-  std::map<std::string, Plugin> by_lower_name;  // Sorted by lowercase name, as basic_info wants.
+  PluginSelection selection;
+  std::set<std::string> lower_names;
   for (const std::string& entry : entries) {
     if (entry == "off") return Reason("off cannot be combined with other entries");
     if (entry == "bundled") {
-      bundled = true;
+      selection.bundled = true;
       continue;
     }
     const size_t colon = entry.find(':');
-    Plugin plugin{entry.substr(0, colon), s.node_version};
+    Plugin plugin{entry.substr(0, colon), ""};
     if (colon != std::string::npos) {
       plugin.version = entry.substr(colon + 1);
       if (plugin.version.empty()) {
         return Reason(absl::StrCat("plugin ", Quote(entry), " has an empty version"));
       }
     }
-    if (!by_lower_name.emplace(absl::AsciiStrToLower(plugin.name), plugin).second) {
+    if (!lower_names.insert(absl::AsciiStrToLower(plugin.name)).second) {
       return Reason(absl::StrCat("plugin ", Quote(plugin.name), " given twice"));
     }
+    selection.listed.push_back(std::move(plugin));
   }
-  if (bundled) {
-    // emplace keeps an explicit entry over the bundled one.
-    for (Plugin& p : BundledPlugins(s.node_version)) {
-      by_lower_name.emplace(absl::AsciiStrToLower(p.name), std::move(p));
-    }
-  }
-  s.plugins.clear();
-  for (auto& [lower_name, plugin] : by_lower_name) s.plugins.push_back(std::move(plugin));
+  s.plugin_selection = std::move(selection);
+  s.plugins = ResolvePlugins(s.plugin_selection, s.node_version == kAutoNodeVersion
+                                                     ? NewestKnownKongVersion()
+                                                     : s.node_version);
   return absl::OkStatus();
 }
 

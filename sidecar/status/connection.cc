@@ -40,6 +40,8 @@ absl::string_view FailureCauseName(FailureCause cause) {
       return "proxy";
     case FailureCause::kUpgradeRefused:
       return "upgrade_refused";
+    case FailureCause::kCpBusy:
+      return "cp_busy";
     case FailureCause::kEndedAfterBasicInfo:
       return "ended_after_basic_info";
     case FailureCause::kNoPong:
@@ -50,6 +52,8 @@ absl::string_view FailureCauseName(FailureCause cause) {
       return "connection_lost";
     case FailureCause::kRotation:
       return "rotation";
+    case FailureCause::kVersionProbe:
+      return "version_probe";
     case FailureCause::kInternal:
       return "internal";
   }
@@ -71,6 +75,7 @@ absl::string_view FailureMetricReason(FailureCause cause) {
     case FailureCause::kTls:
       return "tls";
     case FailureCause::kUpgradeRefused:
+    case FailureCause::kCpBusy:
       return "protocol";
     case FailureCause::kProxy:
       return "proxy";
@@ -81,6 +86,7 @@ absl::string_view FailureMetricReason(FailureCause cause) {
     case FailureCause::kNone:
     case FailureCause::kUnreachable:
     case FailureCause::kRotation:
+    case FailureCause::kVersionProbe:
     case FailureCause::kInternal:
       break;
   }

@@ -37,6 +37,7 @@ enum class FailureCause {
   kTls,                  // any other TLS handshake failure
   kProxy,                // the forward proxy (--proxy-server) failed or refused the tunnel
   kUpgradeRefused,       // the websocket upgrade was answered with an http status or cut off
+  kCpBusy,               // the upgrade was answered 429 or 503 (Retry-After is honoured)
   kEndedAfterBasicInfo,  // the CP ended the connection after basic_info, before sending anything:
                          // Kong's answer to a node version it does not accept (close frame,
                          // then the socket closed at once, often seen as a reset)
@@ -44,6 +45,7 @@ enum class FailureCause {
   kClosedByCp,           // the CP sent a close frame on an established connection
   kConnectionLost,       // the connection failed after the CP had spoken (reset, EOF, write)
   kRotation,             // tether closed it to present a rotated cluster certificate
+  kVersionProbe,         // tether closed it to try a newer Kong version (negotiation)
   kInternal,             // a bug: a connection task threw
 };
 inline constexpr size_t kFailureCauseCount = static_cast<size_t>(FailureCause::kInternal) + 1;
@@ -70,8 +72,12 @@ struct ConnectionInfo {
   // kNone before any).
   absl::Status last_error;
   FailureCause last_cause = FailureCause::kNone;
-  // The node version the last attempt advertised, so the hint for a refusal can name it.
+  // The node version the last attempt advertised, so the hint for a refusal can name it, and
+  // how it was chosen ("flag", "negotiating", "negotiated", "remembered").
   std::string node_version;
+  std::string node_version_source;
+  // Waits lengthened to honour a CP's Retry-After.
+  uint64_t retry_after_waits = 0;
   // How long the last established connection lasted, and whether it carried a config frame:
   // together they tell "the CP closed right after basic_info" from "the CP withholds config".
   absl::Duration last_connection_duration = absl::ZeroDuration();

@@ -95,7 +95,7 @@ class SessionResolveTest : public ::testing::Test {
     o.node_id = "6f1d2a3b-0c4d-4e5f-8a9b-0c1d2e3f4a5b";
     o.node_hostname = "dp-test.local";
     o.node_version = "3.10.0";
-    o.basic_info = cp::BuildBasicInfo({}, {});
+    o.basic_info = [](absl::string_view) { return cp::BuildBasicInfo({}, {}); };
     o.connect_timeout = absl::Seconds(10);
     o.backoff.min = absl::Milliseconds(10);
     o.backoff.max = absl::Milliseconds(50);

@@ -402,7 +402,7 @@ TEST(SessionLatestWinsTest, NewestFrameWinsWhileDecoding) {
   so.node_id = "6f1d2a3b-0c4d-4e5f-8a9b-0c1d2e3f4a5b";
   so.node_hostname = "dp-test.local";
   so.node_version = "3.10.0";
-  so.basic_info = cp::BuildBasicInfo({}, {});
+  so.basic_info = [](absl::string_view) { return cp::BuildBasicInfo({}, {}); };
   so.ping_interval = absl::Hours(1);
   so.ping_timeout = absl::Hours(2);
   std::unique_ptr<cp::Session> session;

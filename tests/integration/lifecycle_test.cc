@@ -54,6 +54,7 @@ class LifecycleTest : public ApiTest {
         "--grpc-listen=unix://" + socket_path_,
         "--ops-listen=127.0.0.1:0",
         "--node-hostname=dp-test.local",
+        "--node-version=3.10.0",
         "--reconnect-backoff-min=10ms",
         "--reconnect-backoff-max=50ms",
     };

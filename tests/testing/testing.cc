@@ -74,6 +74,8 @@ settings::Settings TestSettings(uint16_t cp_port, const std::string& data_dir,
       "--cluster-cert-key=" + Fixture("certs/kong_clustering.key"),
       "--data-dir=" + data_dir,
       "--node-hostname=dp-test.local",
+      // devcp's default; the version search has tests of its own.
+      "--node-version=3.10.0",
       "--ping-interval=1s",
       "--ping-timeout=10s",
       "--connect-timeout=10s",

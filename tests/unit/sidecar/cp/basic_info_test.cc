@@ -31,7 +31,7 @@ TEST(OutletTargetTest, QueryParameters) {
   options.node_id = "6f1d2a3b-0c4d-4e5f-8a9b-0c1d2e3f4a5b";
   options.node_hostname = "dp-1.example";
   options.node_version = "3.10.0";
-  EXPECT_EQ(OutletTarget(options),
+  EXPECT_EQ(OutletTarget(options, options.node_version),
             "/v1/outlet?node_id=6f1d2a3b-0c4d-4e5f-8a9b-0c1d2e3f4a5b"
             "&node_hostname=dp-1.example&node_version=3.10.0");
 }

@@ -54,3 +54,34 @@ TEST(BundledPluginsTest, UnknownMajorOrNewerMinorGetsTheNewestList) {
 
 }  // namespace
 }  // namespace tether::settings
+
+namespace tether::settings {
+namespace {
+
+// With --node-version=auto the selection is resolved again for each version tried: bundled
+// plugins follow the version (ones that arrived later are left out), listed ones without a
+// version take it, listed ones with a version keep theirs and win over a bundled one.
+TEST(ResolvePluginsTest, FollowsTheVersionInUse) {
+  PluginSelection selection;
+  selection.bundled = true;
+  selection.listed = {{"key-auth", "1.2.3"}, {"my-plugin", ""}};
+  const std::vector<Plugin> at_3_4 = ResolvePlugins(selection, "3.4.0");
+  const std::vector<Plugin> at_3_9 = ResolvePlugins(selection, "3.9.0");
+  auto find = [](const std::vector<Plugin>& plugins, absl::string_view name) -> const Plugin* {
+    for (const Plugin& p : plugins) {
+      if (p.name == name) return &p;
+    }
+    return nullptr;
+  };
+  EXPECT_EQ(find(at_3_4, "redirect"), nullptr);  // bundled since 3.9
+  ASSERT_NE(find(at_3_9, "redirect"), nullptr);
+  EXPECT_EQ(find(at_3_9, "redirect")->version, "3.9.0");
+  EXPECT_EQ(find(at_3_4, "key-auth")->version, "1.2.3");
+  EXPECT_EQ(find(at_3_4, "my-plugin")->version, "3.4.0");
+  EXPECT_EQ(find(at_3_4, "acl")->version, "3.4.0");
+  EXPECT_TRUE(std::is_sorted(at_3_9.begin(), at_3_9.end(),
+                             [](const Plugin& a, const Plugin& b) { return a.name < b.name; }));
+}
+
+}  // namespace
+}  // namespace tether::settings

@@ -114,6 +114,7 @@ grpc-listen: [unix:///tmp/a.sock, "127.0.0.1:0"]
 cluster-dp-labels:
   region: eu-west-1
   tier: gold
+node-version: 3.10.0
 plugins: [key-auth, "acl:3.9.0"]
 grpc-allow-non-loopback: on
 log-format: json

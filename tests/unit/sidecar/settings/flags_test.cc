@@ -45,9 +45,12 @@ TEST(ParseSettingsTest, AppliesDefaultsWhenOnlyRequiredFlagsAreGiven) {
   EXPECT_EQ(s.ping_timeout, absl::Seconds(45));
   EXPECT_EQ(s.backoff_min, absl::Seconds(5));
   EXPECT_EQ(s.backoff_max, absl::Seconds(60));
-  EXPECT_EQ(s.node_version, "3.10.0");
+  EXPECT_EQ(s.node_version, "auto");
   EXPECT_EQ(s.node_hostname, "");  // PrepareNode's (node_identity_test.cc)
-  EXPECT_EQ(s.plugins, BundledPlugins("3.10.0"));
+  // With auto, resolved per version tried; shown at the newest version tether knows.
+  EXPECT_EQ(s.plugins, BundledPlugins(NewestKnownKongVersion()));
+  EXPECT_TRUE(s.plugin_selection.bundled);
+  EXPECT_TRUE(s.plugin_selection.listed.empty());
   EXPECT_EQ(s.data_dir, dir.Sub("data"));
   EXPECT_EQ(s.log_level, log::Level::kInfo);
   EXPECT_EQ(s.startup_policy, StartupPolicy::kServeCache);
@@ -243,7 +246,8 @@ TEST(ParseSettingsTest, PluginsFollowTheNodeVersionWhateverTheOrderAndSource) {
 TEST(ParseSettingsTest, BundledKeywordAddsBundledPluginsAndExplicitEntriesOverrideThem) {
   TempDir dir;
   const Settings s =
-      ParseOk(Concat(RequiredArgs(dir), {"--plugins=bundled,key-auth:3.9.0,my-plugin:0.1.0"}));
+      ParseOk(Concat(RequiredArgs(dir), {"--node-version=3.10.0",
+                                         "--plugins=bundled,key-auth:3.9.0,my-plugin:0.1.0"}));
   std::vector<Plugin> want = BundledPlugins("3.10.0");
   for (Plugin& p : want) {
     if (p.name == "key-auth") p.version = "3.9.0";
@@ -268,7 +272,8 @@ TEST(ParseSettingsTest, ReadsPluginsFromFile) {
                          "\n"
                          "acl:3.10.0, cors   # inline comment\n"
                          "my-plugin:1.0.0\n";
-  const Settings s = ParseOk(Concat(RequiredArgs(dir), {"--plugins=@" + path}));
+  const Settings s =
+      ParseOk(Concat(RequiredArgs(dir), {"--node-version=3.10.0", "--plugins=@" + path}));
   EXPECT_EQ(
       s.plugins,
       (std::vector<Plugin>{
@@ -447,7 +452,7 @@ TEST(ParseSettingsTest, VersionPrintsTheTetherVersion) {
   ASSERT_TRUE(std::holds_alternative<PrintAndExit>(*outcome));
   EXPECT_EQ(std::get<PrintAndExit>(*outcome).text, VersionText());
   EXPECT_THAT(VersionText(), HasSubstr("tether "));
-  EXPECT_THAT(VersionText(), HasSubstr("3.10.0"));
+  EXPECT_THAT(VersionText(), HasSubstr("--node-version auto"));
 }
 
 TEST(HelpTextTest, ListsEveryFlagWithItsEnvironmentNames) {

@@ -191,5 +191,20 @@ TEST(PrepareNodeTest, FailsWhenTheDataDirIsAFile) {
   EXPECT_TRUE(s.node_id.empty());
 }
 
+// --node-version=auto starts from the version remembered last time; anything unreadable is
+// ignored (the search then starts from the newest), never fatal.
+TEST(RememberedKongVersionTest, RoundTripsAndIgnoresGarbage) {
+  TempDir dir;
+  EXPECT_EQ(LoadRememberedKongMinor(dir.path()), std::nullopt);
+  ASSERT_TRUE(RememberKongVersion(dir.path(), "3.9.0").ok());
+  EXPECT_EQ(LoadRememberedKongMinor(dir.path()), 9);
+  ASSERT_TRUE(RememberKongVersion(dir.path(), "3.12.0").ok());
+  EXPECT_EQ(LoadRememberedKongMinor(dir.path()), 12);
+  std::ofstream(dir.path() + "/" + kKongVersionFileName) << "not a version\n";
+  EXPECT_EQ(LoadRememberedKongMinor(dir.path()), std::nullopt);
+  std::ofstream(dir.path() + "/" + kKongVersionFileName) << "2.8.1\n";
+  EXPECT_EQ(LoadRememberedKongMinor(dir.path()), std::nullopt);
+}
+
 }  // namespace
 }  // namespace tether::settings

@@ -26,11 +26,13 @@ TEST(TotalsTest, EachFailureCauseHasItsMetricReason) {
       {FailureCause::kTls, "tls"},
       {FailureCause::kProxy, "proxy"},
       {FailureCause::kUpgradeRefused, "protocol"},
+      {FailureCause::kCpBusy, "protocol"},
       {FailureCause::kEndedAfterBasicInfo, "closed"},
       {FailureCause::kNoPong, "timeout"},
       {FailureCause::kClosedByCp, "closed"},
       {FailureCause::kConnectionLost, "closed"},
       {FailureCause::kRotation, "other"},
+      {FailureCause::kVersionProbe, "other"},
       {FailureCause::kInternal, "other"},
   };
   ASSERT_EQ(std::size(cases), kFailureCauseCount) << "a new cause needs its label here";
