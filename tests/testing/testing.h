@@ -13,7 +13,7 @@
 
 namespace tether::testing {
 
-// A file under ../shared/fixtures/kong, e.g. "certs/kong_clustering.crt".
+// A file under tests/fixtures (see its README.md), e.g. "certs/kong_clustering.crt".
 std::string Fixture(absl::string_view relative);
 // A file under the source tree, e.g. "deploy/examples/kong-config.json".
 std::string SourceFile(absl::string_view relative);
