@@ -5,7 +5,7 @@ function(tether_test name)
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gmock GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE
-    TETHER_FIXTURES_DIR="${TETHER_SHARED_DIR}/fixtures/kong"
+    TETHER_FIXTURES_DIR="${TETHER_FIXTURES_DIR}"
     TETHER_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
     TETHER_BINARY_DIR="${CMAKE_BINARY_DIR}")
   # The executable's name is a label too, so a job can pick whole test binaries (ctest -L): the

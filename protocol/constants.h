@@ -1,5 +1,6 @@
 // Constants of Kong's hybrid-mode v1 protocol, shared by the sidecar and tether-devcp.
-// Each cites kong-protocol.md (../shared/docs), which cites the Kong source behind it.
+// Each names the Kong source (https://github.com/Kong/kong, 3.10) it comes from; the § numbers are
+// the sections of the team's protocol notes (kong-protocol.md) that describe it.
 #pragma once
 
 #include "absl/strings/string_view.h"
@@ -7,22 +8,26 @@
 
 namespace tether::protocol {
 
-// §1.1: the v1 websocket endpoint on the cluster listener.
+// §1.1: the v1 websocket endpoint on the cluster listener (kong/templates/nginx_kong.lua).
 inline constexpr absl::string_view kOutletPath = "/v1/outlet";
-// §1.2: shared mode hard-codes SNI and the verified host name.
+// §1.2: shared mode hard-codes SNI and the verified host name (kong/clustering/utils.lua).
 inline constexpr absl::string_view kSharedServerName = "kong_clustering";
-// §3.5: DECLARATIVE_EMPTY_CONFIG_HASH, the ping payload before any config is applied.
+// §3.5: DECLARATIVE_EMPTY_CONFIG_HASH (kong/constants.lua), the ping payload before any config is
+// applied.
 inline constexpr absl::string_view kEmptyConfigHash = "00000000000000000000000000000000";
 inline constexpr size_t kConfigHashLength = 32;
-// §4.1: CLUSTERING_PING_INTERVAL and PING_WAIT = 1.5 x interval.
+// §4.1: CLUSTERING_PING_INTERVAL (kong/constants.lua) and PING_WAIT = 1.5 x interval
+// (kong/clustering/data_plane.lua).
 inline constexpr absl::Duration kPingInterval = absl::Seconds(30);
 inline constexpr absl::Duration kPingWait = absl::Seconds(45);
-// §1.3: CLUSTERING_TIMEOUT for connect, send and each read.
+// §1.3: CLUSTERING_TIMEOUT (kong/constants.lua) for connect, send and each read.
 inline constexpr absl::Duration kClusteringTimeout = absl::Milliseconds(5000);
-// §1.3: cluster_max_payload default since 3.4, and the minimum the config loader allows.
+// §1.3: cluster_max_payload default since 3.4 (kong/templates/kong_defaults.lua), and the minimum
+// the config loader allows (kong/conf_loader/parse.lua).
 inline constexpr size_t kDefaultMaxPayloadBytes = 16777216;
 inline constexpr size_t kMinMaxPayloadBytes = 4194304;
-// §3.2 / §7.3: the sections Kong hashes separately, in the order config_hash concatenates them.
+// §3.2 / §7.3: the sections Kong hashes separately, in the order config_hash concatenates them
+// (calculate_config_hash in kong/clustering/config_helper.lua).
 inline constexpr absl::string_view kHashedSections[] = {"routes", "services", "plugins",
                                                         "upstreams", "targets"};
 

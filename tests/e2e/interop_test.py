@@ -1,10 +1,10 @@
 """End to end: the built tether-devcp, tether and tetherctl, and an independent Python client.
 
-Starts tether-devcp (a free port, shared mTLS with Kong's fixture certificate, the example config)
+Starts tether-devcp (a free port, shared mTLS with the test cluster certificate, the example config)
 and tether (a temp data dir, the gRPC API on a unix socket in it), waits for tether's health check
 to say SERVING, then runs interop_client.py (Python gRPC, stubs generated from proto/ here) and
-checks tetherctl's status, get, health and watch against what the CP serves. Last, tether must
-stop cleanly on SIGTERM.
+checks tetherctl's status, get, health and watch against what the CP serves. Last, tether must stop
+cleanly on SIGTERM.
 
 Every wait polls a real endpoint or process under a deadline; nothing sleeps to synchronise.
 Child processes get SIGTERM if this script dies (PR_SET_PDEATHSIG), so a CTest timeout leaves

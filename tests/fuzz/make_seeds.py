@@ -1,20 +1,20 @@
 #!/usr/bin/python3
 """Builds the seed corpora of the libFuzzer harnesses (tests/fuzz) from text kept in the repo
-and the team's Kong fixtures, so that no binary seed is committed.
+(tests/fuzz/corpus, the example config, Kong's hash vectors in tests/fixtures/kong), so that no
+binary seed is committed.
 
-  make_seeds.py --source <repo> --shared <shared dir> --out <dir>
+  make_seeds.py --source <repo> --out <dir>
 
 writes <dir>/<harness>/<name> for decode_frame, decode_json, kong_hash, mirror and settings:
 - decode_json: tests/fuzz/corpus/decode_json/*.json, and reconfigure messages around the example
-  config, the KIC golden configs and the object inputs of Kong's config hash vectors;
+  config and the object inputs of Kong's config hash vectors;
 - decode_frame: each decode_json seed gzipped, as the CP sends it;
-- kong_hash: the inputs of Kong's config hash vectors, the example config and the KIC configs;
+- kong_hash: the inputs of Kong's config hash vectors and the example config;
 - mirror: tests/fuzz/corpus/mirror/*.textproto (WatchResponse chunks separated by a line "---"),
   each chunk encoded with protoc and prefixed with its 2-byte little-endian length;
 - settings: tests/fuzz/corpus/settings/*.txt (command line arguments one a line, then after a line
   "[env]" NAME=value lines, then after a line "[file]" the YAML file) in the NUL-separated form
   settings_fuzzer reads.
-/usr/bin/python3 on purpose: Debian's python3-yaml lives there.
 """
 import argparse
 import gzip
@@ -23,8 +23,6 @@ import pathlib
 import shutil
 import struct
 import subprocess
-
-import yaml
 
 
 def write(out, harness, name, data):
@@ -46,18 +44,9 @@ def reconfigure(config_table, config_hash=None):
     return compact(message)
 
 
-def kong_configs(source, shared):
-    """(name, config_table) for the example config and the KIC goldens."""
-    configs = [("example", json.loads((source / "deploy/examples/kong-config.json").read_text()))]
-    for path in sorted((shared / "fixtures/kong/kic").glob("*/*.yaml")):
-        configs.append(("kic-" + path.parent.name, yaml.safe_load(path.read_text())))
-    return configs
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--source", type=pathlib.Path, required=True)
-    parser.add_argument("--shared", type=pathlib.Path, required=True)
     parser.add_argument("--out", type=pathlib.Path, required=True)
     args = parser.parse_args()
     corpus = args.source / "tests/fuzz/corpus"
@@ -65,8 +54,9 @@ def main():
     # Seeds only: libFuzzer writes what it finds to its own corpus dir, so this one is rebuilt.
     shutil.rmtree(out, ignore_errors=True)
 
-    vectors = json.loads((args.shared / "fixtures/kong/config_hash_vectors.json").read_text())
-    configs = kong_configs(args.source, args.shared)
+    source = args.source
+    vectors = json.loads((source / "tests/fixtures/kong/config_hash_vectors.json").read_text())
+    configs = [("example", json.loads((source / "deploy/examples/kong-config.json").read_text()))]
 
     messages = {p.stem: p.read_text() for p in sorted((corpus / "decode_json").glob("*.json"))}
     for name, table in configs:

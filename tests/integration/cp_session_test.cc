@@ -144,8 +144,8 @@ TEST_F(CpSessionTest, ClientCertificateNotFromCaIsRejected) {
 TEST_F(CpSessionTest, SharedModeRefusesOtherServerCertificate) {
   devcp::Options o;
   o.mtls = MtlsMode::kPki;
-  o.cert_path = testing::Fixture("certs/ocsp_certs/kong_clustering.crt");
-  o.key_path = testing::Fixture("certs/ocsp_certs/kong_clustering.key");
+  o.cert_path = testing::Fixture("certs/kong_clustering_other_ca.crt");
+  o.key_path = testing::Fixture("certs/kong_clustering_other_ca.key");
   o.ca_cert_path = testing::Fixture("certs/kong_clustering.crt");
   auto cp = devcp::ControlPlane::Create(o);
   ASSERT_TRUE(cp.ok()) << cp.status();

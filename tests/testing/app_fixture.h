@@ -23,7 +23,7 @@ devcp::EventPredicate PingWith(std::string hash);
 
 class AppTest : public ::testing::Test {
  protected:
-  // Starts tether-devcp with Kong's fixture certificates (shared or pki mode).
+  // Starts tether-devcp with the test certificates (tests/fixtures/certs), shared or pki mode.
   void StartCp(MtlsMode mode = MtlsMode::kShared);
   void StartCpWith(const devcp::Options& options);
   // Starts the App against the CP (or `port`), with TestSettings plus `extra_flags`.

@@ -1,5 +1,5 @@
-// Throw-away certificates for TLS failure tests (expired, wrong name), made with OpenSSL at test
-// time so no private key is committed beyond Kong's public test fixtures.
+// Throw-away certificates for TLS failure tests (expired, wrong name, rotated), made with OpenSSL
+// at test time; the long-lived ones all tests share are in tests/fixtures/certs.
 //
 // Threading: thread-compatible.
 #pragma once

@@ -14,7 +14,13 @@ namespace tether::testing {
 
 absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
     const std::vector<std::string>& argv) {
-  absl::StatusOr<SpawnedChild> child = SpawnWithOutputPipe(argv);
+  // The destructor stops the child when a test fails, but a test process that dies without
+  // running destructors (a crash, a sanitizer's abort, ctest's SIGKILL on timeout) would leave it
+  // running. setpriv (util-linux, essential in Debian) sets PR_SET_PDEATHSIG, which posix_spawn
+  // cannot, and then execs argv in the same process, so pid_ is argv[0]'s.
+  std::vector<std::string> wrapped = {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--"};
+  wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+  absl::StatusOr<SpawnedChild> child = SpawnWithOutputPipe(wrapped);
   if (!child.ok()) return child.status();
   return std::unique_ptr<ChildProcess>(new ChildProcess(child->pid, child->output_fd));
 }

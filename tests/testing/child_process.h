@@ -5,7 +5,9 @@
 // codes, which an in-process App cannot show.
 //
 // Threading: thread-safe. A reader thread owns the pipe; mu_ guards what it collected. The
-// destructor kills (SIGKILL) and reaps a child that is still running.
+// destructor kills (SIGKILL) and reaps a child that is still running; the kernel kills it when
+// the thread that started it ends first (PR_SET_PDEATHSIG), so start children from the test's
+// thread, which lives as long as the test process.
 #pragma once
 
 #include <sys/types.h>

@@ -13,7 +13,7 @@
 
 namespace tether::testing {
 
-// A file under ../shared/fixtures/kong, e.g. "certs/kong_clustering.crt".
+// A file under tests/fixtures (see its README.md), e.g. "certs/kong_clustering.crt".
 std::string Fixture(absl::string_view relative);
 // A file under the source tree, e.g. "deploy/examples/kong-config.json".
 std::string SourceFile(absl::string_view relative);
@@ -33,8 +33,8 @@ class TempDir {
 };
 
 // Settings parsed from real flags and prepared (PrepareNode), as main gets them: shared mode with
-// Kong's fixture cluster certificate, the given CP port on 127.0.0.1 and data dir, short intervals
-// and tiny backoff so tests run fast, then `extra_flags` (later flags win).
+// the test cluster certificate (tests/fixtures/certs), the given CP port on 127.0.0.1 and data dir,
+// short intervals and tiny backoff so tests run fast, then `extra_flags` (later flags win).
 settings::Settings TestSettings(uint16_t cp_port, const std::string& data_dir,
                                 const std::vector<std::string>& extra_flags = {});
 

@@ -51,7 +51,7 @@ std::string ReadFile(const std::string& path) {
 }
 
 rapidjson::Document LoadVectors() {
-  return Parse(ReadFile(std::string(TETHER_FIXTURES_DIR) + "/config_hash_vectors.json"));
+  return Parse(ReadFile(std::string(TETHER_FIXTURES_DIR) + "/kong/config_hash_vectors.json"));
 }
 
 // Kong's spec vectors (config_hash_vectors.json), each hashed as calculate_config_hash does.

@@ -1,6 +1,7 @@
 // TestDp: a minimal data plane written with Beast, for ControlPlane's tests: real TLS on
-// loopback with Kong's fixture certificates, and each wait bounded by kWait so that a failure
-// fails instead of hanging. Also the fixtures' names and the protocol constants the tests use.
+// loopback with the test certificates (tests/fixtures/certs), and each wait bounded by kWait so
+// that a failure fails instead of hanging. Also the fixtures' names and the protocol constants the
+// tests use.
 //
 // Threading: a TestDp runs its own io_context on the test thread, inside its calls.
 #pragma once
