@@ -301,7 +301,7 @@ net::awaitable<Ending> Connect(std::shared_ptr<Connection> c, const SessionOptio
   if (ec) co_return StepFailed(FailureCause::kConnectionLost, "send basic_info", ec);
   c->watchdog.cancel();
   c->phase = Connection::Phase::kOpen;
-  c->connected_at = c->last_seen = absl::Now();
+  c->connected_at = c->last_seen = options.clock->Now();
   co_return Ending::Ok();
 }
 
