@@ -60,4 +60,9 @@ struct TimerWaitTraits {
 // with a FakeClock; a plain net::steady_timer elsewhere.
 using Timer = net::basic_waitable_timer<TimerSteadyClock, TimerWaitTraits>;
 
+// For Timer::expires_at: `when`, a time by `clock`.
+inline Timer::time_point TimerDeadline(const Clock& clock, absl::Time when) {
+  return Timer::time_point(clock.TimerTime(when).time_since_epoch());
+}
+
 }  // namespace tether

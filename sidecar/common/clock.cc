@@ -11,6 +11,9 @@ namespace {
 class RealClock final : public Clock {
  public:
   absl::Time Now() const override { return absl::Now(); }
+  std::chrono::steady_clock::time_point TimerTime(absl::Time t) const override {
+    return std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(t - absl::Now());
+  }
 };
 
 // Values rather than a pointer to the FakeClock, so that a timer that outlives it reads no freed
@@ -30,11 +33,11 @@ const Clock& Clock::ForTimers() {
   return fake != nullptr ? *fake : Real();
 }
 
-FakeClock::FakeClock(absl::Time start) : start_(start) {
-  g_fake_steady_ns.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             std::chrono::steady_clock::now().time_since_epoch())
-                             .count(),
-                         std::memory_order_relaxed);
+FakeClock::FakeClock(absl::Time start)
+    : start_(start), timer_start_(std::chrono::steady_clock::now()) {
+  g_fake_steady_ns.store(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(timer_start_.time_since_epoch()).count(),
+      std::memory_order_relaxed);
   const FakeClock* none = nullptr;
   if (!g_fake.compare_exchange_strong(none, this, std::memory_order_acq_rel)) {
     // Two would fight over every Timer's time.
@@ -47,6 +50,10 @@ FakeClock::~FakeClock() { g_fake.store(nullptr, std::memory_order_release); }
 
 absl::Time FakeClock::Now() const {
   return start_ + absl::Nanoseconds(advanced_ns_.load(std::memory_order_acquire));
+}
+
+std::chrono::steady_clock::time_point FakeClock::TimerTime(absl::Time t) const {
+  return timer_start_ + absl::ToChronoNanoseconds(t - start_);
 }
 
 void FakeClock::Advance(absl::Duration d) {

@@ -25,6 +25,9 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual absl::Time Now() const = 0;
+  // `t`, a finite time by this clock, on tether::Timer's steady clock: exact for a FakeClock, so
+  // that a deadline computed from Now() stays put when the clock moves before the timer is armed.
+  virtual std::chrono::steady_clock::time_point TimerTime(absl::Time t) const = 0;
 
   // absl::Now().
   static const Clock& Real();
@@ -44,11 +47,13 @@ class FakeClock final : public Clock {
   FakeClock& operator=(const FakeClock&) = delete;
 
   absl::Time Now() const override;
+  std::chrono::steady_clock::time_point TimerTime(absl::Time t) const override;
   // Moves this clock and every tether::Timer forward by `d` (>= 0).
   void Advance(absl::Duration d);
 
  private:
   const absl::Time start_;
+  const std::chrono::steady_clock::time_point timer_start_;  // the Timers' time at start_
   std::atomic<int64_t> advanced_ns_{0};
 };
 

@@ -165,6 +165,9 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
       info_.retry_in = backoff_.Next(lasted);
       // A new certificate is worth trying at once: it may be what the CP was refusing.
       if (std::exchange(retry_now_, false)) info_.retry_in = absl::ZeroDuration();
+      // Armed before it is published, so that whoever sees the wait (a test moving the clock)
+      // sees it counted from now.
+      backoff_timer_.expires_after(ToChrono(info_.retry_in));
       log::Warn(kLog,
                 lasted > absl::ZeroDuration() ? "disconnected from control plane"
                                               : "cannot connect to control plane",
@@ -173,7 +176,6 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
                  {"err", ended.error.message()},
                  {"retry_in", absl::FormatDuration(info_.retry_in)}});
       Publish();
-      backoff_timer_.expires_after(ToChrono(info_.retry_in));
       beast::error_code ec;
       co_await backoff_timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
@@ -300,8 +302,8 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
         next_ping = c->last_ping_sent + options_.ping_interval;
         continue;
       }
-      c->ping_timer.expires_after(
-          ToChrono(std::min(next_ping, c->last_seen + options_.ping_timeout) - now));
+      c->ping_timer.expires_at(TimerDeadline(
+          *options_.clock, std::min(next_ping, c->last_seen + options_.ping_timeout)));
       beast::error_code ec;
       co_await c->ping_timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
