@@ -55,8 +55,10 @@ TEST_F(SessionClockTest, BackoffWaitsForTheClock) {
   o.backoff.min = o.backoff.max = absl::Seconds(30);
   o.clock = &clock_;
   StartSession(std::move(o));
-  const ConnectionInfo first = recorder_.Await(
-      [](const ConnectionInfo& i) { return i.state == ConnectionState::kDisconnected; });
+  // Disconnected is also the state before the first attempt.
+  const ConnectionInfo first = recorder_.Await([](const ConnectionInfo& i) {
+    return i.attempts == 1 && i.state == ConnectionState::kDisconnected;
+  });
   EXPECT_EQ(first.attempts, 1u);
   EXPECT_EQ(first.last_cause, FailureCause::kRefused);
   EXPECT_EQ(first.retry_in, absl::Seconds(30));

@@ -36,8 +36,9 @@ class ConnectionRecorder {
     MutexLock lock(&mu_);
     const bool held =
         mu_.AwaitWithTimeout([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return pred(info_); }, kWait);
-    EXPECT_TRUE(held) << "connection did not reach the expected state; last error: "
-                      << info_.last_error;
+    EXPECT_TRUE(held) << "connection did not reach the expected state; now "
+                      << status::ConnectionStateName(info_.state) << " after " << info_.attempts
+                      << " attempt(s), last error: " << info_.last_error;
     return info_;
   }
 
