@@ -192,7 +192,7 @@ net::awaitable<Ending> OpenTunnel(std::shared_ptr<Connection> c, const SessionOp
 
 // Kong Enterprise answers 429 or 503 with Retry-After under reconnect storms; any other status is
 // a refusal of this data plane (a wrong path, certificate or node id).
-Ending UpgradeDeclined(const websocket::response_type& response) {
+Ending UpgradeDeclined(const websocket::response_type& response, absl::Time now) {
   const unsigned status = response.result_int();
   const bool busy = status == 429 || status == 503;
   Ending ending = Failed(busy ? FailureCause::kCpBusy : FailureCause::kUpgradeRefused,
@@ -200,7 +200,7 @@ Ending UpgradeDeclined(const websocket::response_type& response) {
                              "websocket upgrade: control plane answered http ", status)));
   if (auto it = response.find(http::field::retry_after); busy && it != response.end()) {
     ending.retry_after =
-        ParseRetryAfter(absl::string_view(it->value().data(), it->value().size()), absl::Now());
+        ParseRetryAfter(absl::string_view(it->value().data(), it->value().size()), now);
     if (ending.retry_after.has_value()) {
       ending.error = absl::FailedPreconditionError(absl::StrCat(
           ending.error.message(), ", retry after ", absl::FormatDuration(*ending.retry_after)));
@@ -293,7 +293,7 @@ net::awaitable<Ending> Connect(std::shared_ptr<Connection> c, const SessionOptio
                                  OutletTarget(options, advertised.node_version),
                                  net::redirect_error(net::use_awaitable, ec));
   if (c->ended()) co_return c->end_reason;
-  if (ec == websocket::error::upgrade_declined) co_return UpgradeDeclined(response);
+  if (ec == websocket::error::upgrade_declined) co_return UpgradeDeclined(response, options.clock->Now());
   if (ec) {
     co_return StepFailed(
         IsClientCertRefusal(ec) ? FailureCause::kClientCertRefused : FailureCause::kUpgradeRefused,
@@ -317,7 +317,7 @@ net::awaitable<Ending> Connect(std::shared_ptr<Connection> c, const SessionOptio
   if (ec) co_return StepFailed(FailureCause::kConnectionLost, "send basic_info", ec);
   c->watchdog.cancel();
   c->phase = Connection::Phase::kOpen;
-  c->connected_at = c->last_seen = absl::Now();
+  c->connected_at = c->last_seen = options.clock->Now();
   co_return Ending::Ok();
 }
 

@@ -62,9 +62,9 @@ struct Connection {
   std::optional<ssl::context> proxy_tls;
   net::ip::tcp::resolver resolver;
   WsStream ws;
-  net::steady_timer watchdog;    // bounds resolve, connect and both handshakes
-  net::steady_timer ping_timer;  // the pinger sleeps here; cancelled to wake it early
-  net::steady_timer done_timer;  // the session waits here for the tasks to finish
+  Timer watchdog;    // bounds resolve, connect and both handshakes
+  Timer ping_timer;  // the pinger sleeps here; cancelled to wake it early
+  Timer done_timer;  // the session waits here for the tasks to finish
 
   Phase phase = Phase::kConnecting;
   absl::string_view step = "resolve";  // the connect step under way, for the watchdog's error

@@ -162,7 +162,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
         ended = co_await RunConnection(conn, advertised);
         conn_.reset();
         if (conn->established()) {
-          lasted = absl::Now() - conn->connected_at;
+          lasted = Now() - conn->connected_at;
           info_.last_connection_duration = lasted;
         }
       }
@@ -172,6 +172,9 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
       info_.state = ConnectionState::kDisconnected;
       info_.connected_since = absl::InfinitePast();
       info_.retry_in = RetryDelay(ended, lasted);
+      // Armed before it is published, so that whoever sees the wait (a test moving the clock)
+      // sees it counted from now.
+      backoff_timer_.expires_after(ToChrono(info_.retry_in));
       log::Warn(kLog,
                 lasted > absl::ZeroDuration() ? "disconnected from control plane"
                                               : "cannot connect to control plane",
@@ -180,7 +183,6 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
                  {"err", ended.error.message()},
                  {"retry_in", absl::FormatDuration(info_.retry_in)}});
       Publish();
-      backoff_timer_.expires_after(ToChrono(info_.retry_in));
       beast::error_code ec;
       co_await backoff_timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
@@ -212,7 +214,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
     Spawn(c, ReadLoop(c));
     Spawn(c, PingLoop(c));
     while (c->tasks > 0) {
-      c->done_timer.expires_at(net::steady_timer::time_point::max());
+      c->done_timer.expires_at(Timer::time_point::max());
       beast::error_code ec;
       co_await c->done_timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
@@ -221,7 +223,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
 
   void OnPong(Connection& c) {
     TETHER_DCHECK(strand_.running_in_this_thread());
-    const absl::Time now = absl::Now();
+    const absl::Time now = Now();
     c.last_seen = now;
     OnCpAnswered(c);
     info_.last_pong_at = now;
@@ -305,7 +307,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
         c->End(EndingOf(*c, "read", ec));
         co_return;
       }
-      c->last_seen = absl::Now();
+      c->last_seen = Now();
       OnCpAnswered(*c);
       frame_bytes += n;
       if (frame_bytes > options_.max_payload_bytes) frame.clear();
@@ -339,9 +341,9 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
   // Pings right after basic_info, then every interval and whenever a config was applied; ends the
   // connection when nothing arrived for ping_timeout (§4.1).
   net::awaitable<void> PingLoop(std::shared_ptr<Connection> c) {
-    absl::Time next_ping = absl::Now();
+    absl::Time next_ping = Now();
     while (c->phase == Connection::Phase::kOpen) {
-      const absl::Time now = absl::Now();
+      const absl::Time now = Now();
       if (now - c->last_seen >= options_.ping_timeout) {
         c->End({FailureCause::kNoPong, absl::DeadlineExceededError(absl::StrCat(
                                            "no pong or frame from control plane within ",
@@ -352,7 +354,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
         c->ping_now = false;
         // §4.1: the payload is exactly the 32-char applied hash.
         const websocket::ping_data payload(applied_hash_.data(), applied_hash_.size());
-        c->last_ping_sent = absl::Now();
+        c->last_ping_sent = Now();
         beast::error_code ec;
         co_await c->ws.async_ping(payload, net::redirect_error(net::use_awaitable, ec));
         if (ec) {
@@ -363,8 +365,8 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
         next_ping = c->last_ping_sent + options_.ping_interval;
         continue;
       }
-      c->ping_timer.expires_after(
-          ToChrono(std::min(next_ping, c->last_seen + options_.ping_timeout) - now));
+      c->ping_timer.expires_at(TimerDeadline(
+          *options_.clock, std::min(next_ping, c->last_seen + options_.ping_timeout)));
       beast::error_code ec;
       co_await c->ping_timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
@@ -392,7 +394,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
   }
 
   void CheckCredentials() {
-    switch (credentials_.Check(absl::Now())) {
+    switch (credentials_.Check(Now())) {
       case CredentialWatch::Verdict::kUnchanged:
       case CredentialWatch::Verdict::kStillRefused:
         return;
@@ -446,7 +448,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
   void WarnIfExpiring() const {
     constexpr absl::Duration kWarnBefore = absl::Hours(24 * 30);
     const TlsCredentials& current = credentials_.current();
-    const absl::Duration left = current.not_after - absl::Now();
+    const absl::Duration left = current.not_after - Now();
     if (left >= kWarnBefore) return;
     log::Warn(kLog,
               left <= absl::ZeroDuration() ? "cluster certificate has expired"
@@ -495,6 +497,8 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
     }
   }
 
+  absl::Time Now() const { return options_.clock->Now(); }
+
   void Publish() {
     TETHER_DCHECK(strand_.running_in_this_thread());
     if (callbacks_.on_change) callbacks_.on_change(info_);
@@ -505,8 +509,8 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
   const SessionCallbacks callbacks_;
 
   // Strand-owned state.
-  net::steady_timer backoff_timer_;
-  net::steady_timer cert_timer_;  // WatchCredentials sleeps here
+  Timer backoff_timer_;
+  Timer cert_timer_;  // WatchCredentials sleeps here
   Backoff backoff_;
   std::mt19937_64 rng_;  // jitter on Retry-After waits
   status::ConnectionInfo info_;
@@ -544,6 +548,10 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(net::io_context& io,
   }
   if (options.cert_check_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("certificate check interval must be positive");
+  }
+  if (options.clock != &Clock::ForTimers()) {
+    return absl::InvalidArgumentError(
+        "the session's clock must be the one its timers follow (a FakeClock, while one exists)");
   }
   absl::StatusOr<TlsCredentials> credentials = LoadTlsCredentials(options.tls);
   if (!credentials.ok()) return credentials.status();

@@ -13,6 +13,9 @@
 // replaces the old one and the connection is closed gracefully and re-opened at once to present
 // it; a broken or expired set is refused loudly (ConnectionInfo::cert_error) and the old one kept.
 //
+// Time: every wait (backoff, ping schedule, pong and connect deadlines, certificate checks) and
+// every time it reads follow SessionOptions::clock, so tests move them with a FakeClock.
+//
 // Lifecycle: Create validates and builds; Start returns once the engine runs; Stop(timeout)
 // closes the connection with an empty close frame (or abandons a half-open connect or a backoff
 // wait) and returns when the reader, pinger and closer have all stopped.
@@ -36,6 +39,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "sidecar/common/backoff.h"
+#include "sidecar/common/clock.h"
 #include "sidecar/cp/proxy_options.h"
 #include "sidecar/cp/tls_options.h"
 #include "sidecar/status/connection.h"
@@ -76,6 +80,10 @@ struct SessionOptions {
   // Bound on the close handshake when stopping.
   absl::Duration close_timeout = absl::Seconds(5);
   BackoffPolicy backoff;
+  // Every time the session reads and every wait it makes (backoff, ping schedule, pong and
+  // connect deadlines, certificate checks) follows this clock. Its timers follow
+  // Clock::ForTimers(), so this must be that clock: Real(), or the test's FakeClock.
+  const Clock* clock = &Clock::Real();
   // Reach the CP through this HTTP CONNECT proxy (Kong's cluster_use_proxy). The proxy's name is
   // resolved instead of the CP's; the CP's name goes to the proxy in the CONNECT request.
   std::optional<ProxyOptions> proxy;

@@ -153,11 +153,7 @@ TEST_F(ApiStatusTest, HealthFlipsToServingOnFirstConfig) {
   Push(model);
   // Health follows the status board through an observer that runs just after the change is
   // visible in status, so a reader of status may ask a moment before the flip: wait for it.
-  const absl::Time deadline = absl::Now() + kWait;
-  while (HealthCheck(Unix(), "") != kServing && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(5));  // polling the RPC under test; bounded by kWait
-  }
-  EXPECT_EQ(HealthCheck(Unix(), ""), kServing);
+  EXPECT_TRUE(testing::AwaitUntil([&] { return HealthCheck(Unix(), "") == kServing; }, kWait));
   EXPECT_EQ(HealthCheck(Tcp(), "tether.v1.ConfigService"), kServing);
 }
 

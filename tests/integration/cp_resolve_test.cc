@@ -8,17 +8,13 @@
 #include <atomic>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "sidecar/common/asio.h"
 #include "sidecar/common/log.h"
-#include "sidecar/common/mutex.h"
-#include "sidecar/cp/basic_info.h"
-#include "sidecar/cp/session.h"
+#include "tests/integration/session_harness.h"
 #include "tests/testing/app_fixture.h"
 #include "tests/testing/log_capture.h"
 #include "tests/testing/testing.h"
@@ -33,90 +29,33 @@ using ::testing::HasSubstr;
 using testing::kWait;
 using ::testing::SizeIs;
 
-// The session's latest ConnectionInfo, for waiting on a state.
-class ConnectionRecorder {
- public:
-  void Set(const status::ConnectionInfo& info) {
-    MutexLock lock(&mu_);
-    info_ = info;
-  }
-  // Waits until `pred` holds; fails the test if it does not within kWait.
-  status::ConnectionInfo Await(const std::function<bool(const status::ConnectionInfo&)>& pred) {
-    MutexLock lock(&mu_);
-    const bool held =
-        mu_.AwaitWithTimeout([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return pred(info_); }, kWait);
-    EXPECT_TRUE(held) << "connection did not reach the expected state; last error: "
-                      << info_.last_error;
-    return info_;
-  }
-
- private:
-  Mutex mu_;
-  status::ConnectionInfo info_ ABSL_GUARDED_BY(mu_);
-};
-
 bool IsConnected(const status::ConnectionInfo& info) {
   return info.state == status::ConnectionState::kConnected;
 }
 
 // A cp::Session against tether-devcp on 127.0.0.1, under the name "cp.test" that only the test's
 // resolver knows.
-class SessionResolveTest : public ::testing::Test {
+class SessionResolveTest : public testing::SessionTest {
  protected:
   void SetUp() override {
-    devcp::Options o;
-    o.cert_path = testing::Fixture("certs/kong_clustering.crt");
-    o.key_path = testing::Fixture("certs/kong_clustering.key");
-    auto cp = devcp::ControlPlane::Create(o);
-    ASSERT_TRUE(cp.ok()) << cp.status();
-    cp_ = *std::move(cp);
-    io_thread_ = std::thread([this] { io_.run(); });
+    StartCp();
+    SessionTest::SetUp();
   }
 
   void TearDown() override {
-    if (session_) {
-      EXPECT_TRUE(session_->Stop(kWait));
-    }
-    guard_.reset();
-    io_.stop();
-    io_thread_.join();
-    cp_->Stop();
+    SessionTest::TearDown();
     log::SetLevel(log::Level::kInfo);
   }
 
   // Starts the session with `resolve` standing in for DNS.
   void StartSession(
       std::function<absl::StatusOr<std::vector<std::string>>(const std::string&)> resolve) {
-    cp::SessionOptions o;
-    o.host = "cp.test";
-    o.port = cp_->port();
-    o.tls.cert_path = testing::Fixture("certs/kong_clustering.crt");
-    o.tls.key_path = testing::Fixture("certs/kong_clustering.key");
-    o.node_id = "6f1d2a3b-0c4d-4e5f-8a9b-0c1d2e3f4a5b";
-    o.node_hostname = "dp-test.local";
-    o.node_version = "3.10.0";
-    o.basic_info = [](absl::string_view) { return cp::BuildBasicInfo({}, {}); };
-    o.connect_timeout = absl::Seconds(10);
-    o.backoff.min = absl::Milliseconds(10);
-    o.backoff.max = absl::Milliseconds(50);
+    cp::SessionOptions o = Options("cp.test", cp_->port());
     o.resolve_for_test = std::move(resolve);
-    cp::SessionCallbacks callbacks;
-    callbacks.on_frame = [](std::string, absl::Time) {};
-    callbacks.on_change = [this](const status::ConnectionInfo& info) { recorder_.Set(info); };
-    auto session = cp::Session::Create(io_, std::move(o), std::move(callbacks));
-    ASSERT_TRUE(session.ok()) << session.status();
-    session_ = *std::move(session);
-    session_->Start();
+    SessionTest::StartSession(std::move(o));
   }
 
   std::string At(absl::string_view ip) const { return absl::StrCat(ip, ":", cp_->port()); }
-
-  std::unique_ptr<devcp::ControlPlane> cp_;
-  net::io_context io_;
-  net::executor_work_guard<net::io_context::executor_type> guard_ = net::make_work_guard(io_);
-  std::thread io_thread_;
-  ConnectionRecorder recorder_;
-  std::unique_ptr<cp::Session> session_;
 };
 
 // The name resolves to an address where nothing listens (127.0.0.2: all of 127/8 is loopback),

@@ -28,14 +28,16 @@ std::string TetherctlBinary() { return absl::StrCat(TETHER_BINARY_DIR, "/client/
 // after kWait.
 testing::HttpResponse AwaitAnswer(const std::string& address, absl::string_view method,
                                   absl::string_view path, int status) {
-  const absl::Time deadline = absl::Now() + kWait;
   testing::HttpResponse last;
-  while (absl::Now() < deadline) {
-    absl::StatusOr<testing::HttpResponse> r = testing::HttpRequest(address, method, path);
-    if (!r.ok()) continue;
-    last = *std::move(r);
-    if (last.status == status) return last;
-  }
+  const bool answered = testing::AwaitUntil(
+      [&] {
+        absl::StatusOr<testing::HttpResponse> r = testing::HttpRequest(address, method, path);
+        if (!r.ok()) return false;
+        last = *std::move(r);
+        return last.status == status;
+      },
+      kWait);
+  if (answered) return last;
   ADD_FAILURE() << path << " never answered " << status << "; last: " << last.status << " "
                 << last.body;
   return last;

@@ -43,11 +43,13 @@ class OpsTest : public testing::AppTest {
 
   // Asks `path` until it answers `status`; fails the test after kWait.
   testing::HttpResponse AwaitAnswer(absl::string_view path, int status) {
-    const absl::Time deadline = absl::Now() + kWait;
     testing::HttpResponse last;
-    do {
-      last = Get(path);
-    } while (last.status != status && absl::Now() < deadline);
+    testing::AwaitUntil(
+        [&] {
+          last = Get(path);
+          return last.status == status;
+        },
+        kWait);
     EXPECT_EQ(last.status, status) << path << ": " << last.body;
     return last;
   }

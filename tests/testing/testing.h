@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "sidecar/settings/settings.h"
 
 namespace tether::testing {
@@ -31,6 +33,11 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Checks `pred` every few milliseconds until it holds or `timeout` passes; returns whether it
+// held. For conditions nothing signals (an HTTP or RPC answer); prefer a component's own wait
+// (devcp's WaitForEvent, AppTest::AwaitStatus) where one exists.
+bool AwaitUntil(const std::function<bool()>& pred, absl::Duration timeout);
 
 // Settings parsed from real flags and prepared (PrepareNode), as main gets them: shared mode with
 // the test cluster certificate (tests/fixtures/certs), the given CP port on 127.0.0.1 and data dir,
