@@ -26,7 +26,9 @@ constexpr absl::string_view kLog = "cp";
 // Bounds a proxy's answer to CONNECT: a status line and a few headers.
 constexpr size_t kMaxProxyAnswerBytes = 16 * 1024;
 
-Ending Failed(FailureCause cause, absl::Status error) { return Ending{cause, std::move(error)}; }
+Ending Failed(FailureCause cause, absl::Status error) {
+  return Ending{cause, std::move(error), std::nullopt};
+}
 
 std::string FormatEndpoint(const tcp::endpoint& endpoint) {
   return JoinHostPort(endpoint.address().to_string(), endpoint.port());
@@ -293,7 +295,8 @@ net::awaitable<Ending> Connect(std::shared_ptr<Connection> c, const SessionOptio
                                  OutletTarget(options, advertised.node_version),
                                  net::redirect_error(net::use_awaitable, ec));
   if (c->ended()) co_return c->end_reason;
-  if (ec == websocket::error::upgrade_declined) co_return UpgradeDeclined(response, options.clock->Now());
+  if (ec == websocket::error::upgrade_declined)
+    co_return UpgradeDeclined(response, options.clock->Now());
   if (ec) {
     co_return StepFailed(
         IsClientCertRefusal(ec) ? FailureCause::kClientCertRefused : FailureCause::kUpgradeRefused,
