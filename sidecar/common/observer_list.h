@@ -59,14 +59,15 @@ class ObserverList {
 
     void Reset() {
       if (entry_ == nullptr) return;
+      // Moved out first: the lock below lives in the entry, which must outlive it.
+      const std::shared_ptr<Entry> entry = std::move(entry_);
+      const std::shared_ptr<State> state = std::move(state_);
       {
-        MutexLock lock(&state_->mu);
-        std::erase(state_->entries, entry_);
+        MutexLock lock(&state->mu);
+        std::erase(state->entries, entry);
       }
-      MutexLock lock(&entry_->call_mu);  // waits for a call in progress
-      entry_->removed = true;
-      entry_.reset();
-      state_.reset();
+      MutexLock lock(&entry->call_mu);  // waits for a call in progress
+      entry->removed = true;
     }
 
    private:
