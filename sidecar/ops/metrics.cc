@@ -47,6 +47,9 @@ void Render(const status::StatusView& view, absl::Time now, prometheus::Registry
       .Set(connection.state == status::ConnectionState::kConnected ? 1 : 0);
   Counter(registry, "tether_control_plane_connection_attempts_total",
           "Connection attempts to the control plane", connection.attempts);
+  Counter(registry, "tether_control_plane_retry_after_waits_total",
+          "Reconnect waits lengthened to honour a busy control plane's Retry-After (429, 503)",
+          connection.retry_after_waits);
   // Every cause is listed, at 0 until it happens, so that rate() works from the first scrape.
   auto& failures = BuildCounter()
                        .Name("tether_control_plane_connection_failures_total")

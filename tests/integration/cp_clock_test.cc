@@ -73,6 +73,34 @@ TEST_F(SessionClockTest, BackoffWaitsForTheClock) {
   EXPECT_LT(absl::Now() - advanced_at, kPrompt);
 }
 
+// A Kong Enterprise CP under a reconnect storm answers 429 with Retry-After: 30. With a backoff of
+// 10 ms, the next attempt still waits the 30 s asked (and at most a tenth more, the jitter).
+TEST_F(SessionClockTest, RetryAfterHoldsTheNextAttempt) {
+  devcp::Options busy = CpOptions();
+  busy.busy_upgrades = 1;
+  busy.busy_retry_after = absl::Seconds(30);
+  StartCpWith(busy);
+  cp::SessionOptions o = Options("127.0.0.1", cp_->port());
+  o.backoff.min = o.backoff.max = absl::Milliseconds(10);
+  o.clock = &clock_;
+  StartSession(std::move(o));
+  const ConnectionInfo first = recorder_.Await([](const ConnectionInfo& i) {
+    return i.attempts == 1 && i.state == ConnectionState::kDisconnected;
+  });
+  EXPECT_EQ(first.last_cause, FailureCause::kCpBusy);
+  EXPECT_GE(first.retry_in, absl::Seconds(30));
+  EXPECT_LE(first.retry_in, absl::Seconds(33));
+  EXPECT_EQ(first.retry_after_waits, 1u);
+  EXPECT_THAT(first.last_error.message(), HasSubstr("429"));
+
+  clock_.Advance(absl::Seconds(29));
+  absl::SleepFor(kQuiet);
+  EXPECT_EQ(recorder_.Latest().attempts, 1u);
+
+  clock_.Advance(absl::Seconds(4));
+  recorder_.Await([](const ConnectionInfo& i) { return i.state == ConnectionState::kConnected; });
+}
+
 // A CP that stops answering (frozen: nothing read or written) is given up on when 45 s of the
 // clock pass without a pong, and not a moment before.
 TEST_F(SessionClockTest, PongDeadlineFollowsTheClock) {

@@ -64,15 +64,20 @@ class SessionTest : public ::testing::Test {
     if (cp_) cp_->Stop();
   }
 
-  // tether-devcp on 127.0.0.1 with the fixture certificate (shared mode), as cp_.
-  void StartCp() {
+  // tether-devcp on 127.0.0.1 with the fixture certificate (shared mode).
+  static devcp::Options CpOptions() {
     devcp::Options o;
     o.cert_path = Fixture("certs/kong_clustering.crt");
     o.key_path = Fixture("certs/kong_clustering.key");
-    auto cp = devcp::ControlPlane::Create(o);
+    return o;
+  }
+  // Starts devcp with `options` (CpOptions() by default) as cp_.
+  void StartCpWith(const devcp::Options& options) {
+    auto cp = devcp::ControlPlane::Create(options);
     ASSERT_TRUE(cp.ok()) << cp.status();
     cp_ = *std::move(cp);
   }
+  void StartCp() { StartCpWith(CpOptions()); }
 
   // To `host`:`port` with the fixture certificate (shared mode), a 10 s connect timeout and a
   // 10-50 ms backoff.

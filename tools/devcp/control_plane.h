@@ -77,6 +77,10 @@ struct Options {
   size_t max_payload_bytes = protocol::kDefaultMaxPayloadBytes;
   // Events kept (oldest dropped first); 0 keeps all, which suits tests.
   size_t max_events = 0;
+  // Like a Kong Enterprise CP under a reconnect storm: the first `busy_upgrades` upgrade
+  // requests are answered 429 with Retry-After of `busy_retry_after` (whole seconds).
+  int busy_upgrades = 0;
+  absl::Duration busy_retry_after = absl::Seconds(30);
 };
 
 class ControlPlane {

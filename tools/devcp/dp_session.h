@@ -49,7 +49,9 @@ class DpSession final : public Session, public std::enable_shared_from_this<DpSe
   net::awaitable<void> Run(std::shared_ptr<DpSession> self);
   // TLS handshake and upgrade request; false when the connection was refused.
   net::awaitable<bool> Handshake();
-  net::awaitable<void> Respond(http::status status, std::string reason);
+  // `retry_after`: a Retry-After header, when not empty.
+  net::awaitable<void> Respond(http::status status, std::string reason,
+                               std::string retry_after = "");
   absl::Status CheckClientCertificate();
   void HandleBasicInfo(std::string data, bool binary);
   // Reads until the connection ends; any data frame is a protocol violation.

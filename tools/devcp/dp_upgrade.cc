@@ -53,6 +53,11 @@ net::awaitable<bool> DpSession::Handshake() {
     co_await Respond(http::status::bad_request, "not a websocket upgrade request");
     co_return false;
   }
+  if (cp_.TakeBusyAnswer()) {
+    co_await Respond(http::status::too_many_requests, "busy",
+                     absl::StrCat(absl::ToInt64Seconds(cp_.options().busy_retry_after)));
+    co_return false;
+  }
   node_version_ = *target.node_version;
 
   ws_.set_option(websocket::stream_base::timeout{
@@ -96,13 +101,15 @@ net::awaitable<bool> DpSession::Handshake() {
   co_return true;
 }
 
-net::awaitable<void> DpSession::Respond(http::status status, std::string reason) {
+net::awaitable<void> DpSession::Respond(http::status status, std::string reason,
+                                        std::string retry_after) {
   const int code = static_cast<int>(status);
   if (closing_) co_return;
   Reject(code, reason);  // records the event; the socket closes after the response below
   http::response<http::string_body> response{status, 11};
   response.set(http::field::server, kServerHeader);
   response.set(http::field::content_type, "text/plain");
+  if (!retry_after.empty()) response.set(http::field::retry_after, retry_after);
   response.keep_alive(false);
   response.body() = absl::StrCat(reason, "\n");
   response.prepare_payload();

@@ -44,6 +44,9 @@ with the open-source CP's checks. Stops cleanly on SIGINT or SIGTERM.
   --config FILE           config_table JSON (the flat CP push form) to push to every DP;
                           re-read and pushed again whenever the file changes
   --ping-wait DURATION    close a DP that sends nothing for this long (default 45s)
+  --busy N                answer the first N upgrade requests 429 with Retry-After, as a Kong
+                          Enterprise CP does under a reconnect storm (default 0)
+  --busy-retry-after DURATION  the Retry-After of those answers, in whole seconds (default 30s)
   --log-level LEVEL       debug, info, warn or error (default info)
   --help                  this text
 )";
@@ -57,6 +60,8 @@ struct Flags {
   std::string version = "3.10.0";
   std::string config;
   std::string ping_wait = "45s";
+  std::string busy = "0";
+  std::string busy_retry_after = "30s";
   std::string log_level = "info";
   bool help = false;
 };
@@ -85,6 +90,8 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
     if (name == "config") slot = &flags.config;
     if (name == "ping-wait") slot = &flags.ping_wait;
     if (name == "log-level") slot = &flags.log_level;
+    if (name == "busy") slot = &flags.busy;
+    if (name == "busy-retry-after") slot = &flags.busy_retry_after;
     if (slot == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
     std::string value;
     if (eq != absl::string_view::npos) {
@@ -131,6 +138,14 @@ absl::StatusOr<Options> ToOptions(const Flags& flags) {
   options.key_path = flags.key;
   options.ca_cert_path = flags.ca_cert;
   options.version = flags.version;
+  if (!absl::SimpleAtoi(flags.busy, &options.busy_upgrades) || options.busy_upgrades < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--busy \"", flags.busy, "\" is not a count"));
+  }
+  if (!absl::ParseDuration(flags.busy_retry_after, &options.busy_retry_after) ||
+      options.busy_retry_after < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--busy-retry-after \"", flags.busy_retry_after, "\" is not a duration"));
+  }
   if (!absl::ParseDuration(flags.ping_wait, &options.ping_wait) ||
       options.ping_wait <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(

@@ -57,6 +57,12 @@ class ControlPlane::Impl {
   void CloseAll(absl::string_view reason);
   void DropAll(absl::string_view reason);
   void Unregister(uint64_t connection);
+  // Whether this upgrade is answered 429 (Options::busy_upgrades), counting it.
+  bool TakeBusyAnswer() {
+    if (busy_answers_left_ <= 0) return false;
+    --busy_answers_left_;
+    return true;
+  }
 
  private:
   net::awaitable<void> AcceptLoop();
@@ -81,6 +87,7 @@ class ControlPlane::Impl {
   uint64_t next_connection_ = 0;
   std::map<uint64_t, std::shared_ptr<Session>> sessions_;
   OutgoingPtr config_;  // pushed to each DP right after its basic_info; only SetConfig sets it
+  int busy_answers_left_ = options_.busy_upgrades;
 
   Mutex post_mu_;  // tether::Mutex: visible to TSan, unlike Debian's absl::Mutex
   bool stopping_ ABSL_GUARDED_BY(post_mu_) = false;
