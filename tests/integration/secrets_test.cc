@@ -50,6 +50,9 @@ TEST_F(SecretsTest, NeverInLogsStatusOrErrors) {
   // Rejected frames whose broken part is the secret itself.
   cp_->PushMessage(
       R"({"type":"reconfigure","config_table":{"certificates":[{"id":7,"key":"SECRET-IN-A-BAD-ENTITY"}]}})");
+  // One at a time: decoding is latest-wins, so a second frame pushed while the first waits would
+  // replace it.
+  AwaitStatus([](const status::StatusView& v) { return v.config.rejections == 1; });
   cp_->PushMessage(
       R"({"type":"reconfigure","config_table":{"keyauth_credentials":[{"id":"k","key":"SECRET-IN-BROKEN-JSON)");
   const status::StatusView view =
