@@ -67,6 +67,8 @@ void FillControlPlane(const status::ConnectionInfo& c, const StatusContext& cont
 
 void FillConfig(const status::ConfigRecord& record, v1::ConfigStatus* out) {
   out->set_rejection_count(record.rejections);
+  out->set_reported_hash(record.reported_hash);
+  out->set_reported_because(record.reported_because);
   out->set_apply_count(record.applies);
   out->set_same_hash_count(record.same_hash);
   if (record.last_rejection) {

@@ -146,7 +146,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const settings::Settings& setti
       [applier = app->applier_.get()](pipeline::Frame frame) {
         return applier->Apply(std::move(frame));
       },
-      [self](std::string hash) { self->session_->SetAppliedHash(std::move(hash)); },
+      [self, acked = settings.report_hash == settings::ReportHash::kAcked](std::string hash) {
+        // With --report-hash=acked the reporter decides what the pings carry.
+        if (acked) return;
+        self->status_.SetReportedHash(hash, "applied");
+        self->session_->SetAppliedHash(std::move(hash));
+      },
       [self](const absl::Status& why) { self->Fail("config pipeline", why); });
 
   cp::SessionCallbacks session_callbacks;
@@ -173,6 +178,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const settings::Settings& setti
       cp::Session::Create(*app->io_, std::move(session_options), std::move(session_callbacks));
   if (!session.ok()) return session.status();
   app->session_ = *std::move(session);
+  if (settings.report_hash == settings::ReportHash::kAcked) {
+    app->acked_reporter_ = std::make_unique<pipeline::AckedHashReporter>(
+        app->status_,
+        [self](std::string hash) { self->session_->SetAppliedHash(std::move(hash)); });
+  }
 
   app->status_.SetNode(status::NodeInfo{settings.node_id, settings.node_hostname,
                                         settings.node_version, settings.labels,

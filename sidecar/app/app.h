@@ -32,6 +32,7 @@
 #include "sidecar/config/snapshot_store.h"
 #include "sidecar/cp/session.h"
 #include "sidecar/ops/server.h"
+#include "sidecar/pipeline/acked_hash_reporter.h"
 #include "sidecar/pipeline/config_applier.h"
 #include "sidecar/pipeline/config_cache.h"
 #include "sidecar/pipeline/pipeline.h"
@@ -94,6 +95,8 @@ class App {
   // can arrive (Start) and stopped before the pipeline.
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<cp::Session> session_;
+  // --report-hash=acked only; after session_, so it stops reporting to it first.
+  std::unique_ptr<pipeline::AckedHashReporter> acked_reporter_;
   std::thread io_thread_;
   // Last, so it is destroyed first: it reads store_ and status_.
   std::unique_ptr<api::Server> grpc_;

@@ -134,6 +134,12 @@ constexpr FlagDef kFlags[] = {
      ParseLogFormat},
 
     // --- Config cache and start-up ---
+    {"report-hash", "applied|acked", "applied",
+     "The config hash pings carry, which the CP shows as this data plane's. applied: the config\n"
+     "tether applied, as Kong's data plane does. acked: the newest config every connected\n"
+     "subscriber has ACKed (the applied one with no subscriber), so a NACK keeps the CP's view\n"
+     "on the previous config.",
+     ParseReportHash},
     {"startup-policy", "serve-cache|wait-for-cp", "serve-cache",
      "serve-cache: serve the cached config at once while the CP is unreachable (like Kong).\n"
      "wait-for-cp: stay not ready until a config arrives from the CP.",

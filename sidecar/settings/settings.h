@@ -84,6 +84,12 @@ struct PluginSelection {
 // --node-version's default: find the CP's version by itself (cp/version_negotiation.h).
 inline constexpr char kAutoNodeVersion[] = "auto";
 
+// Which config hash the pings carry (--report-hash): what the CP shows as this data plane's.
+enum class ReportHash {
+  kApplied,  // the config tether applied (Kong's data plane)
+  kAcked,    // the newest config every connected subscriber has ACKed
+};
+
 // What tether serves before the CP has sent a config (--startup-policy).
 enum class StartupPolicy {
   // Kong's behaviour (fail static): the last-known-good config on disk, at once.
@@ -159,6 +165,7 @@ struct Settings {
   // --- Config cache and start-up ---
 
   StartupPolicy startup_policy{};
+  ReportHash report_hash = ReportHash::kApplied;
   // A cache saved longer ago than this is not served; zero accepts any age.
   absl::Duration max_cache_age;
   // Refuse a config with no services and no routes while the current one has some.

@@ -321,6 +321,17 @@ absl::Status ParseLogFormat(absl::string_view value, Settings& s) {
   return absl::OkStatus();
 }
 
+absl::Status ParseReportHash(absl::string_view value, Settings& s) {
+  if (value == "applied") {
+    s.report_hash = ReportHash::kApplied;
+  } else if (value == "acked") {
+    s.report_hash = ReportHash::kAcked;
+  } else {
+    return Reason("want applied or acked");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseStartupPolicy(absl::string_view value, Settings& s) {
   if (value == "serve-cache") {
     s.startup_policy = StartupPolicy::kServeCache;

@@ -1,5 +1,9 @@
 #include "sidecar/status/status_board.h"
 
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -35,6 +39,12 @@ void StatusBoard::RecordApplied(config::SnapshotPtr snapshot, absl::Time at) {
   Change([&](StatusView& v) {
     v.config.current = std::move(snapshot);
     v.config.applied_at = at;
+    if (v.config.current != nullptr) {
+      v.config.recent_hashes.push_back(v.config.current->config_hash);
+      if (v.config.recent_hashes.size() > ConfigRecord::kRecentHashes) {
+        v.config.recent_hashes.pop_front();
+      }
+    }
     ++v.config.applies;
     if (v.config.current != nullptr) {
       v.totals.decode_durations.Observe(v.config.current->decode_duration);
@@ -69,6 +79,15 @@ void StatusBoard::RecordRejection(Rejection rejection) {
 void StatusBoard::RecordCacheWriteFailure() {
   Change([](StatusView& v) {
     ++v.totals.cache_write_failures;
+    return true;
+  });
+}
+
+void StatusBoard::SetReportedHash(std::string hash, std::string because) {
+  Change([&](StatusView& v) {
+    if (v.config.reported_hash == hash && v.config.reported_because == because) return false;
+    v.config.reported_hash = std::move(hash);
+    v.config.reported_because = std::move(because);
     return true;
   });
 }
@@ -166,6 +185,26 @@ std::pair<StatusView, bool> StatusBoard::WaitFor(const std::function<bool(const 
   const bool held =
       mu_.AwaitWithTimeout([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return pred(view_); }, timeout);
   return {view_, held};
+}
+
+std::optional<std::string> AckedHash(const StatusView& view) {
+  if (view.subscribers.empty()) {
+    if (view.config.current == nullptr) return std::nullopt;
+    return view.config.current->config_hash;
+  }
+  const std::deque<std::string>& order = view.config.recent_hashes;
+  std::optional<std::string> oldest;
+  ptrdiff_t oldest_at = PTRDIFF_MAX;
+  for (const auto& [id, s] : view.subscribers) {
+    if (s.acked_hash.empty()) continue;
+    const auto it = std::find(order.rbegin(), order.rend(), s.acked_hash);
+    const ptrdiff_t at = it == order.rend() ? -1 : std::distance(it, order.rend()) - 1;
+    if (at < oldest_at) {
+      oldest_at = at;
+      oldest = s.acked_hash;
+    }
+  }
+  return oldest;
 }
 
 Readiness ReadinessOf(const StatusView& view) {

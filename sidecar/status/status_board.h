@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -47,6 +48,13 @@ struct ConfigRecord {
   uint64_t ignored = 0;     // well-formed messages of another type
   uint64_t rejections = 0;  // frames refused: corrupt, wrong shape, over a limit
   std::optional<Rejection> last_rejection;
+  // The hashes of the last configs made current, oldest first (at most kRecentHashes): the order
+  // in which "newest" is judged for --report-hash=acked.
+  std::deque<std::string> recent_hashes;
+  static constexpr size_t kRecentHashes = 32;
+  // The hash the pings carry, and why ("applied" or "acked by every subscriber").
+  std::string reported_hash;
+  std::string reported_because;
 };
 
 // The node tether presents to the CP; set once during wiring.
@@ -102,6 +110,12 @@ struct Readiness {
 };
 Readiness ReadinessOf(const StatusView& view);
 
+// --report-hash=acked: the newest config hash every connected subscriber has ACKed, judged by
+// the order configs were applied (a subscriber's ack of a hash older than the recent ones counts
+// as the oldest); the current config's hash when no subscriber is connected; nullopt while
+// connected subscribers have acked nothing yet (the hash reported before stays).
+std::optional<std::string> AckedHash(const StatusView& view);
+
 class StatusBoard {
  public:
   // Called with the view's new version after every change.
@@ -117,6 +131,7 @@ class StatusBoard {
   void RecordIgnored();
   void RecordRejection(Rejection rejection);
   void RecordCacheWriteFailure();
+  void SetReportedHash(std::string hash, std::string because);
   void SetNode(NodeInfo node);
   // Idempotent.
   void SetDraining();

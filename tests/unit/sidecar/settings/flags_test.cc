@@ -479,6 +479,7 @@ TEST(HelpTextTest, ListsEveryFlagWithItsEnvironmentNames) {
                                              "log-level",
                                              "log-format",
                                              "config",
+                                             "report-hash",
                                              "startup-policy",
                                              "max-cache-age",
                                              "guard-empty-config",

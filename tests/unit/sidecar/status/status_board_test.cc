@@ -77,3 +77,39 @@ TEST(StatusBoardTest, NacksAndCacheFailuresAreCountedAfterTheSubscriberLeaves) {
 
 }  // namespace
 }  // namespace tether::status
+
+namespace tether::status {
+namespace {
+
+config::SnapshotPtr WithHash(const std::string& hash) {
+  auto s = std::make_shared<config::Snapshot>();
+  s->config_hash = hash;
+  return s;
+}
+
+// --report-hash=acked: the newest hash every subscriber has acked, in apply order; a NACK keeps
+// a subscriber on what it acked before; no subscriber means the applied hash.
+TEST(AckedHashTest, TheNewestHashEverySubscriberAcked) {
+  StatusBoard board;
+  EXPECT_EQ(AckedHash(board.Get()), std::nullopt);
+  for (const char* h : {"h1", "h2", "h3"}) board.RecordApplied(WithHash(h), absl::Now());
+  EXPECT_EQ(AckedHash(board.Get()), "h3");  // no subscriber
+
+  const SubscriberId a = board.AddSubscriber(SubscriberRecord());
+  const SubscriberId b = board.AddSubscriber(SubscriberRecord());
+  EXPECT_EQ(AckedHash(board.Get()), std::nullopt);  // nothing acked yet: keep what was reported
+  board.RecordAck(a, "h3");
+  EXPECT_EQ(AckedHash(board.Get()), "h3");  // b has acked nothing yet
+  board.RecordAck(b, "h2");
+  EXPECT_EQ(AckedHash(board.Get()), "h2");
+  board.RecordNack(b, "h3", "refused");
+  EXPECT_EQ(AckedHash(board.Get()), "h2");
+  board.RecordAck(b, "h3");
+  EXPECT_EQ(AckedHash(board.Get()), "h3");
+  board.RemoveSubscriber(a);
+  board.RemoveSubscriber(b);
+  EXPECT_EQ(AckedHash(board.Get()), "h3");
+}
+
+}  // namespace
+}  // namespace tether::status
