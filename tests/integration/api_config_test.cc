@@ -505,5 +505,49 @@ TEST_F(ApiConfigTest, UnixSocketModeStaleFileAndLiveConflict) {
   EXPECT_TRUE(watch.Next());
 }
 
+// --report-hash=acked: the CP sees the config the subscribers acked, not the one tether applied.
+// With no subscriber it sees the applied one; a NACK keeps it on the previous config across
+// several pings; the ACK moves it within one ping.
+TEST_F(ApiConfigTest, ReportHashAckedFollowsWhatSubscribersAcked) {
+  const auto ping_with = [](std::string hash) -> devcp::EventPredicate {
+    return [hash](const devcp::Event& e) {
+      return e.kind == devcp::EventKind::kPing && e.payload == hash;
+    };
+  };
+  ConfigModel model = SmallModel();
+  StartApp({"--report-hash=acked"});
+  const std::string first = Push(model);
+  ASSERT_TRUE(cp_->WaitForEvent(ping_with(first), kWait));
+
+  WatchStream watch(Unix());
+  ASSERT_TRUE(watch.Subscribe("proxy", {}, v1::DELTA));
+  ASSERT_TRUE(watch.Next());
+  ASSERT_TRUE(watch.Ack(first));
+  model.Put("services", Id(9), "b");
+  const std::string second = Push(model);
+  ASSERT_TRUE(watch.Next());
+  ASSERT_TRUE(watch.Nack(second, "cannot apply"));
+  AwaitStatus([&](const status::StatusView& v) {
+    return v.config.current != nullptr && v.config.current->config_hash == second &&
+           !v.subscribers.empty() && v.subscribers.begin()->second.nacked_hash == second;
+  });
+  // Pings go out every second (TestSettings): three more still carry the first hash.
+  const auto pings_with = [&](const std::string& hash) {
+    size_t n = 0;
+    for (const devcp::Event& e : cp_->Events()) n += ping_with(hash)(e);
+    return n;
+  };
+  const size_t before = pings_with(first);
+  ASSERT_TRUE(cp_->WaitForEventCount(ping_with(first), before + 3, kWait));
+  EXPECT_EQ(pings_with(second), 0u);
+  EXPECT_EQ(app_->status().Get().config.reported_hash, first);
+
+  ASSERT_TRUE(watch.Ack(second));
+  EXPECT_TRUE(cp_->WaitForEvent(ping_with(second), kWait));
+  const status::StatusView view =
+      AwaitStatus([&](const status::StatusView& v) { return v.config.reported_hash == second; });
+  EXPECT_EQ(view.config.reported_because, "acked by every subscriber");
+}
+
 }  // namespace
 }  // namespace tether::api_test
