@@ -14,8 +14,8 @@
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
-#include "sidecar/pipeline/config_cache.h"
 #include "sidecar/config/disk_cache.h"
+#include "sidecar/pipeline/config_cache.h"
 #include "tests/testing/app_fixture.h"
 #include "tests/testing/child_process.h"
 

@@ -32,16 +32,15 @@ TEST(ConnectionHintTest, NamesTheLikelyCause) {
     std::string hint;  // empty: no hint
   };
   using status::FailureCause;
-  status::ConnectionInfo short_lived = Disconnected(
-      FailureCause::kEndedAfterBasicInfo,
-      absl::UnavailableError("control plane closed the connection"));
+  status::ConnectionInfo short_lived =
+      Disconnected(FailureCause::kEndedAfterBasicInfo,
+                   absl::UnavailableError("control plane closed the connection"));
   short_lived.last_connection_duration = absl::Milliseconds(20);
   // Kong's refusal often arrives as a reset: the same cause, the same hint.
   status::ConnectionInfo reset_after_basic_info = Disconnected(
       FailureCause::kEndedAfterBasicInfo, absl::UnavailableError("read: Connection reset by peer"));
-  status::ConnectionInfo long_lived =
-      Disconnected(FailureCause::kClosedByCp,
-                   absl::UnavailableError("control plane closed the connection"));
+  status::ConnectionInfo long_lived = Disconnected(
+      FailureCause::kClosedByCp, absl::UnavailableError("control plane closed the connection"));
   long_lived.last_connection_duration = absl::Minutes(10);
   status::ConnectionInfo short_with_config = long_lived;
   short_with_config.last_connection_duration = absl::Milliseconds(20);
@@ -87,7 +86,8 @@ TEST(ConnectionHintTest, NamesTheLikelyCause) {
                     absl::UnavailableError("websocket upgrade: tlsv13 alert unknown ca")),
        "refused tether's client certificate"},
       {"timeout",
-       Disconnected(FailureCause::kTimeout, absl::DeadlineExceededError("tls handshake: timed out")),
+       Disconnected(FailureCause::kTimeout,
+                    absl::DeadlineExceededError("tls handshake: timed out")),
        "does not complete a connection in time"},
       {"no pong",
        Disconnected(FailureCause::kNoPong,

@@ -254,8 +254,8 @@ TEST(DecoderTest, ErrorsCarryRejectedHash) {
 
   EXPECT_EQ(RejectionOf(with_hash.status()).cause, RejectCause::kShape);
   EXPECT_EQ(RejectionOf(unreadable.status()).cause, RejectCause::kJson);
-  EXPECT_EQ(RejectionOf(DecodeReconfigure("not gzip", kZeros, DecodeLimits(),
-                                          Source::kControlPlane, kReceivedAt)
+  EXPECT_EQ(RejectionOf(DecodeReconfigure("not gzip", kZeros, DecodeLimits(), Source::kControlPlane,
+                                          kReceivedAt)
                             .status())
                 .cause,
             RejectCause::kGzip);
