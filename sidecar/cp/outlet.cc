@@ -6,14 +6,21 @@
 
 namespace tether::cp {
 
-std::string OutletTarget(const SessionOptions& options, absl::string_view node_version) {
+namespace {
+
+std::string NodeTarget(const SessionOptions& options) {
   return absl::StrCat(protocol::kOutletPath, "?node_id=", options.node_id,
-                      "&node_hostname=", options.node_hostname, "&node_version=", node_version);
+                      "&node_hostname=", options.node_hostname);
+}
+
+}  // namespace
+
+std::string OutletTarget(const SessionOptions& options, absl::string_view node_version) {
+  return absl::StrCat(NodeTarget(options), "&node_version=", node_version);
 }
 
 std::string OutletUrl(const SessionOptions& options) {
-  return absl::StrCat("wss://", JoinHostPort(options.host, options.port),
-                      OutletTarget(options, options.node_version));
+  return absl::StrCat("wss://", JoinHostPort(options.host, options.port), NodeTarget(options));
 }
 
 }  // namespace tether::cp

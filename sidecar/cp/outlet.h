@@ -17,7 +17,9 @@ namespace tether::cp {
 // `node_version` is the version advertised on this attempt (see VersionNegotiator).
 std::string OutletTarget(const SessionOptions& options, absl::string_view node_version);
 
-// "wss://host:port/v1/outlet?node_id=...&node_version=<options.node_version>".
+// "wss://host:port/v1/outlet?node_id=...&node_hostname=...", for logs and status: without
+// node_version, which can change from one attempt to the next (`auto`); status shows the version
+// in use as node.version.
 std::string OutletUrl(const SessionOptions& options);
 
 }  // namespace tether::cp

@@ -36,5 +36,18 @@ TEST(OutletTargetTest, QueryParameters) {
             "&node_hostname=dp-1.example&node_version=3.10.0");
 }
 
+// The URL in logs and status names the endpoint and the node, not a version that `auto` changes
+// from one attempt to the next (status has node.version for that).
+TEST(OutletUrlTest, LeavesTheVersionOut) {
+  SessionOptions options;
+  options.host = "cp.example";
+  options.port = 8005;
+  options.node_id = "n1";
+  options.node_hostname = "dp-1.example";
+  options.node_version = "auto";
+  EXPECT_EQ(OutletUrl(options),
+            "wss://cp.example:8005/v1/outlet?node_id=n1&node_hostname=dp-1.example");
+}
+
 }  // namespace
 }  // namespace tether::cp
