@@ -1,8 +1,9 @@
 // The plugins bundled with Kong, which tether advertises in basic_info by default.
 //
 // A Kong DP lists every plugin it has loaded, each at the Kong version (kong-protocol.md §2). The
-// CP withholds config that uses a plugin missing from that list, so by default tether advertises
-// what a stock Kong of the same major.minor would.
+// CP withholds config that uses a plugin missing from that list and ignores names it does not
+// know, so by default tether advertises what a stock Kong Enterprise of the same major.minor
+// would: the open-source plugins plus the Enterprise ones.
 //
 // Threading: thread-safe (immutable data).
 #pragma once
@@ -14,9 +15,10 @@
 
 namespace tether::settings {
 
-// The plugins bundled with Kong at node_version's major.minor, each at version node_version,
-// sorted by lowercase name. For 3.x, plugins added after that minor are left out; any other
-// major, or a minor newer than we know, gets the newest list (3.10). node_version must satisfy
+// The plugins bundled with Kong (open source and Enterprise) at node_version's major.minor, each
+// at version node_version, sorted by lowercase name. For 3.x, plugins added after that minor (or
+// dropped before it) are left out; any other major, or a minor newer than we know, gets the
+// newest list (3.10). node_version must satisfy
 // IsValidKongVersion (validate.h); otherwise the newest list is returned.
 std::vector<Plugin> BundledPlugins(absl::string_view node_version);
 

@@ -56,9 +56,18 @@ constexpr FlagDef kFlags[] = {
     {"cluster-max-payload", "bytes", "16777216",
      "Largest compressed frame accepted from the CP; at least 4194304, as in Kong.",
      [](absl::string_view v, Settings& s) { return ParseBytesTo(v, s.max_payload_bytes); }},
-    {"cluster-max-inflated", "bytes", "1GiB",
-     "Largest config after decompression; at least --cluster-max-payload.",
-     [](absl::string_view v, Settings& s) { return ParseBytesTo(v, s.max_inflated_bytes); }},
+    {"cluster-max-inflated", "bytes|auto", "auto",
+     "Largest config after decompression; at least --cluster-max-payload. auto is 10 times\n"
+     "--cluster-max-payload (160 MiB by default): Kong configs compress about 6-fold, and a\n"
+     "decompression bomb then costs at most that much memory before it is refused.",
+     [](absl::string_view v, Settings& s) {
+       if (v == "auto") {
+         s.max_inflated_bytes = kAutoInflatedPerPayload * s.max_payload_bytes;
+         return absl::OkStatus();
+       }
+       return ParseBytesTo(v, s.max_inflated_bytes);
+     },
+     ValueDisplay::kShow, FlagKind::kSingle, ValueShape::kScalar, ApplyStage::kAfterOthers},
     {"connect-timeout", "duration", "5s",
      "Deadline for TCP connect, TLS and the WebSocket upgrade together.",
      [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.connect_timeout); }},
@@ -103,9 +112,9 @@ constexpr FlagDef kFlags[] = {
      [](absl::string_view v, Settings& s) { return CopyTo(v, s.node_version); }},
     {"plugins", "list|@file", "bundled",
      "Plugins reported to the CP: name[:version] entries, comma-separated, or @file with one\n"
-     "entry a line. bundled stands for Kong's bundled plugins at the version in use; off for\n"
-     "none. A version left out is the node version in use. The CP withholds config that uses a\n"
-     "plugin missing here.",
+     "entry a line. bundled stands for the plugins Kong and Kong Enterprise bundle at the version\n"
+     "in use; off for none. A version left out is the node version in use. The CP withholds\n"
+     "config that uses a plugin missing here.",
      ParsePlugins, ValueDisplay::kShow, FlagKind::kSingle, ValueShape::kList,
      ApplyStage::kAfterOthers},
 
@@ -119,8 +128,9 @@ constexpr FlagDef kFlags[] = {
      "--grpc-allow-non-loopback. Default: unix://<data-dir>/tether.sock.",
      ParseGrpcListen, ValueDisplay::kShow, FlagKind::kRepeatable},
     {"snapshot-history-bytes", "bytes", "64MiB",
-     "How much past config (inflated size) tether keeps so that a subscriber reconnecting with\n"
-     "a recent hash gets a delta instead of the whole config; at most 16 configs. 0 keeps none.",
+     "How much past config tether keeps so that a subscriber reconnecting with a recent hash\n"
+     "gets a delta instead of the whole config; at most 16 configs. A past config costs what\n"
+     "changed after it (its rows are shared with the next). 0 keeps none.",
      [](absl::string_view v, Settings& s) { return ParseBytesTo(v, s.snapshot_history_bytes); }},
     {"grpc-allow-non-loopback", "", "false",
      "Allow --grpc-listen on TCP addresses other than loopback. The API has no authentication\n"

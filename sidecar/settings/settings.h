@@ -83,6 +83,8 @@ struct PluginSelection {
 
 // --node-version's default: find the CP's version by itself (cp/version_negotiation.h).
 inline constexpr char kAutoNodeVersion[] = "auto";
+// --cluster-max-inflated=auto: this many times --cluster-max-payload.
+inline constexpr int64_t kAutoInflatedPerPayload = 10;
 
 // Which config hash the pings carry (--report-hash): what the CP shows as this data plane's.
 enum class ReportHash {
@@ -115,7 +117,8 @@ struct Settings {
   std::map<std::string, std::string> labels;
   // Largest compressed WebSocket frame accepted (Kong's cluster_max_payload, §1.3).
   int64_t max_payload_bytes{};
-  // Largest config after gzip inflation; guards against a decompression bomb.
+  // Largest config after gzip inflation; guards against a decompression bomb. `auto` (the
+  // default) is kAutoInflatedPerPayload x max_payload_bytes.
   int64_t max_inflated_bytes{};
   // How much past config (inflated bytes) the snapshot history may hold for delta resumes.
   int64_t snapshot_history_bytes{};

@@ -20,8 +20,11 @@ bool HasPlugin(const std::vector<Plugin>& plugins, const std::string& name) {
 
 TEST(BundledPluginsTest, Kong310ListAtTheNodeVersionSortedByLowercaseName) {
   const std::vector<Plugin> plugins = BundledPlugins("3.10.0");
-  EXPECT_EQ(plugins.size(), 45u);  // BUNDLED_PLUGINS in kong/constants.lua at 3.10.0
+  // 45 from BUNDLED_PLUGINS in kong/constants.lua at 3.10.0, 51 bundled by Kong Enterprise.
+  EXPECT_EQ(plugins.size(), 96u);
   EXPECT_THAT(plugins, Contains(Plugin{"key-auth", "3.10.0"}));
+  EXPECT_THAT(plugins, Contains(Plugin{"openid-connect", "3.10.0"}));
+  EXPECT_THAT(plugins, Contains(Plugin{"request-callout", "3.10.0"}));
   EXPECT_THAT(plugins, Contains(Plugin{"acl", "3.10.0"}));
   EXPECT_THAT(plugins, Contains(Plugin{"redirect", "3.10.0"}));
   EXPECT_TRUE(std::is_sorted(plugins.begin(), plugins.end(), [](const Plugin& a, const Plugin& b) {
@@ -36,9 +39,16 @@ TEST(BundledPluginsTest, VersionSuffixIsKept) {
 }
 
 TEST(BundledPluginsTest, OlderMinorsLeaveOutLaterPlugins) {
-  // ai-* came in 3.6, standard-webhooks in 3.8, redirect in 3.9.
+  // ai-* came in 3.6, standard-webhooks in 3.8, redirect in 3.9; Enterprise: saml in 3.1,
+  // ai-proxy-advanced in 3.8, application-registration until 3.4.
   const std::vector<Plugin> v35 = BundledPlugins("3.5.2");
-  EXPECT_EQ(v35.size(), 37u);
+  EXPECT_EQ(v35.size(), 37u + 35u);
+  EXPECT_FALSE(HasPlugin(BundledPlugins("3.0.0"), "saml"));
+  EXPECT_TRUE(HasPlugin(BundledPlugins("3.1.0"), "saml"));
+  EXPECT_FALSE(HasPlugin(BundledPlugins("3.7.0"), "ai-proxy-advanced"));
+  EXPECT_TRUE(HasPlugin(BundledPlugins("3.8.0"), "ai-proxy-advanced"));
+  EXPECT_TRUE(HasPlugin(BundledPlugins("3.4.2"), "application-registration"));
+  EXPECT_FALSE(HasPlugin(v35, "application-registration"));
   EXPECT_FALSE(HasPlugin(v35, "ai-proxy"));
   EXPECT_TRUE(HasPlugin(BundledPlugins("3.6.0"), "ai-proxy"));
   EXPECT_FALSE(HasPlugin(BundledPlugins("3.7.1"), "standard-webhooks"));
@@ -48,8 +58,8 @@ TEST(BundledPluginsTest, OlderMinorsLeaveOutLaterPlugins) {
 }
 
 TEST(BundledPluginsTest, UnknownMajorOrNewerMinorGetsTheNewestList) {
-  EXPECT_EQ(BundledPlugins("3.11.0").size(), 45u);
-  EXPECT_EQ(BundledPlugins("4.0.0").size(), 45u);
+  EXPECT_EQ(BundledPlugins("3.11.0").size(), 96u);
+  EXPECT_EQ(BundledPlugins("4.0.0").size(), 96u);
 }
 
 }  // namespace

@@ -39,7 +39,7 @@ TEST(ParseSettingsTest, AppliesDefaultsWhenOnlyRequiredFlagsAreGiven) {
   EXPECT_FALSE(s.server_name.has_value());
   EXPECT_TRUE(s.labels.empty());
   EXPECT_EQ(s.max_payload_bytes, 16777216);
-  EXPECT_EQ(s.max_inflated_bytes, int64_t{1} << 30);
+  EXPECT_EQ(s.max_inflated_bytes, int64_t{160} << 20);  // auto: 10 x --cluster-max-payload
   EXPECT_EQ(s.connect_timeout, absl::Seconds(5));
   EXPECT_EQ(s.ping_interval, absl::Seconds(30));
   EXPECT_EQ(s.ping_timeout, absl::Seconds(45));
@@ -174,6 +174,17 @@ TEST(ParseSettingsTest, ParsesByteCountsWithBinarySuffixes) {
       Concat(RequiredArgs(dir), {"--cluster-max-payload=8MiB", "--cluster-max-inflated=2GiB"}));
   EXPECT_EQ(s.max_payload_bytes, 8 << 20);
   EXPECT_EQ(s.max_inflated_bytes, int64_t{2} << 30);
+}
+
+// The decompression-bomb cap follows the payload limit unless set, so raising one raises both.
+TEST(ParseSettingsTest, MaxInflatedAutoFollowsMaxPayload) {
+  TempDir dir;
+  EXPECT_EQ(ParseOk(Concat(RequiredArgs(dir), {"--cluster-max-payload=32MiB"})).max_inflated_bytes,
+            int64_t{320} << 20);
+  EXPECT_EQ(ParseOk(Concat(RequiredArgs(dir),
+                           {"--cluster-max-inflated=auto", "--cluster-max-payload=4MiB"}))
+                .max_inflated_bytes,
+            int64_t{40} << 20);
 }
 
 TEST(ParseSettingsTest, ParsesControlPlaneForms) {
