@@ -101,14 +101,15 @@ std::shared_ptr<const StatusService::Versioned> StatusService::Convert(
 }
 
 void StatusService::Publish() {
-  const status::StatusView view = board_.Get();
-  if (on_readiness_) on_readiness_(status::ReadinessOf(view));
+  // Every subscriber's ACK changes the board, so this runs up to once per ACK: without a
+  // WatchStatus stream it must not copy a view that lists every subscriber.
+  if (on_readiness_) on_readiness_(board_.GetReadiness());
   {
     MutexLock lock(&mu_);
     if (watchers_.empty()) return;
   }
   // Converted once per batch, outside mu_, and shared by every stream.
-  std::shared_ptr<const Versioned> status = Convert(view);
+  std::shared_ptr<const Versioned> status = Convert(board_.Get());
   MutexLock lock(&mu_);
   for (WatchReactor* watcher : watchers_) watcher->Send(status);
 }
