@@ -9,10 +9,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <utility>
@@ -20,7 +18,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -30,11 +27,11 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/config_generator.h"
+#include "bench/load/harness.h"
+#include "bench/load/memory_run.h"
 #include "bench/load/proc_stats.h"
-#include "bench/load/process.h"
 #include "bench/load/subscribers.h"
 #include "client/lib/client.h"
-#include "sidecar/common/mutex.h"
 
 namespace tether::bench {
 namespace {
@@ -44,6 +41,9 @@ constexpr char kUsage[] = R"(usage: tether-load [flags]
 Runs tether-devcp and tether, subscribes N gRPC clients to tether over its unix socket, pushes
 one change at a time, and prints a markdown table of latency, CPU and memory per run.
 
+  --scenario NAME       latency (the default: the table above) or memory (what tether holds
+                        for one config, 2 FULL and 8 DELTA subscribers, 3 changes, then a
+                        decompression bomb; see bench/load/memory_run.h)
   --presets LIST        small,medium,large (default all three)
   --subscribers LIST    subscriber counts (default 1,10,100,1000)
   --pushes N            changes pushed per run (default 5)
@@ -71,6 +71,7 @@ struct Flags {
   std::string key = TETHER_FIXTURES_DIR "/certs/kong_clustering.key";
   std::string work_dir;
   absl::Duration timeout = absl::Seconds(300);
+  bool memory = false;
   bool help = false;
 };
 
@@ -78,7 +79,10 @@ absl::Status ParseValue(absl::string_view name, absl::string_view value, Flags& 
   const auto bad = [&] {
     return absl::InvalidArgumentError(absl::StrCat("--", name, " \"", value, "\" is not valid"));
   };
-  if (name == "presets") {
+  if (name == "scenario") {
+    if (value != "latency" && value != "memory") return bad();
+    flags.memory = value == "memory";
+  } else if (name == "presets") {
     flags.presets.clear();
     for (absl::string_view item : absl::StrSplit(value, ',')) {
       std::optional<Preset> preset = ParsePreset(item);
@@ -143,102 +147,6 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
   return flags;
 }
 
-void Progress(const std::string& message) {
-  std::fprintf(stderr, "tether-load: %s\n", message.c_str());
-  std::fflush(stderr);
-}
-
-double Milliseconds(SteadyTime::duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
-
-std::string Megabytes(uint64_t bytes) {
-  return absl::StrFormat("%.1f MB", static_cast<double>(bytes) / (1024.0 * 1024.0));
-}
-
-// Nearest-rank percentile of `values` (not empty).
-double Percentile(std::vector<double> values, double p) {
-  std::sort(values.begin(), values.end());
-  const size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(values.size())));
-  return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
-}
-
-// Writes by rename, so tether-devcp (which polls the file) never reads half a config.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& text) {
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out.flush()) return absl::UnavailableError(absl::StrCat("cannot write ", temp));
-  }
-  std::error_code error;
-  std::filesystem::rename(temp, path, error);
-  if (error) return absl::UnavailableError(absl::StrCat("rename ", temp, ": ", error.message()));
-  return absl::OkStatus();
-}
-
-// The value of `key=` in a log line in tether's text format, or "".
-absl::string_view LogField(absl::string_view line, absl::string_view key) {
-  const size_t at = line.find(absl::StrCat(" ", key, "="));
-  if (at == absl::string_view::npos) return "";
-  absl::string_view value = line.substr(at + key.size() + 2);
-  return value.substr(0, value.find(' '));
-}
-
-// What tether-devcp's log says: its port, and each config it made current with the time the
-// line arrived (its "config set" line comes right after the frame is queued to every DP).
-class DevcpLog {
- public:
-  void OnLine(absl::string_view line, SteadyTime arrived) {
-    MutexLock lock(&mu_);
-    if (absl::StrContains(line, " devcp: listening ")) {
-      absl::string_view address = LogField(line, "address");
-      int port = 0;
-      if (absl::SimpleAtoi(address.substr(address.rfind(':') + 1), &port)) port_ = port;
-    } else if (absl::StrContains(line, " devcp: config set ")) {
-      configs_.emplace_back(std::string(LogField(line, "config_hash")), arrived);
-    }
-  }
-
-  std::optional<int> AwaitPort(absl::Duration timeout) {
-    MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return port_.has_value(); },
-                         timeout);
-    return port_;
-  }
-
-  // The `n`th (1-based) config set, waiting up to `timeout`.
-  std::optional<std::pair<std::string, SteadyTime>> AwaitConfig(size_t n, absl::Duration timeout) {
-    MutexLock lock(&mu_);
-    if (!mu_.AwaitWithTimeout([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return configs_.size() >= n; },
-                              timeout)) {
-      return std::nullopt;
-    }
-    return configs_[n - 1];
-  }
-
- private:
-  Mutex mu_;
-  std::optional<int> port_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::pair<std::string, SteadyTime>> configs_ ABSL_GUARDED_BY(mu_);
-};
-
-// Waits until tether has used no CPU for a while (its decode, fan-out, acks and disk cache write
-// are done) and returns its CPU seconds then. Clock ticks are 10 ms, so a quarter second without
-// one means it is idle.
-absl::StatusOr<double> AwaitQuiet(pid_t pid, absl::Duration timeout) {
-  absl::StatusOr<double> before = CpuSeconds(pid);
-  const absl::Time deadline = absl::Now() + timeout;
-  while (before.ok() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(250));
-    absl::StatusOr<double> after = CpuSeconds(pid);
-    if (!after.ok() || *after == *before) return after;
-    before = after;
-  }
-  if (!before.ok()) return before.status();
-  return absl::DeadlineExceededError("tether did not go idle");
-}
-
 struct RunResult {
   Preset preset;
   size_t entities = 0;
@@ -269,56 +177,29 @@ absl::StatusOr<RunResult> Run(const Flags& flags, Preset preset, size_t subscrib
     return written;
   }
 
-  DevcpLog devcp_log;
-  absl::StatusOr<std::unique_ptr<Process>> devcp =
-      Process::Start({flags.devcp, "--listen", "127.0.0.1:0", "--mtls", "shared", "--cert",
-                      flags.cert, "--key", flags.key, "--config", config_path},
-                     [&devcp_log](absl::string_view line, SteadyTime arrived) {
-                       devcp_log.OnLine(line, arrived);
-                     });
-  if (!devcp.ok()) return devcp.status();
-  const std::optional<int> port = devcp_log.AwaitPort(flags.timeout);
+  absl::StatusOr<std::unique_ptr<Stack>> stack =
+      Stack::Start(StackOptions{flags.tether, flags.devcp, flags.cert, flags.key, flags.timeout},
+                   dir, config_path);
+  if (!stack.ok()) return stack.status();
+  DevcpLog& devcp_log = (*stack)->devcp_log();
   const auto first_config = devcp_log.AwaitConfig(1, flags.timeout);
-  if (!port.has_value() || !first_config.has_value()) {
-    return absl::UnavailableError(
-        absl::StrCat("tether-devcp did not start; its output:\n", (*devcp)->Tail()));
-  }
-
-  const std::string socket = dir + "/tether.sock";
-  absl::StatusOr<std::unique_ptr<Process>> tether =
-      Process::Start({flags.tether, "--cluster-control-plane", absl::StrCat("127.0.0.1:", *port),
-                      "--cluster-mtls", "shared", "--cluster-cert", flags.cert,
-                      "--cluster-cert-key", flags.key, "--data-dir", dir + "/data", "--grpc-listen",
-                      "unix://" + socket, "--ops-listen", "127.0.0.1:0", "--drain-time", "0s"},
-                     [](absl::string_view, SteadyTime) {});
-  if (!tether.ok()) return tether.status();
-  const SteadyTime started = std::chrono::steady_clock::now();
-  const pid_t pid = (*tether)->pid();
+  const pid_t pid = (*stack)->tether_pid();
   const auto tether_failed = [&](const absl::Status& status) {
-    return absl::Status(status.code(),
-                        absl::StrCat(status.message(), "; tether's output:\n", (*tether)->Tail()));
+    return (*stack)->TetherFailed(status);
   };
 
   // One subscriber takes the whole config as a new proxy would; the others then join holding
   // it, as proxies restarted with a saved mirror do, so that setting up 1000 subscribers of the
   // large config does not take 1000 full copies.
-  // Subscribing before tether listens would time gRPC's reconnect backoff, not tether.
-  const absl::Time listen_deadline = absl::Now() + flags.timeout;
-  while (!std::filesystem::exists(socket)) {
-    if ((*tether)->Exited() || absl::Now() > listen_deadline) {
-      return tether_failed(absl::UnavailableError("tether did not open its socket"));
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  const std::string target = "unix://" + socket;
+  const std::string& target = (*stack)->target();
   SubscriberPool pool(target);
   pool.Add(1, flags.mode, "");
   absl::StatusOr<SteadyTime> synced = pool.AwaitAll(first_config->first, flags.timeout);
   if (!synced.ok()) return tether_failed(synced.status());
-  Progress(
-      absl::StrFormat("%s, %d subscribers: tether started and served the first config in "
-                      "%.0f ms",
-                      PresetName(preset), subscribers, Milliseconds(*synced - started)));
+  Progress(absl::StrFormat(
+      "%s, %d subscribers: tether started and served the first config in "
+      "%.0f ms",
+      PresetName(preset), subscribers, Milliseconds(*synced - (*stack)->started())));
   if (subscribers > 1) {
     pool.Add(subscribers - 1, flags.mode, first_config->first);
     absl::StatusOr<std::unique_ptr<client::Client>> status_client = client::Client::Create(target);
@@ -357,8 +238,8 @@ absl::StatusOr<RunResult> Run(const Flags& flags, Preset preset, size_t subscrib
     }
     const auto pushed = devcp_log.AwaitConfig(push + 1, flags.timeout);
     if (!pushed.has_value()) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("tether-devcp did not push the change; its output:\n", (*devcp)->Tail()));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "tether-devcp did not push the change; its output:\n", (*stack)->devcp().Tail()));
     }
     absl::StatusOr<SteadyTime> last = pool.AwaitAll(pushed->first, flags.timeout);
     if (!last.ok()) return tether_failed(last.status());
@@ -393,7 +274,7 @@ absl::StatusOr<RunResult> Run(const Flags& flags, Preset preset, size_t subscrib
     result.idle_cpu_percent = 100.0 * (*idle_end - *idle_start) / absl::ToDoubleSeconds(elapsed);
     result.idle_rss = memory->rss_bytes;
   }
-  if ((*tether)->Exited()) return tether_failed(absl::InternalError("tether exited"));
+  if ((*stack)->tether_exited()) return tether_failed(absl::InternalError("tether exited"));
   return result;
 }
 
@@ -454,8 +335,27 @@ int Main(int argc, char** argv) {
     }
     work_dir = pattern;
   }
-  PrintHeader();
   int exit_code = 0;
+  if (flags->memory) {
+    for (Preset preset : flags->presets) {
+      MemoryOptions options;
+      options.stack =
+          StackOptions{flags->tether, flags->devcp, flags->cert, flags->key, flags->timeout};
+      options.preset = preset;
+      absl::StatusOr<MemoryResult> result =
+          RunMemory(options, absl::StrCat(work_dir, "/memory-", PresetName(preset)));
+      if (!result.ok()) {
+        std::fprintf(stderr, "tether-load: memory run of %s failed: %s\n",
+                     std::string(PresetName(preset)).c_str(), result.status().ToString().c_str());
+        exit_code = 1;
+        continue;
+      }
+      PrintMemoryTable(options, *result);
+    }
+    if (own_work_dir) std::filesystem::remove_all(work_dir);
+    return exit_code;
+  }
+  PrintHeader();
   for (Preset preset : flags->presets) {
     for (size_t subscribers : flags->subscribers) {
       const std::string dir = absl::StrCat(work_dir, "/", PresetName(preset), "-", subscribers);

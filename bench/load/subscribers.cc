@@ -141,9 +141,17 @@ absl::StatusOr<SteadyTime> SubscriberPool::AwaitAll(const std::string& config_ha
   return arrivals.last;
 }
 
+std::optional<SteadyTime> SubscriberPool::FirstArrival(const std::string& config_hash) const {
+  MutexLock lock(&mu_);
+  const auto it = arrivals_.find(config_hash);
+  if (it == arrivals_.end() || it->second.count == 0) return std::nullopt;
+  return it->second.first;
+}
+
 void SubscriberPool::Received(const std::string& config_hash, SteadyTime when) {
   MutexLock lock(&mu_);
   Arrivals& arrivals = arrivals_[config_hash];
+  arrivals.first = arrivals.count == 0 ? when : std::min(arrivals.first, when);
   ++arrivals.count;
   arrivals.last = std::max(arrivals.last, when);
 }

@@ -45,12 +45,15 @@ class SubscriberPool {
   // (its last chunk), and returns when the last of them did. Unavailable if a stream ended
   // first, DeadlineExceeded after `timeout`.
   absl::StatusOr<SteadyTime> AwaitAll(const std::string& config_hash, absl::Duration timeout);
+  // When the first subscriber received the whole update to `config_hash`, if one has.
+  std::optional<SteadyTime> FirstArrival(const std::string& config_hash) const;
 
   class Subscriber;
 
  private:
   struct Arrivals {
     size_t count = 0;
+    SteadyTime first;
     SteadyTime last;
   };
 

@@ -11,6 +11,7 @@
 #include <iterator>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -43,6 +44,9 @@ with the open-source CP's checks. Stops cleanly on SIGINT or SIGTERM.
   --version X.Y.Z         Kong version the CP claims, for the DP version check (default 3.10.0)
   --config FILE           config_table JSON (the flat CP push form) to push to every DP;
                           re-read and pushed again whenever the file changes
+  --raw-frame FILE        bytes pushed as they are, as one binary frame, whenever the file
+                          appears or changes (a hand-made gzip, to try a DP's limits); the
+                          current config stays
   --ping-wait DURATION    close a DP that sends nothing for this long (default 45s)
   --busy N                answer the first N upgrade requests 429 with Retry-After, as a Kong
                           Enterprise CP does under a reconnect storm (default 0)
@@ -59,6 +63,7 @@ struct Flags {
   std::string ca_cert;
   std::string version = "3.10.0";
   std::string config;
+  std::string raw_frame;
   std::string ping_wait = "45s";
   std::string busy = "0";
   std::string busy_retry_after = "30s";
@@ -88,6 +93,7 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
     if (name == "ca-cert") slot = &flags.ca_cert;
     if (name == "version") slot = &flags.version;
     if (name == "config") slot = &flags.config;
+    if (name == "raw-frame") slot = &flags.raw_frame;
     if (name == "ping-wait") slot = &flags.ping_wait;
     if (name == "log-level") slot = &flags.log_level;
     if (name == "busy") slot = &flags.busy;
@@ -170,6 +176,27 @@ std::optional<FileStamp> Stat(const std::string& path) {
                    static_cast<int64_t>(info.st_size)};
 }
 
+// A file polled for changes: Changed() is true once each time its stamp moves.
+class WatchedFile {
+ public:
+  explicit WatchedFile(std::string path) : path_(std::move(path)), stamp_(Stat(path_)) {}
+
+  const std::string& path() const { return path_; }
+  // Whether it is there now.
+  bool Exists() const { return stamp_.has_value(); }
+  bool Changed() {
+    if (path_.empty()) return false;
+    std::optional<FileStamp> now = Stat(path_);
+    if (now == stamp_) return false;
+    stamp_ = now;
+    return true;
+  }
+
+ private:
+  const std::string path_;
+  std::optional<FileStamp> stamp_;
+};
+
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
@@ -221,11 +248,11 @@ int Main(int argc, char** argv) {
     log::Error(kComponent, "cannot start", {{"err", cp.status().ToString()}});
     return 1;
   }
-  const std::string& config_path = flags->config;
-  std::optional<FileStamp> stamp;
-  if (!config_path.empty()) {
-    stamp = Stat(config_path);
-    if (absl::Status pushed = PushConfigFile(**cp, config_path); !pushed.ok()) {
+  WatchedFile config(flags->config);
+  // A frame already there is not pushed: only one that appears or changes while DPs listen.
+  WatchedFile raw_frame(flags->raw_frame);
+  if (!config.path().empty()) {
+    if (absl::Status pushed = PushConfigFile(**cp, config.path()); !pushed.ok()) {
       log::Error(kComponent, "cannot load config", {{"err", pushed.ToString()}});
       return 1;
     }
@@ -238,17 +265,24 @@ int Main(int argc, char** argv) {
       log::Info(kComponent, "stopping", {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}});
       break;
     }
-    if (config_path.empty()) continue;
-    const std::optional<FileStamp> now = Stat(config_path);
-    if (now == stamp) continue;
-    stamp = now;
-    if (!now.has_value()) {
+    if (raw_frame.Changed() && raw_frame.Exists()) {
+      absl::StatusOr<std::string> bytes = ReadFile(raw_frame.path());
+      if (bytes.ok()) {
+        log::Info(kComponent, "raw frame pushed",
+                  {{"file", raw_frame.path()}, {"bytes", bytes->size()}});
+        (*cp)->PushRawFrame(*std::move(bytes));
+      } else {
+        log::Warn(kComponent, "raw frame not read", {{"err", bytes.status().ToString()}});
+      }
+    }
+    if (!config.Changed()) continue;
+    if (!config.Exists()) {
       log::Warn(kComponent, "config file is gone; keeping the last config",
-                {{"file", config_path}});
+                {{"file", config.path()}});
       continue;
     }
     // A half-written file fails to parse; its next write changes the stamp and we retry.
-    if (absl::Status pushed = PushConfigFile(**cp, config_path); !pushed.ok()) {
+    if (absl::Status pushed = PushConfigFile(**cp, config.path()); !pushed.ok()) {
       log::Warn(kComponent, "config not pushed; keeping the last config",
                 {{"err", pushed.ToString()}});
     }
