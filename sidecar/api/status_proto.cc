@@ -94,7 +94,7 @@ void FillConfig(const status::ConfigRecord& record, v1::ConfigStatus* out) {
                  out->mutable_cp_timestamp());
   }
   for (const auto& [type, collection] : s->types) {
-    (*out->mutable_entity_counts())[type] = collection.items.size();
+    (*out->mutable_entity_counts())[type] = collection->items.size();
   }
   out->set_compressed_bytes(s->compressed_bytes);
   out->set_decoded_bytes(s->decoded_bytes);

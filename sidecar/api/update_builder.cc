@@ -161,7 +161,7 @@ UpdatePtr BuildFullUpdate(const config::Snapshot& snapshot, const config::TypeFi
   ChunkWriter writer(std::move(header), snapshot.metadata, max_chunk_bytes, *update);
   for (const auto& [type, collection] : snapshot.types) {
     if (!filter.Matches(type)) continue;
-    for (const config::Entity& entity : collection.items) writer.AddUpsert(type, entity);
+    for (const config::Entity& entity : collection->items) writer.AddUpsert(type, entity);
   }
   writer.Finish();
   return update;

@@ -313,12 +313,13 @@ absl::Status BuildEntities(const Value& config_table, RowSource& source, Snapsho
       snapshot.metadata.emplace(std::string(name), CompactJson(member.value));
       continue;
     }
-    EntityCollection& collection = snapshot.types[std::string(name)];
-    pending.push_back(Pending{name, &member.value, first_span, &collection});
+    auto collection = std::make_shared<EntityCollection>();
+    snapshot.types.emplace(std::string(name), collection);
+    pending.push_back(Pending{name, &member.value, first_span, collection.get()});
     if (IsKongHashedSection(name)) {
-      collection.hash = snapshot.hashes.at(std::string(name));
+      collection->hash = snapshot.hashes.at(std::string(name));
     } else {
-      hash_jobs.push_back(CollectionHasher::Job{&member.value, &collection.hash});
+      hash_jobs.push_back(CollectionHasher::Job{&member.value, &collection->hash});
     }
   }
   // Then the entities, while the hashes are worked out alongside.
@@ -331,6 +332,7 @@ absl::Status BuildEntities(const Value& config_table, RowSource& source, Snapsho
     }
   }
   hasher.Finish();
+  for (const Pending& p : pending) snapshot.added_bytes += p.collection->OverheadBytes();
   for (const Pending& p : pending) {
     // A collection literally named "config" keeps its own hash but cannot take Kong's key.
     if (!IsKongHashedSection(p.type) && p.type != kConfigHashKey) {
@@ -407,6 +409,7 @@ absl::StatusOr<DecodeResult> DecodeJson(std::string& json, absl::string_view app
   snapshot->hashes = std::move(header.hashes);
   snapshot->cp_timestamp = header.cp_timestamp;
   RowSource source{snapshot->Keep(std::move(text)), json.data(), &rows};
+  snapshot->added_bytes = source.text.size();
   if (absl::Status status = BuildEntities(*header.config_table, source, *snapshot); !status.ok()) {
     return status;
   }

@@ -47,7 +47,9 @@ struct DecodeResult {
     kIgnoredType,  // a well-formed message whose `type` is not "reconfigure"
   };
   Kind kind = Kind::kIgnoredType;
-  SnapshotPtr snapshot;      // kNewSnapshot only
+  // kNewSnapshot only. Not yet const: the applier shares it with the current one (sharing.h)
+  // before publishing it.
+  std::shared_ptr<Snapshot> snapshot;
   std::string config_hash;   // kNewSnapshot and kSameHash
   std::string message_type;  // kIgnoredType: the type that was ignored
 };

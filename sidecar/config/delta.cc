@@ -65,7 +65,11 @@ std::optional<std::array<uint8_t, 16>> CanonicalDigest(absl::string_view json) {
 // bytes, so Kong's canonical form (which ignores key order) is only worked out when they differ:
 // a CP that re-sends a row with its keys reordered changes nothing.
 bool SameRow(const Entity& before, const Entity& after) {
-  if (before.json == after.json) return true;
+  // Rows shared between snapshots (sharing.h) are the same memory.
+  if (before.json.size() == after.json.size() &&
+      (before.json.data() == after.json.data() || before.json == after.json)) {
+    return true;
+  }
   const std::optional<std::array<uint8_t, 16>> a = CanonicalDigest(before.json);
   return a.has_value() && a == CanonicalDigest(after.json);
 }
@@ -87,8 +91,10 @@ Delta ComputeDelta(const Snapshot& from, const Snapshot& to, const TypeFilter& f
     if (!filter.Matches(type)) continue;
     const auto from_it = from.types.find(type);
     const EntityCollection* from_collection =
-        from_it == from.types.end() ? nullptr : &from_it->second;
-    for (const Entity& entity : collection.items) {
+        from_it == from.types.end() ? nullptr : from_it->second.get();
+    // A collection shared by both snapshots (sharing.h) did not change.
+    if (from_collection == collection.get()) continue;
+    for (const Entity& entity : collection->items) {
       const Entity* before =
           from_collection == nullptr ? nullptr : from_collection->Find(entity.id);
       if (before == nullptr || !SameRow(*before, entity)) {
@@ -99,8 +105,9 @@ Delta ComputeDelta(const Snapshot& from, const Snapshot& to, const TypeFilter& f
   for (const auto& [type, collection] : from.types) {
     if (!filter.Matches(type)) continue;
     const auto to_it = to.types.find(type);
-    const EntityCollection* to_collection = to_it == to.types.end() ? nullptr : &to_it->second;
-    for (const Entity& entity : collection.items) {
+    const EntityCollection* to_collection = to_it == to.types.end() ? nullptr : to_it->second.get();
+    if (to_collection == collection.get()) continue;
+    for (const Entity& entity : collection->items) {
       if (to_collection == nullptr || to_collection->Find(entity.id) == nullptr) {
         delta.removals.push_back(EntityRemoval{type, std::string(entity.id)});
       }

@@ -8,7 +8,6 @@
 #pragma once
 
 #include <cstdint>
-#include <forward_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,7 +24,8 @@ namespace tether::config {
 enum class Source { kNone, kControlPlane, kDiskCache };
 
 // One entity row of `config_table`, e.g. a service. Both fields view text that the Snapshot
-// holding the entity owns (Snapshot::Keep), so an Entity is valid while its Snapshot is.
+// holding the entity keeps alive (Snapshot::blocks), so an Entity is valid while
+// its Snapshot is.
 struct Entity {
   // Primary key: `id`, or `key` for `parameters` (kong-protocol.md §7.3).
   absl::string_view id;
@@ -35,7 +35,9 @@ struct Entity {
   absl::string_view json;
 };
 
-// All entities of one type, in the order the CP sent them.
+// All entities of one type, in the order the CP sent them. Immutable once its snapshot is
+// published; a collection that did not change from one config to the next is shared by both
+// snapshots (sharing.h).
 struct EntityCollection {
   std::vector<Entity> items;
   // Kong's hash for the section (from the message for Kong's hashed sections, computed with the
@@ -47,7 +49,14 @@ struct EntityCollection {
 
   // id -> index into items. Built once by the decoder; keys view the entities' ids.
   absl::flat_hash_map<absl::string_view, size_t> index;
+
+  // Memory the collection holds beyond the text its entities view.
+  size_t OverheadBytes() const;
 };
+using CollectionPtr = std::shared_ptr<const EntityCollection>;
+
+// A block of text that entities view, shared by every snapshot with an entity in it.
+using TextBlock = std::shared_ptr<const std::string>;
 
 struct Snapshot {
   // Snapshots are shared, never copied.
@@ -60,8 +69,8 @@ struct Snapshot {
   // Kong's {config, routes, services, plugins, upstreams, targets} (missing ones are 32 zeros),
   // plus one entry per other entity type present, keyed by type name.
   std::map<std::string, std::string> hashes;
-  // Entity collections keyed by type name (`services`, `routes`, `consumers`, ...).
-  std::map<std::string, EntityCollection, std::less<>> types;
+  // Entity collections keyed by type name (`services`, `routes`, `consumers`, ...). Never null.
+  std::map<std::string, CollectionPtr, std::less<>> types;
   // Top-level keys of config_table that are not entity collections (`_format_version`,
   // `_transform`, `_comment`, ...) -> their compact JSON.
   std::map<std::string, std::string> metadata;
@@ -81,10 +90,19 @@ struct Snapshot {
   // Takes ownership of `text` and returns a view of it that is valid as long as the snapshot:
   // what entity ids and JSON point into (for a decoded snapshot, the inflated message itself).
   absl::string_view Keep(std::string text);
+  // The text the entities view.
+  const std::vector<TextBlock>& blocks() const { return blocks_; }
+  // Replaces the blocks (sharing.cc, once the entities view only `blocks`, which may be other
+  // snapshots' too).
+  void SetBlocks(std::vector<TextBlock> blocks) { blocks_ = std::move(blocks); }
+
+  // What this snapshot added to memory when it was built: the text and collections it does not
+  // share with the snapshot before it (all of them for one built alone). The store's history
+  // budget counts this, so that past configs sharing most of their text cost what they add.
+  size_t added_bytes = 0;
 
  private:
-  // A list, so that adding text never moves what earlier views point into.
-  std::forward_list<std::string> storage_;
+  std::vector<TextBlock> blocks_;
 };
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;

@@ -38,12 +38,12 @@ void SnapshotStore::Publish(SnapshotPtr snapshot) {
     MutexLock lock(&mu_);
     SnapshotPtr previous = std::exchange(current_, snapshot);
     if (previous != nullptr) {
-      history_bytes_ += previous->decoded_bytes;
+      history_bytes_ += previous->added_bytes;
       history_.push_back(std::move(previous));
     }
     while (!history_.empty() &&
            (history_.size() > history_limit_ || history_bytes_ > history_bytes_limit_)) {
-      history_bytes_ -= history_.front()->decoded_bytes;
+      history_bytes_ -= history_.front()->added_bytes;
       released.push_back(std::move(history_.front()));
       history_.pop_front();
     }

@@ -29,10 +29,10 @@ class SnapshotStore {
  public:
   using Observers = ObserverList<const SnapshotPtr&>;
 
-  // How many snapshots before the current one Find() can still return. Each held snapshot keeps
-  // its whole config in memory, so this trades memory for delta resumes after a burst of configs:
-  // the history also stops at `history_bytes` of configs (their inflated size, what a snapshot
-  // holds), so that a 100k-entity config keeps two or three, not sixteen.
+  // How many snapshots before the current one Find() can still return. This trades memory for
+  // delta resumes after a burst of configs: the history also stops at `history_bytes` of what
+  // its snapshots added (Snapshot::added_bytes: the rows that changed when they share with the
+  // one before, the whole config otherwise).
   static constexpr size_t kDefaultHistory = 16;
 
   explicit SnapshotStore(size_t history = kDefaultHistory, size_t history_bytes = SIZE_MAX)
@@ -62,7 +62,7 @@ class SnapshotStore {
   mutable Mutex mu_;
   SnapshotPtr current_ ABSL_GUARDED_BY(mu_);
   // Previously current snapshots, oldest first; never more than history_limit_ of them, nor more
-  // than history_bytes_limit_ of decoded_bytes together (history_bytes_). Only Publish() writes
+  // than history_bytes_limit_ of added_bytes together (history_bytes_). Only Publish() writes
   // these.
   std::deque<SnapshotPtr> history_ ABSL_GUARDED_BY(mu_);
   size_t history_bytes_ ABSL_GUARDED_BY(mu_) = 0;

@@ -120,7 +120,7 @@ void Render(const status::StatusView& view, absl::Time now, prometheus::Registry
                          .Help("Entities in the current config, by type")
                          .Register(registry);
     for (const auto& [type, collection] : s.types) {
-      entities.Add({{"type", type}}).Set(static_cast<double>(collection.items.size()));
+      entities.Add({{"type", type}}).Set(static_cast<double>(collection->items.size()));
     }
   }
 

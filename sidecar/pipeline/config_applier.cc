@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "sidecar/common/log.h"
+#include "sidecar/config/sharing.h"
 
 namespace tether::pipeline {
 namespace {
@@ -15,7 +16,7 @@ constexpr absl::string_view kLog = "config";
 // "services=3 routes=4 ...", for the one info line per applied config.
 std::string CountsByType(const config::Snapshot& snapshot) {
   return absl::StrJoin(snapshot.types, " ", [](std::string* out, const auto& entry) {
-    absl::StrAppend(out, entry.first, "=", entry.second.items.size());
+    absl::StrAppend(out, entry.first, "=", entry.second->items.size());
   });
 }
 
@@ -23,7 +24,7 @@ size_t ServicesAndRoutes(const config::Snapshot& snapshot) {
   size_t n = 0;
   for (absl::string_view type : {"services", "routes"}) {
     if (auto it = snapshot.types.find(type); it != snapshot.types.end()) {
-      n += it->second.items.size();
+      n += it->second->items.size();
     }
   }
   return n;
@@ -70,7 +71,7 @@ std::optional<std::string> ConfigApplier::Apply(Frame frame) {
     case config::DecodeResult::Kind::kNewSnapshot:
       break;
   }
-  const config::Snapshot& s = *decoded->snapshot;
+  config::Snapshot& s = *decoded->snapshot;
   if (options_.guard_empty_config && current != nullptr && ServicesAndRoutes(s) == 0) {
     if (const size_t held = ServicesAndRoutes(*current); held > 0) {
       Reject(s.config_hash, config::RejectCause::kEmptyConfig,
@@ -81,13 +82,18 @@ std::optional<std::string> ConfigApplier::Apply(Frame frame) {
       return std::nullopt;
     }
   }
+  // Before it is published: afterwards the snapshot is shared with readers and immutable.
+  const config::SharingStats sharing =
+      current != nullptr ? config::ShareWithPrevious(s, *current) : config::SharingStats{};
   log::Info(kLog, "config applied",
             {{"config_hash", s.config_hash},
              {"entities", s.EntityCount()},
              {"counts", CountsByType(s)},
              {"compressed_bytes", s.compressed_bytes},
              {"decoded_bytes", s.decoded_bytes},
-             {"decode_time", absl::FormatDuration(s.decode_duration)}});
+             {"decode_time", absl::FormatDuration(s.decode_duration)},
+             {"unchanged_types", sharing.shared_collections},
+             {"held_bytes", s.added_bytes}});
   store_.Publish(decoded->snapshot);
   if (cache_ != nullptr) cache_->Save(s, std::move(frame.bytes));
   return decoded->config_hash;

@@ -39,12 +39,12 @@ inline void CheckSnapshot(const config::Snapshot& snapshot) {
     Require(snapshot.hashes.count(std::string(section)) == 1, "hashes lack a kong section");
   }
   for (const auto& [type, collection] : snapshot.types) {
-    Require(collection.index.size() == collection.items.size(), "index and items differ in size");
-    Require(IsHash(collection.hash), "collection hash is not 32 lowercase hex chars");
-    for (size_t i = 0; i < collection.items.size(); ++i) {
-      const config::Entity& entity = collection.items[i];
+    Require(collection->index.size() == collection->items.size(), "index and items differ in size");
+    Require(IsHash(collection->hash), "collection hash is not 32 lowercase hex chars");
+    for (size_t i = 0; i < collection->items.size(); ++i) {
+      const config::Entity& entity = collection->items[i];
       Require(!entity.id.empty(), "entity with an empty id");
-      Require(collection.Find(entity.id) == &entity, "index does not find its entity");
+      Require(collection->Find(entity.id) == &entity, "index does not find its entity");
       Require(snapshot.Find(type, entity.id) == &entity, "snapshot does not find its entity");
     }
   }
@@ -83,7 +83,7 @@ inline std::string Reencode(const config::Snapshot& snapshot) {
   for (const auto& [type, collection] : snapshot.types) {
     key(type);
     writer.StartArray();
-    for (const config::Entity& entity : collection.items) raw(entity.json);
+    for (const config::Entity& entity : collection->items) raw(entity.json);
     writer.EndArray();
   }
   writer.EndObject();
@@ -107,11 +107,11 @@ inline void CheckRoundTrip(const config::Snapshot& first) {
   for (const auto& [type, collection] : first.types) {
     const auto it = second.types.find(type);
     Require(it != second.types.end(), "re-encoded: an entity type is missing");
-    Require(it->second.hash == collection.hash, "re-encoded: collection hash differs");
-    Require(it->second.items.size() == collection.items.size(), "re-encoded: entity count");
-    for (size_t i = 0; i < collection.items.size(); ++i) {
-      const config::Entity& a = collection.items[i];
-      const config::Entity& b = it->second.items[i];
+    Require(it->second->hash == collection->hash, "re-encoded: collection hash differs");
+    Require(it->second->items.size() == collection->items.size(), "re-encoded: entity count");
+    for (size_t i = 0; i < collection->items.size(); ++i) {
+      const config::Entity& a = collection->items[i];
+      const config::Entity& b = it->second->items[i];
       Require(a.id == b.id && a.json == b.json, "re-encoded: entity differs");
     }
   }

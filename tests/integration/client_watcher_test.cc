@@ -98,7 +98,7 @@ void ExpectMirrorMatches(const client::Mirror& mirror, const config::Snapshot& s
   std::map<std::pair<std::string, std::string>, std::string> want;
   for (const auto& [type, collection] : snapshot.types) {
     if (!types.empty() && types.count(type) == 0) continue;
-    for (const config::Entity& e : collection.items)
+    for (const config::Entity& e : collection->items)
       want[{type, std::string(e.id)}] = std::string(e.json);
   }
   std::map<std::pair<std::string, std::string>, std::string> held;

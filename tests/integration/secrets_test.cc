@@ -61,7 +61,7 @@ TEST_F(SecretsTest, NeverInLogsStatusOrErrors) {
   ASSERT_TRUE(app_->Stop(kWait));
 
   // What a proxy gets holds the secrets: serving them is the point.
-  const config::EntityCollection& certificates = view.config.current->types.at("certificates");
+  const config::EntityCollection& certificates = *view.config.current->types.at("certificates");
   EXPECT_THAT(certificates.items.at(0).json, ::testing::HasSubstr(Secrets()[0]));
 
   api::StatusContext context;

@@ -42,8 +42,8 @@ TEST(ConfigGeneratorTest, PresetsDecodeToTheirShape) {
     EXPECT_THAT(types, ::testing::ElementsAre("certificates", "consumers", "keyauth_credentials",
                                               "parameters", "plugins", "routes", "services", "snis",
                                               "targets", "upstreams", "workspaces"));
-    EXPECT_EQ(snapshot->types.at("routes").items.size(), shape.routes);
-    EXPECT_EQ(snapshot->types.at("snis").items.size(), shape.certificates);
+    EXPECT_EQ(snapshot->types.at("routes")->items.size(), shape.routes);
+    EXPECT_EQ(snapshot->types.at("snis")->items.size(), shape.certificates);
   }
   EXPECT_EQ(ParsePreset("large"), Preset::kLarge);
   EXPECT_EQ(ParsePreset("huge"), std::nullopt);
@@ -88,7 +88,7 @@ TEST(ConfigGeneratorTest, EachRevisionChangesOneRoute) {
     ASSERT_EQ(delta.upserts.size(), 1u);
     EXPECT_EQ(delta.upserts[0].type, "routes");
     EXPECT_EQ(delta.upserts[0].entity->id,
-              previous->types.at("routes").items[(revision - 1) % shape.routes].id);
+              previous->types.at("routes")->items[(revision - 1) % shape.routes].id);
     EXPECT_TRUE(delta.removals.empty());
     EXPECT_NE(next->config_hash, previous->config_hash);
     previous = next;

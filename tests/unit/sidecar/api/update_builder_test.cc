@@ -205,8 +205,8 @@ TEST(UpdateBuilderTest, FilterRestrictsTypesAndHashes) {
   for (const v1::Entity& entity : chunks[0].upserts()) {
     EXPECT_TRUE(entity.type() == "routes" || entity.type() == "consumers") << entity.type();
   }
-  EXPECT_EQ(update->upserts, snapshot->types.at("routes").items.size() +
-                                 snapshot->types.at("consumers").items.size());
+  EXPECT_EQ(update->upserts, snapshot->types.at("routes")->items.size() +
+                                 snapshot->types.at("consumers")->items.size());
   EXPECT_THAT(chunks[0].entity_types(), ElementsAre("consumers", "routes"));
   EXPECT_THAT(chunks[0].hashes(),
               UnorderedElementsAre(Pair("config", snapshot->config_hash),

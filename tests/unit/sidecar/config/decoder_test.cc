@@ -114,16 +114,16 @@ TEST_F(ExampleConfigTest, DecodesEveryCollection) {
     if (!member.value.IsArray()) continue;
     SCOPED_TRACE(member.name.GetString());
     ASSERT_EQ(snapshot.types.count(member.name.GetString()), 1u);
-    const EntityCollection& collection = snapshot.types.at(member.name.GetString());
+    const EntityCollection& collection = *snapshot.types.at(member.name.GetString());
     ASSERT_EQ(collection.items.size(), member.value.Size());
     total += member.value.Size();
   }
   EXPECT_EQ(snapshot.types.size(), 12u);
   EXPECT_EQ(snapshot.EntityCount(), total);
-  EXPECT_EQ(snapshot.types.at("services").items.size(), 3u);
-  EXPECT_EQ(snapshot.types.at("routes").items.size(), 4u);
-  EXPECT_EQ(snapshot.types.at("plugins").items.size(), 4u);
-  EXPECT_EQ(snapshot.types.at("targets").items.size(), 2u);
+  EXPECT_EQ(snapshot.types.at("services")->items.size(), 3u);
+  EXPECT_EQ(snapshot.types.at("routes")->items.size(), 4u);
+  EXPECT_EQ(snapshot.types.at("plugins")->items.size(), 4u);
+  EXPECT_EQ(snapshot.types.at("targets")->items.size(), 2u);
 
   EXPECT_EQ(snapshot.source, Source::kControlPlane);
   EXPECT_EQ(snapshot.received_at, kReceivedAt);
@@ -144,7 +144,7 @@ TEST_F(ExampleConfigTest, EntitiesRoundTrip) {
     if (!member.value.IsArray()) continue;
     const std::string type = member.name.GetString();
     const char* key = type == "parameters" ? "key" : "id";
-    const EntityCollection& collection = snapshot.types.at(type);
+    const EntityCollection& collection = *snapshot.types.at(type);
     for (rapidjson::SizeType i = 0; i < member.value.Size(); ++i) {
       SCOPED_TRACE(absl::StrCat(type, "[", i, "]"));
       const rapidjson::Value& row = member.value[i];
@@ -178,8 +178,8 @@ TEST_F(ExampleConfigTest, KeepsMetadataAndHashes) {
   }
   for (const auto& [type, collection] : snapshot.types) {
     SCOPED_TRACE(type);
-    EXPECT_EQ(collection.hash, protocol::KongHashValue(table_[type.c_str()]));
-    EXPECT_EQ(snapshot.hashes.at(type), collection.hash);
+    EXPECT_EQ(collection->hash, protocol::KongHashValue(table_[type.c_str()]));
+    EXPECT_EQ(snapshot.hashes.at(type), collection->hash);
   }
   EXPECT_EQ(snapshot.hashes.size(), 1 + snapshot.types.size());  // config + one per type
 }
@@ -232,7 +232,7 @@ TEST(DecoderTest, FillsMissingHashes) {
   for (const char* key : {"routes", "services", "upstreams", "targets"}) {
     EXPECT_EQ(snapshot.hashes.at(key), kZeros) << key;
   }
-  EXPECT_EQ(snapshot.types.at("routes").hash, kZeros);
+  EXPECT_EQ(snapshot.types.at("routes")->hash, kZeros);
 }
 
 // A rejected message's config_hash travels with the error, when it was read, and so does the
@@ -310,7 +310,7 @@ TEST(DecoderTest, DecodesEscapedIds) {
   absl::StatusOr<DecodeResult> result = Decode(Message(
       R"({"x":[{"id":"a\/b"},{"id":"\\\\"},{"id":"\\"},{"id":"q\"q"},{"id":"\u0041"},{"id":"A\\"}]})"));
   ASSERT_TRUE(result.ok()) << result.status();
-  const EntityCollection& x = result->snapshot->types.at("x");
+  const EntityCollection& x = *result->snapshot->types.at("x");
   ASSERT_EQ(x.items.size(), 6u);
   EXPECT_EQ(x.items[0].id, "a/b");
   EXPECT_EQ(x.items[1].id, "\\\\");
@@ -343,7 +343,7 @@ TEST(DecoderTest, HashesLargeCollectionsAlongsideEntities) {
   for (const char* type : {"consumers", "keyauth_credentials", "acls"}) {
     SCOPED_TRACE(type);
     const std::string want = protocol::KongHashValue(parsed[type]);
-    EXPECT_EQ(snapshot.types.at(type).hash, want);
+    EXPECT_EQ(snapshot.types.at(type)->hash, want);
     EXPECT_EQ(snapshot.hashes.at(type), want);
   }
   EXPECT_EQ(snapshot.EntityCount(), 5017u);
@@ -364,7 +364,8 @@ TEST(DecoderTest, NumbersHashLikeKong) {
   const Entity* entity = result->snapshot->Find("x", "a");
   ASSERT_NE(entity, nullptr);
   EXPECT_EQ(entity->json, row);
-  EXPECT_EQ(result->snapshot->types.at("x").hash, Md5Hex("big:1e+20;f:0.9;i:10;id:a;n:-0;tiny:0;"));
+  EXPECT_EQ(result->snapshot->types.at("x")->hash,
+            Md5Hex("big:1e+20;f:0.9;i:10;id:a;n:-0;tiny:0;"));
 }
 
 // `parameters` rows are keyed by `key`, not `id`.
@@ -384,7 +385,7 @@ TEST(DecoderTest, KeepsEmptyCollections) {
   ASSERT_TRUE(result.ok()) << result.status();
   const Snapshot& snapshot = *result->snapshot;
   ASSERT_EQ(snapshot.types.count("consumers"), 1u);
-  EXPECT_TRUE(snapshot.types.at("consumers").items.empty());
+  EXPECT_TRUE(snapshot.types.at("consumers")->items.empty());
   EXPECT_EQ(snapshot.hashes.at("consumers"), Md5Hex("{}"));
   EXPECT_EQ(snapshot.hashes.at("routes"), Md5Hex("{}"));
   EXPECT_EQ(snapshot.EntityCount(), 0u);

@@ -92,15 +92,15 @@ TEST(SnapshotStoreTest, DropsSnapshotsBeyondHistory) {
   EXPECT_EQ(store.Find(MakeSnapshot(4)->config_hash), store.Current());
 }
 
-// The history also stops at its byte budget (decoded bytes of the snapshots it holds, the current
-// one not counted): big configs push the oldest out early, and one bigger than the budget is
+// The history also stops at its byte budget (what the snapshots it holds added, the current one
+// not counted): big configs push the oldest out early, and one bigger than the budget is
 // not kept at all once replaced.
 TEST(SnapshotStoreTest, DropsSnapshotsBeyondHistoryBytes) {
   SnapshotStore store(/*history=*/16, /*history_bytes=*/250);
   auto sized = [](int n, size_t bytes) {
     auto snapshot = std::make_shared<Snapshot>();
     snapshot->config_hash = absl::StrFormat("%032x", n);
-    snapshot->decoded_bytes = bytes;
+    snapshot->added_bytes = bytes;
     return snapshot;
   };
   const auto held = [&store](int n) { return store.Find(absl::StrFormat("%032x", n)) != nullptr; };

@@ -9,24 +9,28 @@
 namespace tether::config {
 namespace {
 
-void Add(Snapshot& snapshot, const std::string& type, const std::string& id) {
-  EntityCollection& collection = snapshot.types[type];
-  const absl::string_view kept_id = snapshot.Keep(id);
-  collection.index.emplace(kept_id, collection.items.size());
-  collection.items.push_back(Entity{kept_id, snapshot.Keep("{\"id\":\"" + id + "\"}")});
+// Collections are immutable once in a snapshot, so each is built whole before it is added.
+void AddCollection(Snapshot& snapshot, const std::string& type,
+                   const std::vector<std::string>& ids) {
+  auto collection = std::make_shared<EntityCollection>();
+  for (const std::string& id : ids) {
+    const absl::string_view kept_id = snapshot.Keep(id);
+    collection->index.emplace(kept_id, collection->items.size());
+    collection->items.push_back(Entity{kept_id, snapshot.Keep("{\"id\":\"" + id + "\"}")});
+  }
+  snapshot.types[type] = std::move(collection);
 }
 
 // Find goes through the index to the entity; unknown ids and types give null.
 TEST(SnapshotTest, FindsEntitiesByTypeAndId) {
   Snapshot snapshot;
-  Add(snapshot, "routes", "r1");
-  Add(snapshot, "routes", "r2");
-  Add(snapshot, "services", "s1");
+  AddCollection(snapshot, "routes", {"r1", "r2"});
+  AddCollection(snapshot, "services", {"s1"});
   const Entity* r2 = snapshot.Find("routes", "r2");
   ASSERT_NE(r2, nullptr);
   EXPECT_EQ(r2->id, "r2");
   EXPECT_EQ(r2->json, "{\"id\":\"r2\"}");
-  EXPECT_EQ(r2, snapshot.types.at("routes").Find("r2"));
+  EXPECT_EQ(r2, snapshot.types.at("routes")->Find("r2"));
   EXPECT_EQ(snapshot.Find("routes", "s1"), nullptr);
   EXPECT_EQ(snapshot.Find("plugins", "r1"), nullptr);
 }
@@ -35,10 +39,9 @@ TEST(SnapshotTest, FindsEntitiesByTypeAndId) {
 TEST(SnapshotTest, CountsEntitiesOfAllTypes) {
   Snapshot snapshot;
   EXPECT_EQ(snapshot.EntityCount(), 0u);
-  Add(snapshot, "routes", "r1");
-  Add(snapshot, "services", "s1");
-  Add(snapshot, "services", "s2");
-  snapshot.types["consumers"];
+  AddCollection(snapshot, "routes", {"r1"});
+  AddCollection(snapshot, "services", {"s1", "s2"});
+  AddCollection(snapshot, "consumers", {});
   EXPECT_EQ(snapshot.EntityCount(), 3u);
 }
 

@@ -33,8 +33,12 @@ std::map<std::string, std::string> Types(const std::string& text) {
 config::SnapshotPtr MakeSnapshot(absl::Time received_at) {
   auto s = std::make_shared<config::Snapshot>();
   s->config_hash = std::string(32, 'a');
-  s->types["services"].items.resize(1);
-  s->types["routes"].items.resize(3);
+  auto services = std::make_shared<config::EntityCollection>();
+  services->items.resize(1);
+  auto routes = std::make_shared<config::EntityCollection>();
+  routes->items.resize(3);
+  s->types["services"] = services;
+  s->types["routes"] = routes;
   s->received_at = received_at;
   s->compressed_bytes = 1234;
   s->decoded_bytes = 56789;
