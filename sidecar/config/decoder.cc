@@ -55,6 +55,9 @@ RejectCause CauseOf(const absl::Status& status, RejectCause otherwise) {
 // protocol::kHashedSections.
 constexpr absl::string_view kConfigHashKey = "config";
 
+// See DecodeJson.
+constexpr size_t kParseTreeChunkBytes = size_t{4} << 20;
+
 // RapidJSON stores string lengths as 32-bit, so a larger document could not be represented.
 constexpr size_t kMaxDocumentBytes = UINT32_MAX - 1;
 
@@ -349,7 +352,11 @@ absl::StatusOr<DecodeResult> DecodeJson(std::string& json, absl::string_view app
                                         std::shared_ptr<Snapshot>& snapshot) {
   // The in-situ parse writes into `json`; entities are served from this copy as received.
   std::string text = json;
-  rapidjson::Document document;
+  // Chunks of the parse tree this large are mmapped (sidecar/main.cc's threshold), so the tree
+  // goes back to the OS when the decode ends; in RapidJSON's default 64 KiB chunks it would stay
+  // in the decode thread's heap, as large as the config, for good.
+  rapidjson::MemoryPoolAllocator<> tree_allocator(kParseTreeChunkBytes);
+  rapidjson::Document document(&tree_allocator);
   std::vector<RowSpan> rows;
   if (absl::Status status = ParseJsonInSitu(json, limits.max_json_depth, document, &rows);
       !status.ok()) {
