@@ -15,8 +15,11 @@ constexpr absl::string_view kLog = "api";
 }  // namespace
 
 ConfigFanout::ConfigFanout(config::SnapshotStore& store, status::StatusBoard& status,
-                           size_t max_chunk_bytes)
-    : store_(store), status_(status), cache_(max_chunk_bytes), worker_([this] { Run(); }) {}
+                           size_t max_chunk_bytes, size_t update_cache_bytes)
+    : store_(store),
+      status_(status),
+      cache_(max_chunk_bytes, update_cache_bytes),
+      worker_([this] { Run(); }) {}
 
 void ConfigFanout::OnPublish() {
   MutexLock lock(&mu_);
@@ -70,18 +73,21 @@ void ConfigFanout::Stop() {
 
 absl::StatusOr<UpdatePtr> ConfigFanout::GetUpdate(const config::SnapshotPtr& base,
                                                   const config::Snapshot& target,
-                                                  const config::TypeFilter& filter,
-                                                  UpdateMode mode) {
+                                                  const config::TypeFilter& filter, UpdateMode mode,
+                                                  UpdateCache::Keep keep) {
+  const uint64_t evictions = cache_.stats().evictions;
   UpdatePtr update;
   try {
-    update = cache_.Get(base, target, filter, mode);
+    update = cache_.Get(base, target, filter, mode, keep);
   } catch (const std::exception& e) {
     log::Error(kLog, "cannot build update",
                {{"config_hash", target.config_hash}, {"err", e.what()}});
     return absl::InternalError("cannot build the update");
   }
+  const UpdateCache::Stats stats = cache_.stats();
+  if (stats.evictions > evictions) status_.RecordUpdateCacheEvictions(stats.evictions - evictions);
   MutexLock lock(&mu_);
-  stats_ = cache_.stats();
+  stats_ = stats;
   return update;
 }
 

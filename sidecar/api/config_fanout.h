@@ -46,7 +46,8 @@ class ConfigFanout {
  public:
   using Task = std::function<void()>;
 
-  ConfigFanout(config::SnapshotStore& store, status::StatusBoard& status, size_t max_chunk_bytes);
+  ConfigFanout(config::SnapshotStore& store, status::StatusBoard& status, size_t max_chunk_bytes,
+               size_t update_cache_bytes);
   ~ConfigFanout() { Stop(); }
 
   config::SnapshotStore& store() { return store_; }
@@ -72,10 +73,12 @@ class ConfigFanout {
   void Stop();
 
   // Worker thread only: the update for (base, target, filter, mode) from the cache (see
-  // UpdateCache::Get). Internal, logged, when building it threw (a bug or out of memory).
+  // UpdateCache::Get); evictions are counted on the status board. Internal, logged, when
+  // building it threw (a bug or out of memory).
   absl::StatusOr<UpdatePtr> GetUpdate(const config::SnapshotPtr& base,
                                       const config::Snapshot& target,
-                                      const config::TypeFilter& filter, UpdateMode mode);
+                                      const config::TypeFilter& filter, UpdateMode mode,
+                                      UpdateCache::Keep keep = UpdateCache::Keep::kCache);
   // Worker thread only: builds and starts `watch`'s pending update, if it has one and nothing is
   // in flight.
   void BuildFor(const std::shared_ptr<WatchReactor>& watch);

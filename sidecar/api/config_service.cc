@@ -76,7 +76,8 @@ class GetConfigReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 
 ConfigService::ConfigService(config::SnapshotStore& store, status::StatusBoard& status,
                              ConfigServiceOptions options)
-    : fanout_(std::make_unique<ConfigFanout>(store, status, options.max_chunk_bytes)),
+    : fanout_(std::make_unique<ConfigFanout>(store, status, options.max_chunk_bytes,
+                                             options.update_cache_bytes)),
       // The only registration with the store. A snapshot published before this service existed
       // is sent on subscribe (Initialise reads the store), so nothing is missed.
       publish_observer_(store.AddObserver(
@@ -130,12 +131,14 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* ConfigService::GetConfig(
                      "no config yet: tether has not received one from the control plane"));
     return reactor.get();
   }
-  fanout_->Post(
-      [fanout = fanout_.get(), reactor, current = std::move(current), filter = *std::move(filter)] {
-        absl::StatusOr<UpdatePtr> update =
-            fanout->GetUpdate(nullptr, *current, filter, UpdateMode::kFull);
-        reactor->Start(update.ok() ? *std::move(update) : nullptr);
-      });
+  fanout_->Post([fanout = fanout_.get(), reactor, current = std::move(current),
+                 filter = *std::move(filter)] {
+    // One-shot: shared with identical requests while this one sends it, then gone, so
+    // that many distinct filters cost no more than the requests in flight.
+    absl::StatusOr<UpdatePtr> update =
+        fanout->GetUpdate(nullptr, *current, filter, UpdateMode::kFull, UpdateCache::Keep::kShare);
+    reactor->Start(update.ok() ? *std::move(update) : nullptr);
+  });
   return reactor.get();
 }
 

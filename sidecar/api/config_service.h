@@ -48,6 +48,7 @@ class ConfigFanout;
 
 struct ConfigServiceOptions {
   size_t max_chunk_bytes = kDefaultMaxChunkBytes;
+  size_t update_cache_bytes = kDefaultUpdateCacheBytes;
 };
 
 class ConfigService final

@@ -144,6 +144,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options,
   server->health_ = std::make_unique<HealthSwitch>();
   ConfigServiceOptions config_options;
   if (options.max_chunk_bytes > 0) config_options.max_chunk_bytes = options.max_chunk_bytes;
+  config_options.update_cache_bytes = options.update_cache_bytes;
   server->config_service_ = std::make_unique<ConfigService>(store, status, config_options);
   StatusContext context;
   context.ping_interval = options.ping_interval;

@@ -56,6 +56,8 @@ struct ServerOptions {
   int max_receive_message_bytes = 64 * 1024;
   // Chunk size cap for updates (see update_builder.h); tests lower it to exercise chunking.
   size_t max_chunk_bytes = 0;  // 0: kDefaultMaxChunkBytes
+  // Byte budget of the updates kept for sharing between subscribers (update_cache.h).
+  size_t update_cache_bytes = kDefaultUpdateCacheBytes;
   // The CP session's ping interval, which the status hints measure "for a while" against.
   absl::Duration ping_interval = absl::Seconds(30);
   // The URL the CP session dials, shown in status.

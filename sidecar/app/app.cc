@@ -73,6 +73,7 @@ api::ServerOptions GrpcOptionsFrom(const settings::Settings& s, std::string cont
     }
     o.listen.push_back(std::move(l));
   }
+  o.update_cache_bytes = static_cast<size_t>(s.grpc_update_cache_bytes);
   o.ping_interval = s.ping_interval;
   o.control_plane_url = std::move(control_plane_url);
   return o;

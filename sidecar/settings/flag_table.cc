@@ -127,6 +127,11 @@ constexpr FlagDef kFlags[] = {
      "and serves the whole config, so only do this on a network only trusted proxies reach.",
      [](absl::string_view v, Settings& s) { return ParseBoolTo(v, s.grpc_allow_non_loopback); },
      ValueDisplay::kShow, FlagKind::kSwitch},
+    {"grpc-update-cache-bytes", "bytes", "128MiB",
+     "How much of the updates built for subscribers (serialised size) the gRPC API keeps to\n"
+     "share with later subscribers that need the same; beyond it the least recently used are\n"
+     "dropped and rebuilt when needed. Updates being sent are shared whatever this is.",
+     [](absl::string_view v, Settings& s) { return ParseBytesTo(v, s.grpc_update_cache_bytes); }},
     {"log-level", "level", "info", "debug, info, warn or error.", ParseLogLevel},
     {"log-format", "text|json", "text",
      "text: one human-readable line per event. json: one JSON object per line with time, level,\n"

@@ -131,6 +131,7 @@ class StatusBoard {
   void RecordIgnored();
   void RecordRejection(Rejection rejection);
   void RecordCacheWriteFailure();
+  void RecordUpdateCacheEvictions(uint64_t evictions);
   void SetReportedHash(std::string hash, std::string because);
   void SetNode(NodeInfo node);
   // Idempotent.

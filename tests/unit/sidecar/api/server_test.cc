@@ -172,6 +172,69 @@ TEST_F(ServerTest, SubscribersWithSameNeedsShareOneBuild) {
   EXPECT_EQ(stats.hits, 4u);
 }
 
+// GetConfig with `types` to the end; its chunks.
+std::vector<v1::WatchResponse> GetConfig(const std::string& target,
+                                         const std::vector<std::string>& types) {
+  auto stub = v1::ConfigService::NewStub(NewChannel(target));
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  v1::GetConfigRequest request;
+  for (const auto& t : types) request.add_entity_types(t);
+  auto reader = stub->GetConfig(&context, request);
+  std::vector<v1::WatchResponse> chunks;
+  v1::WatchResponse m;
+  while (reader->Read(&m)) chunks.push_back(m);
+  EXPECT_TRUE(reader->Finish().ok());
+  return chunks;
+}
+
+// A flood of GetConfig calls, each naming made-up types beside a real one, leaves nothing in the
+// update cache: the filters all select `services` (shared with a subscriber that kept it), and
+// one-shot results are not kept. Then subscribers with distinct filters under a small budget
+// leave the cache within it, the evictions counted on the board.
+TEST_F(ServerTest, FilterFloodLeavesTheUpdateCacheBounded) {
+  const auto v1 = Config(50, 1024, {testing::Row("r1", "a", 1024)});
+  const size_t services_bytes = BuildFullUpdate(*v1, config::TypeFilter({"services"}))->bytes;
+  const size_t budget = services_bytes + services_bytes / 2;
+  ServerOptions options;
+  options.update_cache_bytes = budget;
+  Start(std::move(options));
+  store_.Publish(v1);
+
+  for (int i = 0; i < 40; ++i) {
+    const auto chunks = GetConfig(target_, {"services", absl::StrCat("junk", i)});
+    ASSERT_FALSE(chunks.empty());
+    EXPECT_THAT(chunks[0].entity_types(), ::testing::ElementsAre("services"));
+  }
+  UpdateCache::Stats stats = server_->ConfigStatsForTest();
+  EXPECT_EQ(stats.entries, 0u);
+  EXPECT_EQ(stats.bytes, 0u);
+
+  Watch services(NewChannel(target_));
+  ASSERT_TRUE(services.Subscribe("services", {"services"}));
+  ASSERT_TRUE(services.Next());
+  const uint64_t hits = server_->ConfigStatsForTest().hits;
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_FALSE(GetConfig(target_, {"services", absl::StrCat("junk", i)}).empty());
+  }
+  stats = server_->ConfigStatsForTest();
+  EXPECT_EQ(stats.entries, 1u);
+  EXPECT_EQ(stats.bytes, services_bytes);
+  EXPECT_EQ(stats.hits, hits + 40);
+
+  std::vector<std::unique_ptr<Watch>> watches;
+  for (const std::vector<std::string>& types : std::vector<std::vector<std::string>>{
+           {"routes"}, {}, {"routes", "services"}, {"services"}}) {
+    watches.push_back(std::make_unique<Watch>(NewChannel(target_)));
+    ASSERT_TRUE(watches.back()->Subscribe("filtered", types));
+    ASSERT_TRUE(watches.back()->Next());
+  }
+  stats = server_->ConfigStatsForTest();
+  EXPECT_LE(stats.bytes, budget);
+  EXPECT_GE(stats.evictions, 2u);
+  EXPECT_EQ(board_.Get().totals.update_cache_evictions, stats.evictions);
+}
+
 // A DELTA subscriber whose first update (2 MiB in 256 KiB chunks, against a 64 KiB window) is
 // stalled by flow control misses two configs. When it reads again it gets the rest of the update
 // in flight, then one delta from the snapshot it fully received to the newest, carrying both
