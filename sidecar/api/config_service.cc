@@ -77,7 +77,7 @@ class GetConfigReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 ConfigService::ConfigService(config::SnapshotStore& store, status::StatusBoard& status,
                              ConfigServiceOptions options)
     : fanout_(std::make_unique<ConfigFanout>(store, status, options.max_chunk_bytes,
-                                             options.update_cache_bytes)),
+                                             options.update_cache_bytes, options.max_subscribers)),
       // The only registration with the store. A snapshot published before this service existed
       // is sent on subscribe (Initialise reads the store), so nothing is missed.
       publish_observer_(store.AddObserver(
@@ -100,15 +100,14 @@ UpdateCache::Stats ConfigService::StatsForTest() const { return fanout_->Stats()
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ConfigService::Watch(
     grpc::CallbackServerContext* context) {
   auto reactor = std::make_shared<WatchReactor>(fanout_.get(), context->peer());
-  const bool accepted = fanout_->Register(reactor, reactor);
-  reactor->Start(accepted);
+  reactor->Start(fanout_->Register(reactor, reactor));
   return reactor.get();
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ConfigService::GetConfig(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   auto reactor = std::make_shared<GetConfigReactor>(fanout_.get());
-  if (!fanout_->Register(reactor, nullptr)) {
+  if (!fanout_->Register(reactor, nullptr).ok()) {
     reactor->FinishForShutdown();
     return reactor.get();
   }

@@ -90,6 +90,13 @@ void StatusBoard::RecordUpdateCacheEvictions(uint64_t evictions) {
   });
 }
 
+void StatusBoard::RecordSubscriberRefused() {
+  Change([](StatusView& v) {
+    ++v.totals.subscribers_refused;
+    return true;
+  });
+}
+
 void StatusBoard::SetReportedHash(std::string hash, std::string because) {
   Change([&](StatusView& v) {
     if (v.config.reported_hash == hash && v.config.reported_because == because) return false;

@@ -132,6 +132,7 @@ class StatusBoard {
   void RecordRejection(Rejection rejection);
   void RecordCacheWriteFailure();
   void RecordUpdateCacheEvictions(uint64_t evictions);
+  void RecordSubscriberRefused();
   void SetReportedHash(std::string hash, std::string because);
   void SetNode(NodeInfo node);
   // Idempotent.

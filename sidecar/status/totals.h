@@ -56,6 +56,8 @@ struct Totals {
   // Updates the gRPC API's update cache dropped to stay within its byte budget
   // (--grpc-update-cache-bytes).
   uint64_t update_cache_evictions = 0;
+  // Watch streams the gRPC API refused beyond --grpc-max-subscribers.
+  uint64_t subscribers_refused = 0;
   // Of applied configs (a rejected frame has no meaningful decode time).
   DecodeDurations decode_durations;
 };
