@@ -4,6 +4,8 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "sidecar/api/watch_reactor.h"
 #include "sidecar/common/log.h"
 
@@ -15,19 +17,46 @@ constexpr absl::string_view kLog = "api";
 }  // namespace
 
 ConfigFanout::ConfigFanout(config::SnapshotStore& store, status::StatusBoard& status,
-                           size_t max_chunk_bytes)
-    : store_(store), status_(status), cache_(max_chunk_bytes), worker_([this] { Run(); }) {}
+                           size_t max_chunk_bytes, size_t update_cache_bytes,
+                           size_t max_subscribers)
+    : store_(store),
+      status_(status),
+      max_subscribers_(max_subscribers),
+      cache_(max_chunk_bytes, update_cache_bytes),
+      worker_([this] { Run(); }) {}
 
 void ConfigFanout::OnPublish() {
   MutexLock lock(&mu_);
   dirty_ = true;
 }
 
-bool ConfigFanout::Register(std::shared_ptr<Stream> stream, std::shared_ptr<WatchReactor> watch) {
-  MutexLock lock(&mu_);
-  Stream* key = stream.get();
-  streams_.emplace(key, Registered{std::move(stream), std::move(watch)});
-  return !shutting_down_;
+absl::Status ConfigFanout::Register(std::shared_ptr<Stream> stream,
+                                    std::shared_ptr<WatchReactor> watch) {
+  uint64_t suppressed = 0;
+  bool log_refusal = false;
+  {
+    MutexLock lock(&mu_);
+    Stream* key = stream.get();
+    if (shutting_down_) {
+      streams_.emplace(key, Registered{std::move(stream), nullptr});
+      return absl::UnavailableError(kShuttingDown);
+    }
+    if (watch == nullptr || watches_ < max_subscribers_) {
+      if (watch != nullptr) ++watches_;
+      streams_.emplace(key, Registered{std::move(stream), std::move(watch)});
+      return absl::OkStatus();
+    }
+    // Kept until OnDone like any stream, but never offered a snapshot.
+    streams_.emplace(key, Registered{std::move(stream), nullptr});
+    log_refusal = refusal_log_.Allow(absl::Now(), suppressed);
+  }
+  status_.RecordSubscriberRefused();
+  if (log_refusal) {
+    log::Warn(kLog, "refused a subscriber: too many",
+              {{"max_subscribers", max_subscribers_}, {"refusals_not_logged", suppressed}});
+  }
+  return absl::ResourceExhaustedError(absl::StrCat("tether serves at most ", max_subscribers_,
+                                                   " subscribers (--grpc-max-subscribers)"));
 }
 
 void ConfigFanout::Unregister(Stream* stream) {
@@ -35,6 +64,7 @@ void ConfigFanout::Unregister(Stream* stream) {
   MutexLock lock(&mu_);
   auto it = streams_.find(stream);
   if (it == streams_.end()) return;
+  if (it->second.watch != nullptr) --watches_;
   last = std::move(it->second.stream);
   streams_.erase(it);
   // `last` is released after the lock (declared before it).
@@ -70,18 +100,21 @@ void ConfigFanout::Stop() {
 
 absl::StatusOr<UpdatePtr> ConfigFanout::GetUpdate(const config::SnapshotPtr& base,
                                                   const config::Snapshot& target,
-                                                  const config::TypeFilter& filter,
-                                                  UpdateMode mode) {
+                                                  const config::TypeFilter& filter, UpdateMode mode,
+                                                  UpdateCache::Keep keep) {
+  const uint64_t evictions = cache_.stats().evictions;
   UpdatePtr update;
   try {
-    update = cache_.Get(base, target, filter, mode);
+    update = cache_.Get(base, target, filter, mode, keep);
   } catch (const std::exception& e) {
     log::Error(kLog, "cannot build update",
                {{"config_hash", target.config_hash}, {"err", e.what()}});
     return absl::InternalError("cannot build the update");
   }
+  const UpdateCache::Stats stats = cache_.stats();
+  if (stats.evictions > evictions) status_.RecordUpdateCacheEvictions(stats.evictions - evictions);
   MutexLock lock(&mu_);
-  stats_ = cache_.stats();
+  stats_ = stats;
   return update;
 }
 

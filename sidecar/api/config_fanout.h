@@ -10,8 +10,9 @@
 // first, which waits for a call in progress. Streams point to it raw: gRPC ends them all (OnDone)
 // before its Shutdown returns, which is before the service goes.
 //
-// Threading: thread-safe. mu_ guards streams_, tasks_, dirty_, shutting_down_, stopping_ and
-// stats_. cache_ is touched only by the worker thread (Run and the tasks it runs).
+// Threading: thread-safe. mu_ guards streams_, watches_, refusal_log_, tasks_, dirty_,
+// shutting_down_, stopping_ and stats_. cache_ is touched only by the worker thread (Run and the
+// tasks it runs).
 #pragma once
 
 #include <cstddef>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "sidecar/api/log_throttle.h"
 #include "sidecar/api/update_cache.h"
 #include "sidecar/common/mutex.h"
 #include "sidecar/config/snapshot_store.h"
@@ -31,6 +33,9 @@ namespace tether::api {
 
 // What every stream finishes with when the service shuts down.
 inline constexpr char kShuttingDown[] = "tether is shutting down";
+
+// Refused Watch streams are logged at most once per this (counted every time).
+inline constexpr absl::Duration kRefusalLogInterval = absl::Seconds(10);
 
 // A stream the fan-out keeps alive until gRPC is done with it (OnDone).
 class Stream {
@@ -46,7 +51,8 @@ class ConfigFanout {
  public:
   using Task = std::function<void()>;
 
-  ConfigFanout(config::SnapshotStore& store, status::StatusBoard& status, size_t max_chunk_bytes);
+  ConfigFanout(config::SnapshotStore& store, status::StatusBoard& status, size_t max_chunk_bytes,
+               size_t update_cache_bytes, size_t max_subscribers);
   ~ConfigFanout() { Stop(); }
 
   config::SnapshotStore& store() { return store_; }
@@ -57,9 +63,10 @@ class ConfigFanout {
   void OnPublish();
 
   // Keeps `stream` alive until Unregister; `watch` is the same object when it is a Watch stream
-  // (which snapshots are offered to), else null. False when shutting down: the caller finishes
-  // the stream at once.
-  bool Register(std::shared_ptr<Stream> stream, std::shared_ptr<WatchReactor> watch);
+  // (which snapshots are offered to), else null. Unavailable when shutting down, and
+  // ResourceExhausted (counted on the status board) for a Watch stream beyond max_subscribers:
+  // the caller finishes the stream at once with that status.
+  absl::Status Register(std::shared_ptr<Stream> stream, std::shared_ptr<WatchReactor> watch);
   // From OnDone. The stream may be destroyed by this call, outside mu_.
   void Unregister(Stream* stream);
 
@@ -72,10 +79,12 @@ class ConfigFanout {
   void Stop();
 
   // Worker thread only: the update for (base, target, filter, mode) from the cache (see
-  // UpdateCache::Get). Internal, logged, when building it threw (a bug or out of memory).
+  // UpdateCache::Get); evictions are counted on the status board. Internal, logged, when
+  // building it threw (a bug or out of memory).
   absl::StatusOr<UpdatePtr> GetUpdate(const config::SnapshotPtr& base,
                                       const config::Snapshot& target,
-                                      const config::TypeFilter& filter, UpdateMode mode);
+                                      const config::TypeFilter& filter, UpdateMode mode,
+                                      UpdateCache::Keep keep = UpdateCache::Keep::kCache);
   // Worker thread only: builds and starts `watch`'s pending update, if it has one and nothing is
   // in flight.
   void BuildFor(const std::shared_ptr<WatchReactor>& watch);
@@ -99,6 +108,10 @@ class ConfigFanout {
   // Bounded: a stream posts at most one task per event it owns (its subscribe, the end of each
   // update it sends, its GetConfig), and each waits for the worker before the next.
   std::vector<Task> tasks_ ABSL_GUARDED_BY(mu_);
+  // Registered Watch streams (those with a `watch`), at most max_subscribers_.
+  const size_t max_subscribers_;
+  size_t watches_ ABSL_GUARDED_BY(mu_) = 0;
+  LogThrottle refusal_log_ ABSL_GUARDED_BY(mu_) = LogThrottle(kRefusalLogInterval);
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -76,7 +76,8 @@ class GetConfigReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 
 ConfigService::ConfigService(config::SnapshotStore& store, status::StatusBoard& status,
                              ConfigServiceOptions options)
-    : fanout_(std::make_unique<ConfigFanout>(store, status, options.max_chunk_bytes)),
+    : fanout_(std::make_unique<ConfigFanout>(store, status, options.max_chunk_bytes,
+                                             options.update_cache_bytes, options.max_subscribers)),
       // The only registration with the store. A snapshot published before this service existed
       // is sent on subscribe (Initialise reads the store), so nothing is missed.
       publish_observer_(store.AddObserver(
@@ -99,15 +100,14 @@ UpdateCache::Stats ConfigService::StatsForTest() const { return fanout_->Stats()
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ConfigService::Watch(
     grpc::CallbackServerContext* context) {
   auto reactor = std::make_shared<WatchReactor>(fanout_.get(), context->peer());
-  const bool accepted = fanout_->Register(reactor, reactor);
-  reactor->Start(accepted);
+  reactor->Start(fanout_->Register(reactor, reactor));
   return reactor.get();
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ConfigService::GetConfig(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   auto reactor = std::make_shared<GetConfigReactor>(fanout_.get());
-  if (!fanout_->Register(reactor, nullptr)) {
+  if (!fanout_->Register(reactor, nullptr).ok()) {
     reactor->FinishForShutdown();
     return reactor.get();
   }
@@ -130,12 +130,14 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* ConfigService::GetConfig(
                      "no config yet: tether has not received one from the control plane"));
     return reactor.get();
   }
-  fanout_->Post(
-      [fanout = fanout_.get(), reactor, current = std::move(current), filter = *std::move(filter)] {
-        absl::StatusOr<UpdatePtr> update =
-            fanout->GetUpdate(nullptr, *current, filter, UpdateMode::kFull);
-        reactor->Start(update.ok() ? *std::move(update) : nullptr);
-      });
+  fanout_->Post([fanout = fanout_.get(), reactor, current = std::move(current),
+                 filter = *std::move(filter)] {
+    // One-shot: shared with identical requests while this one sends it, then gone, so
+    // that many distinct filters cost no more than the requests in flight.
+    absl::StatusOr<UpdatePtr> update =
+        fanout->GetUpdate(nullptr, *current, filter, UpdateMode::kFull, UpdateCache::Keep::kShare);
+    reactor->Start(update.ok() ? *std::move(update) : nullptr);
+  });
   return reactor.get();
 }
 

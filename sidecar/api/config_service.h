@@ -34,6 +34,7 @@
 #include <grpcpp/support/byte_buffer.h>
 
 #include <cstddef>
+#include <limits>
 #include <memory>
 
 #include "sidecar/api/update_builder.h"
@@ -48,6 +49,10 @@ class ConfigFanout;
 
 struct ConfigServiceOptions {
   size_t max_chunk_bytes = kDefaultMaxChunkBytes;
+  size_t update_cache_bytes = kDefaultUpdateCacheBytes;
+  // Watch streams beyond this are refused with RESOURCE_EXHAUSTED (api::Server passes
+  // --grpc-max-subscribers).
+  size_t max_subscribers = std::numeric_limits<size_t>::max();
 };
 
 class ConfigService final

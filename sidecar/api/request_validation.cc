@@ -30,6 +30,15 @@ bool IsValidTypeName(absl::string_view type) {
 
 }  // namespace
 
+std::string Truncated(absl::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  const std::string marker = absl::StrCat("...[", text.size(), " bytes]");
+  size_t keep = max_bytes > marker.size() ? max_bytes - marker.size() : 0;
+  // Not in the middle of a character: proto3 strings must stay valid UTF-8.
+  while (keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xC0) == 0x80) --keep;
+  return absl::StrCat(text.substr(0, keep), marker);
+}
+
 bool ParseRequest(grpc::ByteBuffer& buffer, google::protobuf::Message& message) {
   grpc::ProtoBufferReader reader(&buffer);
   return reader.status().ok() && message.ParseFromZeroCopyStream(&reader);
@@ -85,9 +94,9 @@ absl::StatusOr<Subscription> ParseSubscribe(const v1::Subscribe& subscribe) {
     default:
       return absl::InvalidArgumentError(absl::StrCat("unknown mode ", subscribe.mode()));
   }
-  subscription.client_id = subscribe.client_id();
+  subscription.client_id = Truncated(subscribe.client_id(), kMaxClientIdBytes);
   subscription.filter = *std::move(filter);
-  subscription.resume_hash = subscribe.resume_hash();
+  subscription.resume_hash = Truncated(subscribe.resume_hash(), kMaxHashBytes);
   return subscription;
 }
 

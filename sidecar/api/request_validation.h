@@ -29,6 +29,18 @@ struct Subscription {
   std::string resume_hash;  // empty: none
 };
 
+// What a client may make tether store and log about it: longer values are cut (Truncated), so
+// that no client makes status, logs or memory grow with what it sends. Hashes are 32 hex chars,
+// so a longer one matches nothing either way.
+inline constexpr size_t kMaxClientIdBytes = 256;
+inline constexpr size_t kMaxNackErrorBytes = 1024;
+inline constexpr size_t kMaxHashBytes = 64;
+
+// `text` if it fits in `max_bytes`, else its start cut at a UTF-8 character boundary and marked
+// "...[N bytes]" (N the original size), at most `max_bytes` in all when that is over the
+// marker's 30-odd bytes.
+std::string Truncated(absl::string_view text, size_t max_bytes);
+
 // Why a stream that has not subscribed ends (also when it half-closes first).
 inline constexpr char kSubscribeFirst[] = "the first request must be subscribe";
 
@@ -45,7 +57,8 @@ absl::StatusOr<config::TypeFilter> ParseTypeFilter(
 // accepted on this stream.
 absl::Status CheckWatchRequestOrder(const v1::WatchRequest& request, bool subscribed);
 
-// The contents of a subscribe (filter and mode). InvalidArgument when invalid.
+// The contents of a subscribe (filter and mode; client_id and resume_hash Truncated).
+// InvalidArgument when invalid.
 absl::StatusOr<Subscription> ParseSubscribe(const v1::Subscribe& subscribe);
 
 // The same code and message, for a reactor to finish with.

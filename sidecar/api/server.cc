@@ -2,6 +2,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
@@ -30,6 +31,8 @@ namespace {
 constexpr absl::string_view kLog = "api";
 // Owner and group read and write: a proxy in the same group may connect, others may not.
 constexpr mode_t kSocketMode = 0660;
+// Threads for synchronous handlers (server reflection), which a flood could otherwise multiply.
+constexpr int kMaxSyncThreads = 16;
 
 std::string ListenUri(const ListenAddress& a) {
   return a.kind == ListenAddress::Kind::kUnix ? absl::StrCat("unix://", a.path)
@@ -144,6 +147,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options,
   server->health_ = std::make_unique<HealthSwitch>();
   ConfigServiceOptions config_options;
   if (options.max_chunk_bytes > 0) config_options.max_chunk_bytes = options.max_chunk_bytes;
+  config_options.update_cache_bytes = options.update_cache_bytes;
+  config_options.max_subscribers = options.max_subscribers;
   server->config_service_ = std::make_unique<ConfigService>(store, status, config_options);
   StatusContext context;
   context.ping_interval = options.ping_interval;
@@ -163,6 +168,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options,
     builder.AddListeningPort(uris.back(), grpc::InsecureServerCredentials(), &ports[i]);
   }
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_streams_per_connection);
+  grpc::ResourceQuota quota("tether-api");
+  quota.Resize(options.memory_quota_bytes);
+  // Only synchronous services (reflection) take threads from it; the rest run on callbacks.
+  quota.SetMaxThreads(kMaxSyncThreads);
+  builder.SetResourceQuota(quota);
   builder.RegisterService(server->config_service_.get());
   builder.RegisterService(server->status_service_.get());
   server->server_ = builder.BuildAndStart();

@@ -56,6 +56,15 @@ struct ServerOptions {
   int max_receive_message_bytes = 64 * 1024;
   // Chunk size cap for updates (see update_builder.h); tests lower it to exercise chunking.
   size_t max_chunk_bytes = 0;  // 0: kDefaultMaxChunkBytes
+  // Byte budget of the updates kept for sharing between subscribers (update_cache.h).
+  size_t update_cache_bytes = kDefaultUpdateCacheBytes;
+  // Bounds against a flooding client: Watch streams in all (refused with RESOURCE_EXHAUSTED
+  // beyond; four times the 1000 subscribers the load benchmark runs), streams on one connection
+  // (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: a client queues the rest), and the memory gRPC's
+  // transport may use for every connection's buffers (grpc::ResourceQuota).
+  size_t max_subscribers = 4096;
+  int max_streams_per_connection = 256;
+  size_t memory_quota_bytes = 256 * 1024 * 1024;
   // The CP session's ping interval, which the status hints measure "for a while" against.
   absl::Duration ping_interval = absl::Seconds(30);
   // The URL the CP session dials, shown in status.

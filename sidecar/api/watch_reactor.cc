@@ -14,9 +14,10 @@ constexpr absl::string_view kLog = "api";
 
 }  // namespace
 
-void WatchReactor::Start(bool accepted) {
-  if (!accepted) {
-    FinishForShutdown();
+void WatchReactor::Start(const absl::Status& admitted) {
+  if (!admitted.ok()) {
+    MutexLock lock(&mu_);
+    FinishLocked(ToGrpcStatus(admitted));
     return;
   }
   StartRead(&request_);
@@ -153,7 +154,7 @@ grpc::Status WatchReactor::Handle(const v1::WatchRequest& request) {
     case v1::WatchRequest::kSubscribe:
       return Subscribe(request.subscribe());
     case v1::WatchRequest::kAck: {
-      const std::string& hash = request.ack().config_hash();
+      const std::string hash = Truncated(request.ack().config_hash(), kMaxHashBytes);
       {
         MutexLock lock(&mu_);
         cursor_.Ack(hash);
@@ -163,15 +164,20 @@ grpc::Status WatchReactor::Handle(const v1::WatchRequest& request) {
       break;
     }
     case v1::WatchRequest::kNack: {
-      const std::string& hash = request.nack().config_hash();
+      const std::string hash = Truncated(request.nack().config_hash(), kMaxHashBytes);
+      const std::string error = Truncated(request.nack().error(), kMaxNackErrorBytes);
       {
         MutexLock lock(&mu_);
         cursor_.Nack(hash);
       }
-      fanout_->status().RecordNack(id_, hash, request.nack().error());
-      log::Warn(
-          kLog, "subscriber refused an update",
-          {{"client_id", client_id_}, {"config_hash", hash}, {"err", request.nack().error()}});
+      fanout_->status().RecordNack(id_, hash, error);
+      if (uint64_t suppressed = 0; nack_log_.Allow(absl::Now(), suppressed)) {
+        log::Warn(kLog, "subscriber refused an update",
+                  {{"client_id", client_id_},
+                   {"config_hash", hash},
+                   {"err", error},
+                   {"nacks_not_logged", suppressed}});
+      }
       break;
     }
     case v1::WatchRequest::REQUEST_NOT_SET:

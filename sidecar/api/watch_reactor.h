@@ -19,13 +19,18 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "sidecar/api/config_fanout.h"
+#include "sidecar/api/log_throttle.h"
 #include "sidecar/api/subscriber_cursor.h"
 #include "sidecar/common/mutex.h"
 #include "tether/v1/config.pb.h"
 
 namespace tether::api {
+
+// A subscriber that keeps NACKing gets a warn line for its first NACK, then at most one per this.
+inline constexpr absl::Duration kNackLogInterval = absl::Seconds(10);
 
 class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                            public Stream,
@@ -33,8 +38,9 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
  public:
   WatchReactor(ConfigFanout* fanout, std::string peer) : fanout_(fanout), peer_(std::move(peer)) {}
 
-  // Starts reading, or finishes at once when the service is shutting down (`accepted` false).
-  void Start(bool accepted);
+  // Starts reading, or finishes at once with `admitted`'s code and message when the fan-out
+  // refused the stream (shutting down, too many subscribers).
+  void Start(const absl::Status& admitted);
   void FinishForShutdown() override;
 
   // Worker: SubscriberCursor's, under mu_; StartUpdate also writes the first chunk.
@@ -61,7 +67,8 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
 
   ConfigFanout* const fanout_;
   const std::string peer_;
-  grpc::ByteBuffer request_;  // read path only
+  grpc::ByteBuffer request_;                // read path only
+  LogThrottle nack_log_{kNackLogInterval};  // read path only
 
   // Written once by Subscribe (read path) before the worker learns of the stream; read by the
   // read path, the write path and OnDone, which come after.

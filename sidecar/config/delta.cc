@@ -85,6 +85,24 @@ std::string TypeFilter::Key() const {
   return types_.empty() ? std::string("*") : absl::StrJoin(types_, ",");
 }
 
+std::string TypeFilter::KeyWithin(std::initializer_list<const Snapshot*> snapshots) const {
+  if (types_.empty()) return "*";
+  auto held = [&snapshots](const std::string& type) {
+    for (const Snapshot* s : snapshots) {
+      if (s->types.find(type) != s->types.end()) return true;
+      if (type != kConfigHashKey && s->hashes.find(type) != s->hashes.end()) return true;
+    }
+    return false;
+  };
+  std::string key;
+  for (const std::string& type : types_) {
+    if (!held(type)) continue;
+    if (!key.empty()) key += ',';
+    key += type;
+  }
+  return key.empty() ? std::string("-") : key;
+}
+
 Delta ComputeDelta(const Snapshot& from, const Snapshot& to, const TypeFilter& filter) {
   Delta delta;
   for (const auto& [type, collection] : to.types) {

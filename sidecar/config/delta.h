@@ -9,6 +9,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <set>
 #include <string>
 #include <utility>
@@ -30,6 +31,13 @@ class TypeFilter {
   const std::set<std::string, std::less<>>& types() const { return types_; }
   // A stable key for caching ("*" for all, else the sorted types joined by ',').
   std::string Key() const;
+  // The key of what this filter selects from `snapshots` (an update's target, and its base for a
+  // delta): Key() without the types none of them holds, as an entity type or a section hash.
+  // Filters that differ only in such types select the same bytes, so they must share a cache
+  // entry (a client must not get a fresh copy of the config per made-up type name). "-" when
+  // the filter names no type they hold: every such filter selects nothing but the config's hash
+  // and metadata.
+  std::string KeyWithin(std::initializer_list<const Snapshot*> snapshots) const;
 
  private:
   std::set<std::string, std::less<>> types_;

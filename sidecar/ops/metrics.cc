@@ -135,6 +135,13 @@ void Render(const status::StatusView& view, absl::Time now, prometheus::Registry
   Counter(registry, "tether_subscriber_nacks_total",
           "Updates that subscribers refused (NACK): their proxies did not apply the config",
           totals.nacks);
+  Counter(registry, "tether_subscribers_refused_total",
+          "Watch streams refused with RESOURCE_EXHAUSTED beyond --grpc-max-subscribers",
+          totals.subscribers_refused);
+  Counter(registry, "tether_update_cache_evictions_total",
+          "Built updates dropped from the gRPC API's update cache to stay within "
+          "--grpc-update-cache-bytes (rebuilt if needed again)",
+          totals.update_cache_evictions);
   Counter(registry, "tether_cluster_cert_rotations_total",
           "Cluster certificate rotations picked up from disk", connection.cert_rotations);
   Counter(registry, "tether_cluster_cert_rotations_refused_total",

@@ -137,6 +137,30 @@ constexpr FlagDef kFlags[] = {
      "and serves the whole config, so only do this on a network only trusted proxies reach.",
      [](absl::string_view v, Settings& s) { return ParseBoolTo(v, s.grpc_allow_non_loopback); },
      ValueDisplay::kShow, FlagKind::kSwitch},
+    {"grpc-update-cache-bytes", "bytes", "128MiB",
+     "How much of the updates built for subscribers (serialised size) the gRPC API keeps to\n"
+     "share with later subscribers that need the same; beyond it the least recently used are\n"
+     "dropped and rebuilt when needed. Updates being sent are shared whatever this is.",
+     [](absl::string_view v, Settings& s) { return ParseBytesTo(v, s.grpc_update_cache_bytes); }},
+    {"grpc-max-subscribers", "count", "4096",
+     "Watch streams the gRPC API serves at once; more are refused with RESOURCE_EXHAUSTED and\n"
+     "counted (tether_subscribers_refused_total).",
+     [](absl::string_view v, Settings& s) { return ParseCountTo(v, s.grpc_max_subscribers); }},
+    {"grpc-max-streams-per-connection", "count", "256",
+     "Concurrent gRPC calls one client connection may have open (HTTP/2\n"
+     "MAX_CONCURRENT_STREAMS); a client queues the rest.",
+     [](absl::string_view v, Settings& s) {
+       return ParseCountTo(v, s.grpc_max_streams_per_connection);
+     }},
+    {"grpc-memory-quota", "bytes", "256MiB",
+     "Memory the gRPC API's transport may use for every connection's buffers together; under\n"
+     "pressure it shrinks flow-control windows and refuses new allocations.",
+     [](absl::string_view v, Settings& s) {
+       if (absl::Status st = ParseBytesTo(v, s.grpc_memory_quota_bytes); !st.ok()) return st;
+       return s.grpc_memory_quota_bytes >= (int64_t{1} << 20)
+                  ? absl::OkStatus()
+                  : absl::InvalidArgumentError("at least 1MiB");
+     }},
     {"log-level", "level", "info", "debug, info, warn or error.", ParseLogLevel},
     {"log-format", "text|json", "text",
      "text: one human-readable line per event. json: one JSON object per line with time, level,\n"

@@ -162,6 +162,12 @@ struct Settings {
   // Lets --grpc-listen take a TCP address that is not loopback (refused otherwise: the API has
   // no authentication and serves the whole config).
   bool grpc_allow_non_loopback = false;
+  // Byte budget of the updates the gRPC API keeps for sharing between subscribers.
+  int64_t grpc_update_cache_bytes{};
+  // Bounds against a flooding client (api::ServerOptions).
+  int64_t grpc_max_subscribers{};
+  int64_t grpc_max_streams_per_connection{};
+  int64_t grpc_memory_quota_bytes{};
   log::Level log_level{};
   log::Format log_format{};
 

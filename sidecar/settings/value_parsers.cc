@@ -96,6 +96,16 @@ absl::Status ParseBytesTo(absl::string_view value, int64_t& out) {
   return absl::OkStatus();
 }
 
+absl::Status ParseCountTo(absl::string_view value, int64_t& out) {
+  int64_t n = 0;
+  if (value.empty() || value.find_first_not_of("0123456789") != absl::string_view::npos ||
+      !absl::SimpleAtoi(value, &n) || n < 1 || n > std::numeric_limits<int32_t>::max()) {
+    return Reason("not a count from 1 to 2147483647");
+  }
+  out = n;
+  return absl::OkStatus();
+}
+
 // host, host:port, [v6] or [v6]:port into `out`; without a port, out.port keeps its value. Ports
 // run from `min_port` (1, or 0 where 0 means "any free port") to 65535. The host itself is checked
 // by ValidateSettings.

@@ -28,6 +28,9 @@ absl::Status ParseDurationTo(absl::string_view value, absl::Duration& out);
 // A byte count: digits, optionally followed by KiB, MiB or GiB.
 absl::Status ParseBytesTo(absl::string_view value, int64_t& out);
 
+// A count from 1 to 2^31-1 (gRPC takes its limits as int).
+absl::Status ParseCountTo(absl::string_view value, int64_t& out);
+
 // true/false, 1/0, yes/no, on/off, in any case.
 absl::Status ParseBoolTo(absl::string_view value, bool& out);
 

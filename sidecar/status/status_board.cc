@@ -83,6 +83,20 @@ void StatusBoard::RecordCacheWriteFailure() {
   });
 }
 
+void StatusBoard::RecordUpdateCacheEvictions(uint64_t evictions) {
+  Change([&](StatusView& v) {
+    v.totals.update_cache_evictions += evictions;
+    return evictions > 0;
+  });
+}
+
+void StatusBoard::RecordSubscriberRefused() {
+  Change([](StatusView& v) {
+    ++v.totals.subscribers_refused;
+    return true;
+  });
+}
+
 void StatusBoard::SetReportedHash(std::string hash, std::string because) {
   Change([&](StatusView& v) {
     if (v.config.reported_hash == hash && v.config.reported_because == because) return false;

@@ -131,6 +131,8 @@ class StatusBoard {
   void RecordIgnored();
   void RecordRejection(Rejection rejection);
   void RecordCacheWriteFailure();
+  void RecordUpdateCacheEvictions(uint64_t evictions);
+  void RecordSubscriberRefused();
   void SetReportedHash(std::string hash, std::string because);
   void SetNode(NodeInfo node);
   // Idempotent.

@@ -53,6 +53,11 @@ struct Totals {
   uint64_t nacks = 0;
   // Applied configs that could not be saved as the last-known-good cache.
   uint64_t cache_write_failures = 0;
+  // Updates the gRPC API's update cache dropped to stay within its byte budget
+  // (--grpc-update-cache-bytes).
+  uint64_t update_cache_evictions = 0;
+  // Watch streams the gRPC API refused beyond --grpc-max-subscribers.
+  uint64_t subscribers_refused = 0;
   // Of applied configs (a rejected frame has no meaningful decode time).
   DecodeDurations decode_durations;
 };

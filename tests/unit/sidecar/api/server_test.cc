@@ -1,6 +1,7 @@
 // api::Server with its services against a store and a status board fed by hand (no control
-// plane): fan-out sharing, DELTA catch-up after a stall, shutdown statuses, health at start and
-// listener preparation. Real gRPC clients over a unix socket in a temp dir.
+// plane): fan-out sharing, the update cache's bounds under a filter flood, per-client limits
+// (truncation, the subscriber cap), DELTA catch-up after a stall, shutdown statuses, health at
+// start and listener preparation. Real gRPC clients over a unix socket in a temp dir.
 #include "sidecar/api/server.h"
 
 #include <grpcpp/grpcpp.h>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "sidecar/api/request_validation.h"
 #include "tests/unit/sidecar/api/snapshots.h"
 #include "tether/v1/config.grpc.pb.h"
 #include "tether/v1/status.grpc.pb.h"
@@ -87,6 +89,12 @@ class Watch {
     r.mutable_subscribe()->set_client_id(id);
     for (const auto& t : types) r.mutable_subscribe()->add_entity_types(t);
     r.mutable_subscribe()->set_mode(mode);
+    return stream_->Write(r);
+  }
+  bool Nack(const std::string& hash, const std::string& error) {
+    v1::WatchRequest r;
+    r.mutable_nack()->set_config_hash(hash);
+    r.mutable_nack()->set_error(error);
     return stream_->Write(r);
   }
   bool NextChunk(v1::WatchResponse* chunk) { return stream_->Read(chunk); }
@@ -170,6 +178,134 @@ TEST_F(ServerTest, SubscribersWithSameNeedsShareOneBuild) {
   const UpdateCache::Stats stats = server_->ConfigStatsForTest();
   EXPECT_EQ(stats.full_builds, 2u);
   EXPECT_EQ(stats.hits, 4u);
+}
+
+// GetConfig with `types` to the end; its chunks.
+std::vector<v1::WatchResponse> GetConfig(const std::string& target,
+                                         const std::vector<std::string>& types) {
+  auto stub = v1::ConfigService::NewStub(NewChannel(target));
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  v1::GetConfigRequest request;
+  for (const auto& t : types) request.add_entity_types(t);
+  auto reader = stub->GetConfig(&context, request);
+  std::vector<v1::WatchResponse> chunks;
+  v1::WatchResponse m;
+  while (reader->Read(&m)) chunks.push_back(m);
+  EXPECT_TRUE(reader->Finish().ok());
+  return chunks;
+}
+
+// A flood of GetConfig calls, each naming made-up types beside a real one, leaves nothing in the
+// update cache: the filters all select `services` (shared with a subscriber that kept it), and
+// one-shot results are not kept. Then subscribers with distinct filters under a small budget
+// leave the cache within it, the evictions counted on the board.
+TEST_F(ServerTest, FilterFloodLeavesTheUpdateCacheBounded) {
+  const auto v1 = Config(50, 1024, {testing::Row("r1", "a", 1024)});
+  const size_t services_bytes = BuildFullUpdate(*v1, config::TypeFilter({"services"}))->bytes;
+  const size_t budget = services_bytes + services_bytes / 2;
+  ServerOptions options;
+  options.update_cache_bytes = budget;
+  Start(std::move(options));
+  store_.Publish(v1);
+
+  for (int i = 0; i < 40; ++i) {
+    const auto chunks = GetConfig(target_, {"services", absl::StrCat("junk", i)});
+    ASSERT_FALSE(chunks.empty());
+    EXPECT_THAT(chunks[0].entity_types(), ::testing::ElementsAre("services"));
+  }
+  UpdateCache::Stats stats = server_->ConfigStatsForTest();
+  EXPECT_EQ(stats.entries, 0u);
+  EXPECT_EQ(stats.bytes, 0u);
+
+  Watch services(NewChannel(target_));
+  ASSERT_TRUE(services.Subscribe("services", {"services"}));
+  ASSERT_TRUE(services.Next());
+  const uint64_t hits = server_->ConfigStatsForTest().hits;
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_FALSE(GetConfig(target_, {"services", absl::StrCat("junk", i)}).empty());
+  }
+  stats = server_->ConfigStatsForTest();
+  EXPECT_EQ(stats.entries, 1u);
+  EXPECT_EQ(stats.bytes, services_bytes);
+  EXPECT_EQ(stats.hits, hits + 40);
+
+  std::vector<std::unique_ptr<Watch>> watches;
+  for (const std::vector<std::string>& types : std::vector<std::vector<std::string>>{
+           {"routes"}, {}, {"routes", "services"}, {"services"}}) {
+    watches.push_back(std::make_unique<Watch>(NewChannel(target_)));
+    ASSERT_TRUE(watches.back()->Subscribe("filtered", types));
+    ASSERT_TRUE(watches.back()->Next());
+  }
+  stats = server_->ConfigStatsForTest();
+  EXPECT_LE(stats.bytes, budget);
+  EXPECT_GE(stats.evictions, 2u);
+  EXPECT_EQ(board_.Get().totals.update_cache_evictions, stats.evictions);
+}
+
+// A client cannot make status or logs grow with what it sends: an oversize client_id and NACK
+// error are cut (at a character boundary, so status still serialises) before they are stored.
+TEST_F(ServerTest, OversizeClientIdAndNackErrorAreTruncated) {
+  Start();
+  store_.Publish(Config(1, 0, {}));
+  std::string long_text;
+  while (long_text.size() < 20000) long_text += "caf\u00e9-";  // 2-byte characters throughout
+  Watch watch(NewChannel(target_));
+  ASSERT_TRUE(watch.Subscribe(long_text));
+  auto first = watch.Next();
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(watch.Nack(first->head().config_hash(), long_text));
+  auto [view, held] = board_.WaitFor(
+      [](const status::StatusView& v) {
+        return !v.subscribers.empty() && !v.subscribers.begin()->second.nack_error.empty();
+      },
+      kWait);
+  ASSERT_TRUE(held);
+
+  auto stub = v1::StatusService::NewStub(NewChannel(target_));
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  v1::Status status;
+  ASSERT_TRUE(stub->GetStatus(&context, v1::GetStatusRequest(), &status).ok());
+  ASSERT_EQ(status.subscribers_size(), 1);
+  const v1::SubscriberStatus& s = status.subscribers(0);
+  const std::string marker = absl::StrCat("...[", long_text.size(), " bytes]");
+  EXPECT_LE(s.client_id().size(), kMaxClientIdBytes);
+  EXPECT_GT(s.client_id().size(), kMaxClientIdBytes - 8);
+  EXPECT_THAT(s.client_id(), ::testing::StartsWith("caf\u00e9-"));
+  EXPECT_THAT(s.client_id(), ::testing::EndsWith(marker));
+  EXPECT_LE(s.nack_error().size(), kMaxNackErrorBytes);
+  EXPECT_GT(s.nack_error().size(), kMaxNackErrorBytes - 8);
+  EXPECT_THAT(s.nack_error(), ::testing::EndsWith(marker));
+  EXPECT_EQ(s.nacked_hash(), first->head().config_hash());
+}
+
+// Watch streams beyond max_subscribers are refused with RESOURCE_EXHAUSTED and counted; the
+// subscribers already served carry on, and GetConfig is not a subscriber.
+TEST_F(ServerTest, SubscriberCapRefusesWithResourceExhausted) {
+  ServerOptions options;
+  options.max_subscribers = 2;
+  Start(std::move(options));
+  store_.Publish(Config(1, 0, {}));
+  std::vector<std::unique_ptr<Watch>> served;
+  for (int i = 0; i < 2; ++i) {
+    served.push_back(std::make_unique<Watch>(NewChannel(target_)));
+    ASSERT_TRUE(served.back()->Subscribe(absl::StrCat("served", i)));
+    ASSERT_TRUE(served.back()->Next());
+  }
+  for (int i = 0; i < 3; ++i) {
+    Watch refused(NewChannel(target_));
+    refused.Subscribe("refused");  // may fail: the server may have finished the stream already
+    EXPECT_FALSE(refused.Next());
+    const grpc::Status s = refused.Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_THAT(s.error_message(), HasSubstr("--grpc-max-subscribers"));
+  }
+  EXPECT_EQ(board_.Get().totals.subscribers_refused, 3u);
+  EXPECT_EQ(board_.Get().subscribers.size(), 2u);
+  EXPECT_FALSE(GetConfig(target_, {}).empty());
+  store_.Publish(Config(2, 0, {}));
+  for (auto& w : served) EXPECT_TRUE(w->Next());
 }
 
 // A DELTA subscriber whose first update (2 MiB in 256 KiB chunks, against a 64 KiB window) is

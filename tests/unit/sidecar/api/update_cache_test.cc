@@ -1,3 +1,5 @@
+// UpdateCache: sharing between subscribers with the same needs, filters keyed by what they
+// select, the byte budget and one-shot updates that are shared only while held.
 #include "sidecar/api/update_cache.h"
 
 #include "gtest/gtest.h"
@@ -76,6 +78,77 @@ TEST_F(UpdateCacheTest, RetainDropsOtherTargets) {
   EXPECT_EQ(cache_.size(), 3u);
   cache_.Retain("none");
   EXPECT_EQ(cache_.size(), 0u);
+}
+
+// Filters that differ only in types the config does not hold select the same bytes and share one
+// entry, so made-up type names cannot make the cache build and keep a copy each.
+TEST_F(UpdateCacheTest, FiltersShareTheEntryOfWhatTheySelect) {
+  UpdatePtr a = cache_.Get(nullptr, *v1_, Types({"routes", "junk1"}), UpdateMode::kFull);
+  UpdatePtr b = cache_.Get(nullptr, *v1_, Types({"junk2", "routes"}), UpdateMode::kFull);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a, cache_.Get(nullptr, *v1_, Types({"routes"}), UpdateMode::kFull));
+  EXPECT_EQ(cache_.stats().full_builds, 1u);
+
+  // Naming no type the config holds selects nothing: one entry for every such filter.
+  UpdatePtr none = cache_.Get(nullptr, *v1_, Types({"junk1"}), UpdateMode::kFull);
+  EXPECT_EQ(none, cache_.Get(nullptr, *v1_, Types({"junk2", "junk3"}), UpdateMode::kFull));
+  EXPECT_EQ(cache_.stats().full_builds, 2u);
+  absl::StatusOr<std::vector<v1::WatchResponse>> chunks = ParseUpdate(*none);
+  ASSERT_TRUE(chunks.ok()) << chunks.status();
+  EXPECT_EQ(chunks->front().entity_types_size(), 0);
+  EXPECT_EQ(chunks->front().upserts_size(), 0);
+
+  // A delta also sees the base's types: still one entry for both spellings.
+  UpdatePtr d1 = cache_.Get(v1_, *routes_changed_, Types({"routes", "junk1"}), UpdateMode::kDelta);
+  UpdatePtr d2 = cache_.Get(v1_, *routes_changed_, Types({"routes", "junk2"}), UpdateMode::kDelta);
+  EXPECT_EQ(d1, d2);
+  EXPECT_EQ(cache_.stats().delta_builds, 1u);
+  EXPECT_EQ(cache_.stats().entries, 3u);
+}
+
+// Kept updates stay within the byte budget: the least recently used go first, counted, and an
+// update bigger than the whole budget is not kept at all.
+TEST(UpdateCacheBudgetTest, KeepsTheMostRecentlyUsedWithinTheBudget) {
+  const config::SnapshotPtr v1 = Decode(
+      absl::StrCat(R"({"routes":[)", Row("r1", "a", 1000), "],", R"("consumers":[)",
+                   Row("c1", "a", 1000), "],", R"("services":[)", Row("s1", "a", 1000), "]}"));
+  ASSERT_TRUE(v1);
+  const size_t one = BuildFullUpdate(*v1, Types({"routes"}))->bytes;
+  const size_t budget = 2 * one + one / 2;  // two one-type updates fit, not three
+  UpdateCache cache(kDefaultMaxChunkBytes, budget);
+
+  UpdatePtr routes = cache.Get(nullptr, *v1, Types({"routes"}), UpdateMode::kFull);
+  cache.Get(nullptr, *v1, Types({"consumers"}), UpdateMode::kFull);
+  cache.Get(nullptr, *v1, Types({"routes"}), UpdateMode::kFull);  // routes is now the newer
+  EXPECT_EQ(cache.stats().evictions, 0u);
+  cache.Get(nullptr, *v1, Types({"services"}), UpdateMode::kFull);
+  UpdateCache::Stats stats = cache.stats();
+  EXPECT_EQ(stats.evictions, 1u);  // consumers
+  EXPECT_EQ(stats.entries, 2u);
+  EXPECT_LE(stats.bytes, budget);
+  EXPECT_EQ(cache.Get(nullptr, *v1, Types({"routes"}), UpdateMode::kFull), routes);
+  EXPECT_EQ(cache.stats().full_builds, 3u);
+
+  cache.Get(nullptr, *v1, config::TypeFilter(), UpdateMode::kFull);  // three types: too big
+  stats = cache.stats();
+  EXPECT_EQ(stats.evictions, 4u);
+  EXPECT_EQ(stats.entries, 0u);
+  EXPECT_EQ(stats.bytes, 0u);
+}
+
+// A one-shot update is not kept: shared with an identical request while it is held, rebuilt
+// once nobody holds it.
+TEST_F(UpdateCacheTest, OneShotUpdatesAreSharedOnlyWhileHeld) {
+  constexpr UpdateCache::Keep kShare = UpdateCache::Keep::kShare;
+  UpdatePtr a = cache_.Get(nullptr, *v1_, Types({"routes"}), UpdateMode::kFull, kShare);
+  EXPECT_EQ(cache_.stats().entries, 0u);
+  EXPECT_EQ(cache_.stats().bytes, 0u);
+  EXPECT_EQ(cache_.Get(nullptr, *v1_, Types({"routes", "junk"}), UpdateMode::kFull, kShare), a);
+  EXPECT_EQ(cache_.stats().full_builds, 1u);
+  a.reset();
+  cache_.Get(nullptr, *v1_, Types({"routes"}), UpdateMode::kFull, kShare);
+  EXPECT_EQ(cache_.stats().full_builds, 2u);
+  EXPECT_EQ(cache_.stats().entries, 0u);
 }
 
 }  // namespace

@@ -238,5 +238,22 @@ TEST(TypeFilterTest, MatchesAndKey) {
   EXPECT_EQ(TypeFilter({"routes", "services"}).Key(), some.Key());
 }
 
+// KeyWithin keeps only the types the snapshots hold (entity types or section hashes), so filters
+// that select the same share a key; "-" when none is held.
+TEST(TypeFilterTest, KeyWithinDropsTypesTheSnapshotsDoNotHold) {
+  const SnapshotPtr from = Decode(kBase);
+  ASSERT_TRUE(from);
+  ASSERT_NE(from->types.find("routes"), from->types.end());
+  EXPECT_EQ(TypeFilter().KeyWithin({from.get()}), "*");
+  EXPECT_EQ(TypeFilter({"routes", "junk1"}).KeyWithin({from.get()}), "routes");
+  EXPECT_EQ(TypeFilter({"junk2", "routes"}).KeyWithin({from.get()}), "routes");
+  EXPECT_EQ(TypeFilter({"junk1"}).KeyWithin({from.get()}), "-");
+  EXPECT_EQ(TypeFilter({"config"}).KeyWithin({from.get()}), "-");
+  const SnapshotPtr other = Decode(R"({"_format_version":"3.0","vaults":[]})");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(TypeFilter({"vaults", "junk"}).KeyWithin({from.get()}), "-");
+  EXPECT_EQ(TypeFilter({"vaults", "junk"}).KeyWithin({from.get(), other.get()}), "vaults");
+}
+
 }  // namespace
 }  // namespace tether::config

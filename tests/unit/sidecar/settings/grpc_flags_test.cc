@@ -1,5 +1,5 @@
 // --grpc-listen (repeatable) and --grpc-allow-non-loopback: parsing, defaults, the environment,
-// and the listener rules of ValidateSettings.
+// and the listener rules of ValidateSettings; the API's resource bounds.
 #include <string>
 #include <variant>
 #include <vector>
@@ -111,6 +111,28 @@ TEST(GrpcFlagsTest, LoopbackAddressesPassAndNonLoopbackPassesWhenAllowed) {
   TempDir dir;
   ParseOk(Concat(RequiredArgs(dir), {"--grpc-listen=127.1.2.3:5", "--grpc-listen=[::1]:5"}));
   ParseOk(Concat(RequiredArgs(dir), {"--grpc-listen=[::]:5", "--grpc-allow-non-loopback"}));
+}
+
+TEST(GrpcFlagsTest, ResourceBoundsHaveGenerousDefaultsAndRefuseNonsense) {
+  TempDir dir;
+  const Settings d = ParseOk(RequiredArgs(dir));
+  EXPECT_EQ(d.grpc_update_cache_bytes, 128 << 20);
+  EXPECT_EQ(d.grpc_max_subscribers, 4096);
+  EXPECT_EQ(d.grpc_max_streams_per_connection, 256);
+  EXPECT_EQ(d.grpc_memory_quota_bytes, 256 << 20);
+  const Settings s = ParseOk(Concat(
+      RequiredArgs(dir), {"--grpc-update-cache-bytes=0", "--grpc-max-subscribers=2",
+                          "--grpc-max-streams-per-connection=8", "--grpc-memory-quota=64MiB"}));
+  EXPECT_EQ(s.grpc_update_cache_bytes, 0);
+  EXPECT_EQ(s.grpc_max_subscribers, 2);
+  EXPECT_EQ(s.grpc_max_streams_per_connection, 8);
+  EXPECT_EQ(s.grpc_memory_quota_bytes, 64 << 20);
+  for (const char* bad :
+       {"--grpc-max-subscribers=0", "--grpc-max-subscribers=-1",
+        "--grpc-max-streams-per-connection=3000000000", "--grpc-memory-quota=1KiB"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_FALSE(Parse(Concat(RequiredArgs(dir), {bad})).ok());
+  }
 }
 
 TEST(GrpcFlagsTest, ValidateRefusesAnEmptyListenerList) {
