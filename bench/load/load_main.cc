@@ -23,7 +23,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/config_generator.h"
@@ -32,6 +31,7 @@
 #include "bench/load/proc_stats.h"
 #include "bench/load/subscribers.h"
 #include "client/lib/client.h"
+#include "sidecar/common/command_line.h"
 
 namespace tether::bench {
 namespace {
@@ -123,26 +123,14 @@ absl::Status ParseValue(absl::string_view name, absl::string_view value, Flags& 
 // Accepts `--name value` and `--name=value`.
 absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
   Flags flags;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      flags.help = true;
-      continue;
-    }
-    if (!absl::ConsumePrefix(&arg, "--")) {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\""));
-    }
-    const size_t eq = arg.find('=');
-    const absl::string_view name = arg.substr(0, eq);
-    absl::string_view value;
-    if (eq != absl::string_view::npos) {
-      value = arg.substr(eq + 1);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
-    }
-    if (absl::Status status = ParseValue(name, value, flags); !status.ok()) return status;
+  const CommandLineHandlers handlers = {
+      // Every flag takes a value; ParseValue names the unknown ones.
+      .kind = [](absl::string_view) { return FlagKind::kValue; },
+      .flag = [&](absl::string_view name,
+                  absl::string_view value) { return ParseValue(name, value, flags); },
+  };
+  if (absl::Status status = ReadCommandLine(argc, argv, handlers, flags.help); !status.ok()) {
+    return status;
   }
   return flags;
 }

@@ -7,8 +7,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "absl/strings/strip.h"
 #include "client/lib/channel.h"
+#include "sidecar/common/command_line.h"
 
 namespace tether::ctl {
 
@@ -45,66 +45,55 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
   args.addr =
       env_addr != nullptr && *env_addr != '\0' ? env_addr : std::string(client::kDefaultTarget);
   std::vector<std::string> seen;  // command flags, checked against the command below
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      args.help = true;
-      continue;
+  const auto kind = [](absl::string_view name) {
+    if (name == "addr" || name == "timeout" || name == "type" || name == "service") {
+      return FlagKind::kValue;
     }
-    if (!absl::ConsumePrefix(&arg, "--")) {
-      if (!args.command.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\""));
-      }
-      args.command = std::string(arg);
-      continue;
+    if (name == "json" || name == "watch" || name == "delta" || name == "ready") {
+      return FlagKind::kSwitch;
     }
-    const size_t eq = arg.find('=');
-    const std::string name(arg.substr(0, eq));
-    const bool takes_value =
-        name == "addr" || name == "timeout" || name == "type" || name == "service";
-    std::string value;
-    if (takes_value) {
-      if (eq != absl::string_view::npos) {
-        value = std::string(arg.substr(eq + 1));
-      } else if (i + 1 < argc) {
-        value = argv[++i];
-      } else {
-        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
-      }
-    } else if (eq != absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("--", name, " takes no value"));
-    }
+    return FlagKind::kUnknown;
+  };
+  const auto flag = [&](absl::string_view name, absl::string_view value) -> absl::Status {
     if (name == "addr") {
       if (value.empty()) return absl::InvalidArgumentError("--addr is empty");
-      args.addr = value;
-    } else if (name == "timeout") {
+      args.addr = std::string(value);
+      return absl::OkStatus();
+    }
+    if (name == "timeout") {
       if (!absl::ParseDuration(value, &args.timeout) || args.timeout <= absl::ZeroDuration()) {
         return absl::InvalidArgumentError(
             absl::StrCat("--timeout \"", value, "\" is not a positive duration (e.g. 5s)"));
       }
       args.timeout_given = true;
-    } else if (name == "type") {
+      return absl::OkStatus();
+    }
+    if (name == "type") {
       if (value.empty()) return absl::InvalidArgumentError("--type is empty");
-      args.types.push_back(value);
-      seen.push_back(name);
+      args.types.emplace_back(value);
     } else if (name == "service") {
-      args.service = value;
-      seen.push_back(name);
+      args.service = std::string(value);
     } else if (name == "json") {
       args.json = true;
-      seen.push_back(name);
     } else if (name == "watch") {
       args.watch = true;
-      seen.push_back(name);
     } else if (name == "delta") {
       args.delta = true;
-      seen.push_back(name);
     } else if (name == "ready") {
       args.ready = true;
-      seen.push_back(name);
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
     }
+    seen.emplace_back(name);
+    return absl::OkStatus();
+  };
+  const auto command = [&](absl::string_view arg) {
+    if (!args.command.empty()) return UnexpectedArgument(arg);
+    args.command = std::string(arg);
+    return absl::OkStatus();
+  };
+  if (absl::Status status = ReadCommandLine(
+          argc, argv, {.kind = kind, .flag = flag, .positional = command}, args.help);
+      !status.ok()) {
+    return status;
   }
   if (args.help) return args;
   std::vector<std::string> allowed;

@@ -70,7 +70,7 @@ TEST_F(CpSessionTest, SharedModeConnectsAndAppliesConfig) {
       EXPECT_TRUE(e.payload == kZeros || e.payload == *hash) << e;
     }
   }
-  // The CP's pong to a ping gives the round-trip time.
+  // The CP's pong to a ping (empty, like Kong's) gives the round-trip time.
   const status::StatusView view = AwaitStatus([](const status::StatusView& v) {
     return v.connection.last_pong_at != absl::InfinitePast();
   });

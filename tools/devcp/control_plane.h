@@ -22,10 +22,10 @@
 //     lacks a configured plugin: then the push is withheld and the connection kept (§3.3, §3.4).
 //  6. After basic_info only pings with exactly 32 bytes are allowed; anything else, or silence
 //     for ping_wait, gets an empty close frame (§4.2). The CP never pings.
+//  7. Pongs are empty (§4.1). Beast's echo the ping's payload, so EmptyPongStream
+//     (empty_pong_stream.h) rewrites them on their way to TLS.
 //
 // Known differences from Kong, all from Beast's websocket:
-//  - Pongs echo the ping's payload (Kong's are empty). Beast answers pings inside its read and
-//    offers no hook to change the payload; a DP ignores pong payloads (§4.1).
 //  - A ping that is then refused (wrong length) is still answered with a pong before the close
 //    frame, because Beast sends the pong before the CP can act on it.
 //  - When the DP closes first, Beast answers with close code 1000 rather than an empty payload.

@@ -275,7 +275,7 @@ net::awaitable<void> DpSession::HangUp() {
   // writer has not started.
   static constexpr unsigned char kEmptyCloseFrame[] = {0x88, 0x00};
   beast::error_code ec;
-  co_await net::async_write(tls(), net::buffer(kEmptyCloseFrame), Await(ec));
+  co_await net::async_write(frames(), net::buffer(kEmptyCloseFrame), Await(ec));
   CloseSocket();
 }
 

@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "sidecar/common/asio.h"
+#include "tools/devcp/empty_pong_stream.h"
 #include "tools/devcp/event_log.h"
 #include "tools/devcp/gated_socket.h"
 #include "tools/devcp/io_helpers.h"
@@ -24,7 +25,7 @@
 
 namespace tether::devcp {
 
-using WsStream = websocket::stream<ssl::stream<GatedSocket>>;
+using WsStream = websocket::stream<EmptyPongStream<ssl::stream<GatedSocket>>>;
 
 // One DP connection, from TCP accept to close: TLS, the upgrade request, basic_info, then the
 // reader (pings), the writer (queued frames) and a watchdog (handshake, basic_info and ping_wait
@@ -95,9 +96,10 @@ class DpSession final : public Session, public std::enable_shared_from_this<DpSe
     ExtendDeadline(from_now);
     watchdog_.cancel();
   }
-  ssl::stream<GatedSocket>& tls() { return ws_.next_layer(); }
-  GatedSocket& gated() { return ws_.next_layer().next_layer(); }
-  tcp::socket& socket() { return ws_.next_layer().next_layer().next_layer(); }
+  EmptyPongStream<ssl::stream<GatedSocket>>& frames() { return ws_.next_layer(); }
+  ssl::stream<GatedSocket>& tls() { return frames().next_layer(); }
+  GatedSocket& gated() { return tls().next_layer(); }
+  tcp::socket& socket() { return gated().next_layer(); }
   void CloseSocket() {
     beast::error_code ignored;
     socket().close(ignored);

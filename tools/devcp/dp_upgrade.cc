@@ -81,6 +81,7 @@ net::awaitable<bool> DpSession::Handshake() {
     co_return false;
   }
   if (closing_) co_return false;  // the watchdog fired while the 101 was on its way
+  frames().StartFrames();         // the 101 is written; pongs are emptied from here on
 
   Event event = NewEvent(EventKind::kConnected);
   event.node_id = target.node_id.value_or("");

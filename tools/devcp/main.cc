@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "sidecar/common/command_line.h"
 #include "sidecar/common/log.h"
 #include "tools/devcp/control_plane.h"
 
@@ -74,40 +75,34 @@ struct Flags {
 // Accepts `--name value` and `--name=value`.
 absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
   Flags flags;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      flags.help = true;
-      continue;
-    }
-    if (!absl::ConsumePrefix(&arg, "--")) {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\""));
-    }
-    const size_t eq = arg.find('=');
-    const absl::string_view name = arg.substr(0, eq);
-    std::string* slot = nullptr;
-    if (name == "listen") slot = &flags.listen;
-    if (name == "mtls") slot = &flags.mtls;
-    if (name == "cert") slot = &flags.cert;
-    if (name == "key") slot = &flags.key;
-    if (name == "ca-cert") slot = &flags.ca_cert;
-    if (name == "version") slot = &flags.version;
-    if (name == "config") slot = &flags.config;
-    if (name == "raw-frame") slot = &flags.raw_frame;
-    if (name == "ping-wait") slot = &flags.ping_wait;
-    if (name == "log-level") slot = &flags.log_level;
-    if (name == "busy") slot = &flags.busy;
-    if (name == "busy-retry-after") slot = &flags.busy_retry_after;
-    if (slot == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
-    std::string value;
-    if (eq != absl::string_view::npos) {
-      value = std::string(arg.substr(eq + 1));
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
-    }
-    *slot = std::move(value);
+  const auto slot = [&flags](absl::string_view name) -> std::string* {
+    if (name == "listen") return &flags.listen;
+    if (name == "mtls") return &flags.mtls;
+    if (name == "cert") return &flags.cert;
+    if (name == "key") return &flags.key;
+    if (name == "ca-cert") return &flags.ca_cert;
+    if (name == "version") return &flags.version;
+    if (name == "config") return &flags.config;
+    if (name == "raw-frame") return &flags.raw_frame;
+    if (name == "ping-wait") return &flags.ping_wait;
+    if (name == "log-level") return &flags.log_level;
+    if (name == "busy") return &flags.busy;
+    if (name == "busy-retry-after") return &flags.busy_retry_after;
+    return nullptr;
+  };
+  const CommandLineHandlers handlers = {
+      .kind =
+          [&](absl::string_view name) {
+            return slot(name) != nullptr ? FlagKind::kValue : FlagKind::kUnknown;
+          },
+      .flag =
+          [&](absl::string_view name, absl::string_view value) {
+            *slot(name) = std::string(value);
+            return absl::OkStatus();
+          },
+  };
+  if (absl::Status status = ReadCommandLine(argc, argv, handlers, flags.help); !status.ok()) {
+    return status;
   }
   return flags;
 }

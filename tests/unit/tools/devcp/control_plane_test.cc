@@ -259,7 +259,7 @@ TEST(ControlPlaneTest, AnswersValidPing) {
   ASSERT_FALSE(dp.Ping(kZeroHash));
   std::optional<std::string> pong = dp.NextPong();
   ASSERT_TRUE(pong.has_value());
-  EXPECT_EQ(*pong, kZeroHash);  // Beast echoes the payload; Kong's pong would be empty
+  EXPECT_EQ(*pong, "");  // like Kong's (§4.1), though Beast echoes the ping's payload
   std::optional<Event> ping = cp->WaitForEvent(OfKind(EventKind::kPing), kWait);
   ASSERT_TRUE(ping.has_value());
   EXPECT_EQ(ping->payload, kZeroHash);
