@@ -137,10 +137,12 @@ constexpr FlagDef kFlags[] = {
      "and serves the whole config, so only do this on a network only trusted proxies reach.",
      [](absl::string_view v, Settings& s) { return ParseBoolTo(v, s.grpc_allow_non_loopback); },
      ValueDisplay::kShow, FlagKind::kSwitch},
-    {"grpc-update-cache-bytes", "bytes", "128MiB",
+    {"grpc-update-cache-bytes", "bytes", "16MiB",
      "How much of the updates built for subscribers (serialised size) the gRPC API keeps to\n"
      "share with later subscribers that need the same; beyond it the least recently used are\n"
-     "dropped and rebuilt when needed. Updates being sent are shared whatever this is.",
+     "dropped and rebuilt when needed. Updates being sent are shared whatever this is, so a\n"
+     "large config's full update is held only while it is sent (a later subscriber costs a\n"
+     "rebuild of tens of milliseconds) and the config is not held twice.",
      [](absl::string_view v, Settings& s) { return ParseBytesTo(v, s.grpc_update_cache_bytes); }},
     {"grpc-max-subscribers", "count", "4096",
      "Watch streams the gRPC API serves at once; more are refused with RESOURCE_EXHAUSTED and\n"

@@ -116,7 +116,7 @@ TEST(GrpcFlagsTest, LoopbackAddressesPassAndNonLoopbackPassesWhenAllowed) {
 TEST(GrpcFlagsTest, ResourceBoundsHaveGenerousDefaultsAndRefuseNonsense) {
   TempDir dir;
   const Settings d = ParseOk(RequiredArgs(dir));
-  EXPECT_EQ(d.grpc_update_cache_bytes, 128 << 20);
+  EXPECT_EQ(d.grpc_update_cache_bytes, 16 << 20);
   EXPECT_EQ(d.grpc_max_subscribers, 4096);
   EXPECT_EQ(d.grpc_max_streams_per_connection, 256);
   EXPECT_EQ(d.grpc_memory_quota_bytes, 256 << 20);
