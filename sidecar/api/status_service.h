@@ -6,8 +6,9 @@
 // subscribers acking) costs a slow reader one message with the latest state, never a queue.
 //
 // Fan-out like the config's: the board observer only marks the status dirty (a latest-wins
-// submit); the service's own worker then copies the view once, tells `on_readiness` (gRPC health)
-// and converts it once for every stream. A burst of changes - every pong, every subscriber's ack
+// submit, skipped when no stream is open and readiness is unchanged); the service's own worker then
+// copies the view once, tells `on_readiness` (gRPC health) and converts it once for every stream. A
+// burst of changes - every pong, every subscriber's ack
 // - costs one conversion per batch, on this worker, never on the thread that changed the board.
 //
 // Lifecycle: constructed and registered by api::Server; it observes the board from construction
@@ -21,6 +22,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "sidecar/api/status_proto.h"
@@ -61,6 +63,9 @@ class StatusService final : public v1::StatusService::CallbackService {
 
  private:
   std::shared_ptr<const Versioned> Convert(const status::StatusView& view) const;
+  // The board observer, on the thread that changed it: wakes the worker when a stream or the
+  // readiness needs it.
+  void OnBoardChanged(uint64_t version);
   // The worker: one batch of board changes.
   void Publish();
   void Unregister(WatchReactor* watcher);
@@ -71,6 +76,8 @@ class StatusService final : public v1::StatusService::CallbackService {
   Mutex mu_;
   std::set<WatchReactor*> watchers_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  // What the worker last told on_readiness_; none before its first batch.
+  std::optional<status::Readiness> published_readiness_ ABSL_GUARDED_BY(mu_);
   // The submitted value is only a wake-up: the batch reads the board's current view.
   LatestWinsWorker<uint64_t> worker_;
   // Last, so it is dropped first: the observer submits to worker_.
