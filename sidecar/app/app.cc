@@ -128,6 +128,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const settings::Settings& setti
   App* self = app.get();
   pipeline::ApplierOptions applier_options;
   applier_options.limits.max_inflated_bytes = static_cast<size_t>(settings.max_inflated_bytes);
+  applier_options.limits.max_entities = static_cast<size_t>(settings.max_entities);
+  applier_options.limits.max_types = static_cast<size_t>(settings.max_entity_types);
+  applier_options.limits.max_metadata_bytes = static_cast<size_t>(settings.max_metadata_bytes);
   applier_options.guard_empty_config = settings.guard_empty_config;
 
   // The cache is always written, so switching to serve-cache later finds a recent one; with

@@ -292,7 +292,30 @@ absl::Status BuildCollection(absl::string_view type, const Value& rows, RowSourc
 //
 // Empty arrays are kept as empty collections: the CP omits empty collections (§7.1), so one that
 // is present was sent on purpose, and Kong hashes it (md5("{}")) rather than treating it as absent.
-absl::Status BuildEntities(const Value& config_table, RowSource& source, Snapshot& snapshot) {
+absl::Status BuildEntities(const Value& config_table, const DecodeLimits& limits, RowSource& source,
+                           Snapshot& snapshot) {
+  if (config_table.MemberCount() > limits.max_types) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("config_table has ", config_table.MemberCount(), " keys, more than ",
+                     limits.max_types, " (--cluster-max-entity-types)"));
+  }
+  size_t entities = 0;
+  for (const auto& member : config_table.GetObject()) {
+    if (member.value.IsArray() && !absl::StartsWith(View(member.name), "_")) {
+      entities += member.value.Size();
+    }
+  }
+  if (entities > limits.max_entities) {
+    return absl::ResourceExhaustedError(absl::StrCat("config_table has ", entities,
+                                                     " entities, more than ", limits.max_entities,
+                                                     " (--cluster-max-entities)"));
+  }
+  size_t metadata_bytes = 0;
+  const auto metadata_too_large = [&](absl::string_view name) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("config_table metadata ", PathKey(name), " takes the metadata over ",
+                     limits.max_metadata_bytes, " bytes (--cluster-max-metadata)"));
+  };
   // First the layout: metadata, and each collection with where its rows' spans start.
   struct Pending {
     absl::string_view type;
@@ -313,7 +336,16 @@ absl::Status BuildEntities(const Value& config_table, RowSource& source, Snapsho
     const size_t first_span = source.next;
     if (member.value.IsArray()) source.SkipRows(member.value);
     if (absl::StartsWith(name, "_") || !member.value.IsArray()) {
-      snapshot.metadata.emplace(std::string(name), CompactJson(member.value));
+      // A string's length is known before it is copied out; anything else is small or counted
+      // once serialised.
+      if (member.value.IsString() &&
+          member.value.GetStringLength() > limits.max_metadata_bytes - metadata_bytes) {
+        return metadata_too_large(name);
+      }
+      std::string json = CompactJson(member.value);
+      metadata_bytes += name.size() + json.size();
+      if (metadata_bytes > limits.max_metadata_bytes) return metadata_too_large(name);
+      snapshot.metadata.emplace(std::string(name), std::move(json));
       continue;
     }
     auto collection = std::make_shared<EntityCollection>();
@@ -417,7 +449,8 @@ absl::StatusOr<DecodeResult> DecodeJson(std::string& json, absl::string_view app
   snapshot->cp_timestamp = header.cp_timestamp;
   RowSource source{snapshot->Keep(std::move(text)), json.data(), &rows};
   snapshot->added_bytes = source.text.size();
-  if (absl::Status status = BuildEntities(*header.config_table, source, *snapshot); !status.ok()) {
+  if (absl::Status status = BuildEntities(*header.config_table, limits, source, *snapshot);
+      !status.ok()) {
     return status;
   }
   result.kind = DecodeResult::Kind::kNewSnapshot;

@@ -23,6 +23,14 @@ struct DecodeLimits {
   size_t max_inflated_bytes = size_t{1} << 30;
   // JSON nesting cap; deeper documents are rejected before any recursive walk.
   int max_json_depth = 128;
+  // Caps on what config_table holds, far above any real Kong config: entities of every type
+  // together, top-level keys (entity types and metadata), and the metadata's compact JSON all
+  // together (it travels whole on the first chunk of every full update). Each keeps a hostile
+  // CP's millions of tiny entities, thousands of types or one huge `_comment` from costing
+  // memory in proportion.
+  size_t max_entities = 1'000'000;
+  size_t max_types = 1'000;
+  size_t max_metadata_bytes = size_t{1} << 20;
 };
 
 // Why a config frame was refused. The decoder sets the first four where it builds the error; the
@@ -61,8 +69,8 @@ struct DecodeResult {
 // Errors: InvalidArgument for corrupt gzip, bad JSON, wrong shape (message not an object,
 // config_table missing or not an object, a collection that is not an array of objects, an entity
 // without a string primary key, duplicate ids, bad config_hash); ResourceExhausted for the
-// inflated-size and depth caps. Every error carries its cause and, when the message's config_hash
-// was read, that hash (see RejectionOf).
+// inflated-size, depth, entity, type and metadata caps. Every error carries its cause and, when the
+// message's config_hash was read, that hash (see RejectionOf).
 //
 // Shape of the snapshot: every key of config_table that does not start with `_` and holds an
 // array is an entity collection; an empty array is kept as an empty collection (the CP omits

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "protocol/entity_types.h"
 
 namespace tether::ops {
 namespace {
@@ -119,9 +120,18 @@ void Render(const status::StatusView& view, absl::Time now, prometheus::Registry
                          .Name("tether_config_entities")
                          .Help("Entities in the current config, by type")
                          .Register(registry);
+    // Kong's own types by name, every other one (Enterprise, custom plugins, a hostile CP's
+    // thousands) under "other", so the series stay bounded whatever the CP sends.
+    double other = 0;
     for (const auto& [type, collection] : s.types) {
-      entities.Add({{"type", type}}).Set(static_cast<double>(collection->items.size()));
+      const auto count = static_cast<double>(collection->items.size());
+      if (protocol::IsKongEntityType(type)) {
+        entities.Add({{"type", type}}).Set(count);
+      } else {
+        other += count;
+      }
     }
+    if (other > 0) entities.Add({{"type", "other"}}).Set(other);
   }
 
   BuildGauge()

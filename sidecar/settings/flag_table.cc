@@ -68,6 +68,16 @@ constexpr FlagDef kFlags[] = {
        return ParseBytesTo(v, s.max_inflated_bytes);
      },
      ValueDisplay::kShow, FlagKind::kSingle, ValueShape::kScalar, ApplyStage::kAfterOthers},
+    {"cluster-max-entities", "count", "1000000",
+     "Most entities a config may hold, all types together; more is refused (counted as\n"
+     "too_large) and the current config stays.",
+     [](absl::string_view v, Settings& s) { return ParseCountTo(v, s.max_entities); }},
+    {"cluster-max-entity-types", "count", "1000",
+     "Most top-level keys (entity types and metadata) a config may hold.",
+     [](absl::string_view v, Settings& s) { return ParseCountTo(v, s.max_entity_types); }},
+    {"cluster-max-metadata", "bytes", "1MiB",
+     "Most bytes of config metadata (_format_version, _comment, ...) all together.",
+     [](absl::string_view v, Settings& s) { return ParseBytesTo(v, s.max_metadata_bytes); }},
     {"connect-timeout", "duration", "5s",
      "Deadline for TCP connect, TLS and the WebSocket upgrade together.",
      [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.connect_timeout); }},

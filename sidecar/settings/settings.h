@@ -120,6 +120,10 @@ struct Settings {
   // Largest config after gzip inflation; guards against a decompression bomb. `auto` (the
   // default) is kAutoInflatedPerPayload x max_payload_bytes.
   int64_t max_inflated_bytes{};
+  // What a config may hold (config::DecodeLimits).
+  int64_t max_entities{};
+  int64_t max_entity_types{};
+  int64_t max_metadata_bytes{};
   // How much past config (inflated bytes) the snapshot history may hold for delta resumes.
   int64_t snapshot_history_bytes{};
   // TCP connect + TLS + WebSocket upgrade, as one deadline.

@@ -420,6 +420,13 @@ DecodeLimits WithInflateCap(size_t bytes) {
   return limits;
 }
 
+template <typename Edit>
+DecodeLimits Capped(Edit edit) {
+  DecodeLimits limits;
+  edit(limits);
+  return limits;
+}
+
 // Every malformed message is rejected with its code and a message naming what was wrong.
 TEST(DecoderTest, RejectsBadMessages) {
   using absl::StatusCode;
@@ -507,6 +514,20 @@ TEST(DecoderTest, RejectsBadMessages) {
       {"deep entity", Gz(deep_in_table), StatusCode::kResourceExhausted, "nested deeper than 128"},
       {"inflated cap", Gz(Message("{}")), StatusCode::kResourceExhausted, "inflate: output exceeds",
        WithInflateCap(16)},
+      {"entity cap", Gz(Message(R"({"a":[{"id":"1"},{"id":"2"}],"b":[{"id":"3"}]})")),
+       StatusCode::kResourceExhausted, "3 entities, more than 2 (--cluster-max-entities)",
+       Capped([](DecodeLimits& l) { l.max_entities = 2; })},
+      {"type cap", Gz(Message(R"({"a":[],"b":[],"_format_version":"3.0"})")),
+       StatusCode::kResourceExhausted, "3 keys, more than 2 (--cluster-max-entity-types)",
+       Capped([](DecodeLimits& l) { l.max_types = 2; })},
+      {"metadata string cap",
+       Gz(Message(absl::StrCat(R"({"_comment":")", std::string(64, 'x'), R"("})"))),
+       StatusCode::kResourceExhausted, "metadata _comment takes the metadata over 32 bytes",
+       Capped([](DecodeLimits& l) { l.max_metadata_bytes = 32; })},
+      {"metadata total cap",
+       Gz(Message(R"({"_a":[1,2,3,4,5,6,7,8],"_b":[1,2,3,4,5,6,7,8],"_c":[1,2,3,4,5,6,7,8]})")),
+       StatusCode::kResourceExhausted, "metadata _c takes the metadata over 50 bytes",
+       Capped([](DecodeLimits& l) { l.max_metadata_bytes = 50; })},
   };
   for (const BadCase& c : cases) {
     SCOPED_TRACE(c.name);

@@ -118,6 +118,27 @@ TEST(MetricsTest, ListsEveryCauseAtZero) {
   }
 }
 
+// Types Kong does not declare get one "other" series, so a CP sending thousands of types cannot
+// make thousands of series.
+TEST(MetricsTest, CountsUnknownEntityTypesAsOther) {
+  auto s = std::make_shared<config::Snapshot>();
+  for (int i = 0; i < 2000; ++i) {
+    auto collection = std::make_shared<config::EntityCollection>();
+    collection->items.resize(2);
+    s->types[absl::StrCat("junk", i)] = collection;
+  }
+  auto routes = std::make_shared<config::EntityCollection>();
+  routes->items.resize(3);
+  s->types["routes"] = routes;
+  status::StatusView view;
+  view.config.current = s;
+  const std::string text = Render(view);
+  const std::map<std::string, double> m = testing::ParsePrometheusText(text);
+  EXPECT_EQ(m.at(R"(tether_config_entities{type="routes"})"), 3);
+  EXPECT_EQ(m.at(R"(tether_config_entities{type="other"})"), 4000);
+  EXPECT_THAT(text, Not(HasSubstr("junk")));
+}
+
 // Before the first config, pong and certificate read, the metrics that would need them are left
 // out rather than shown as 0 (a 0 expiry reads as long expired, a 0 RTT as instant).
 TEST(MetricsTest, LeavesOutWhatIsNotKnownYet) {

@@ -469,11 +469,21 @@ TEST(ParseSettingsTest, VersionPrintsTheTetherVersion) {
 TEST(HelpTextTest, ListsEveryFlagWithItsEnvironmentNames) {
   // The help is generated from the flag table; this pins the table's public surface.
   // The flags that also have Kong's environment name.
-  const std::set<std::string> kong_flags = {
-      "cluster-control-plane", "cluster-mtls",        "cluster-cert",
-      "cluster-cert-key",      "cluster-ca-cert",     "cluster-server-name",
-      "cluster-dp-labels",     "cluster-max-payload", "cluster-max-inflated",
-      "cluster-use-proxy",     "proxy-server",        "proxy-server-ssl-verify"};
+  const std::set<std::string> kong_flags = {"cluster-control-plane",
+                                            "cluster-mtls",
+                                            "cluster-cert",
+                                            "cluster-cert-key",
+                                            "cluster-ca-cert",
+                                            "cluster-server-name",
+                                            "cluster-dp-labels",
+                                            "cluster-max-payload",
+                                            "cluster-max-inflated",
+                                            "cluster-max-entities",
+                                            "cluster-max-entity-types",
+                                            "cluster-max-metadata",
+                                            "cluster-use-proxy",
+                                            "proxy-server",
+                                            "proxy-server-ssl-verify"};
   const std::set<std::string> other_flags = {"connect-timeout",
                                              "ping-interval",
                                              "ping-timeout",
