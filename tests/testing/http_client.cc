@@ -170,11 +170,11 @@ absl::StatusOr<std::vector<HttpResponse>> ParseHttpResponses(absl::string_view b
 
 absl::StatusOr<HttpResponse> HttpRequest(const std::string& address, absl::string_view method,
                                          absl::string_view path, const HttpOptions& options) {
-  absl::StatusOr<std::string> raw =
-      HttpExchange(address,
-                   absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: ", address,
-                                "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"),
-                   options);
+  std::string request = absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: ", address,
+                                     "\r\nConnection: close\r\nContent-Length: 0\r\n");
+  for (const std::string& header : options.headers) absl::StrAppend(&request, header, "\r\n");
+  request.append("\r\n");
+  absl::StatusOr<std::string> raw = HttpExchange(address, request, options);
   if (!raw.ok()) return raw.status();
   absl::StatusOr<std::vector<HttpResponse>> responses = ParseHttpResponses(*raw);
   if (!responses.ok()) return responses.status();

@@ -25,6 +25,8 @@ struct HttpOptions {
   absl::Duration timeout = absl::Seconds(30);
   // Connect from this local IP address (e.g. a non-loopback one); empty: the kernel's choice.
   std::string source_ip;
+  // Added to HttpRequest's request, each a "Name: value" line without CRLF.
+  std::vector<std::string> headers;
 };
 
 // Sends `raw` to `address` ("127.0.0.1:8100" or "[::1]:8100"), half-closes nothing, and reads

@@ -1,5 +1,5 @@
 // ops::Server over real HTTP on loopback: routes and methods, readiness from a real StatusBoard,
-// /shutdown's loopback rule, request limits, keep-alive, and /livez against real loops blocked on
+// /shutdown's caller rules, request limits, keep-alive, and /livez against real loops blocked on
 // purpose. Every wait is for an answer or an event under a deadline.
 #include "sidecar/ops/server.h"
 
@@ -15,8 +15,10 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -34,6 +36,8 @@ using testing::HttpResponse;
 using ::testing::StartsWith;
 
 constexpr absl::Duration kWait = absl::Seconds(30);
+// What a deliberate caller of POST /shutdown adds (README).
+constexpr char kShutdownHeader[] = "X-Tether-Shutdown: 1";
 
 // An event loop on its own thread: runs posted tasks in order, like the App's CP io_context.
 class TaskLoop {
@@ -114,6 +118,17 @@ class OpsServerTest : public ::testing::Test {
     return response.ok() ? *std::move(response) : HttpResponse{};
   }
   HttpResponse Get(absl::string_view path) { return Send("GET", path); }
+
+  // POST /shutdown with these header lines, from `source_ip` (empty: the kernel's choice).
+  HttpResponse Shutdown(std::vector<std::string> headers, std::string source_ip = "") {
+    testing::HttpOptions options;
+    options.headers = std::move(headers);
+    options.source_ip = std::move(source_ip);
+    absl::StatusOr<HttpResponse> response =
+        HttpRequest(server_->address(), "POST", "/shutdown", options);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() ? *std::move(response) : HttpResponse{};
+  }
 
   // Asks `path` until it answers `status`, or fails the test after kWait. A connection closed
   // unanswered counts as another answer.
@@ -240,9 +255,9 @@ TEST_F(OpsServerTest, RefusesUnknownPathsAndWrongMethods) {
   EXPECT_EQ(Get("/readyz?verbose=1").status, 503);
 }
 
-// POST /shutdown from loopback answers 202 and calls the callback, once however often it is
-// asked.
-TEST_F(OpsServerTest, ShutdownFromLoopbackCallsTheCallbackOnce) {
+// POST /shutdown with its header from 127.0.0.1 answers 202 and calls the callback, once however
+// often it is asked.
+TEST_F(OpsServerTest, ShutdownFromLocalhostCallsTheCallbackOnce) {
   Mutex mu;
   int calls = 0;
   ServerOptions options;
@@ -251,10 +266,49 @@ TEST_F(OpsServerTest, ShutdownFromLoopbackCallsTheCallbackOnce) {
     ++calls;
   };
   Start(std::move(options));
-  EXPECT_EQ(Send("POST", "/shutdown").status, 202);
-  EXPECT_EQ(Send("POST", "/shutdown").status, 202);
+  EXPECT_EQ(Shutdown({kShutdownHeader}).status, 202);
+  EXPECT_EQ(Shutdown({kShutdownHeader}).status, 202);
   MutexLock lock(&mu);
   EXPECT_EQ(calls, 1);
+}
+
+// What a web page can send cross-site without a preflight (a text/plain POST, with the browser's
+// Origin and Sec-Fetch-Site), or with them alongside the header, and a request without the
+// header, are all 403 and call nothing.
+TEST_F(OpsServerTest, ShutdownRefusesBrowsersAndRequestsWithoutTheHeader) {
+  bool called = false;
+  ServerOptions options;
+  options.on_shutdown = [&] { called = true; };
+  Start(std::move(options));
+  const std::vector<std::string> refused[] = {
+      {"Origin: https://attacker.example", "Content-Type: text/plain"},
+      {"Origin: https://attacker.example", "Content-Type: text/plain", kShutdownHeader},
+      {"Sec-Fetch-Site: cross-site", kShutdownHeader},
+      {"Origin: null", kShutdownHeader},
+      {},
+      {"X-Tether-Shutdown: yes"},
+  };
+  for (const std::vector<std::string>& headers : refused) {
+    SCOPED_TRACE(absl::StrJoin(headers, ", "));
+    const HttpResponse r = Shutdown(headers);
+    EXPECT_EQ(r.status, 403);
+  }
+  server_->Stop();  // the callback runs on the ops thread; stopped, nothing can call it
+  EXPECT_FALSE(called);
+}
+
+// 127.0.0.6 is where a service mesh's sidecar forwards inbound pod traffic from: a peer in
+// 127.0.0.0/8 other than 127.0.0.1 is refused.
+TEST_F(OpsServerTest, ShutdownFromAnotherLoopbackAddressIsForbidden) {
+  bool called = false;
+  ServerOptions options;
+  options.on_shutdown = [&] { called = true; };
+  Start(std::move(options));
+  const HttpResponse r = Shutdown({kShutdownHeader}, "127.0.0.6");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_THAT(r.body, HasSubstr("127.0.0.1 or ::1 only"));
+  server_->Stop();
+  EXPECT_FALSE(called);
 }
 
 // Listening on every address (as in a pod), /shutdown from a non-loopback peer is 403 and calls
@@ -270,6 +324,7 @@ TEST_F(OpsServerTest, ShutdownFromANonLoopbackPeerIsForbidden) {
   const std::string address = absl::StrCat(*ip, ":", server_->port());
   testing::HttpOptions from_pod_network;
   from_pod_network.source_ip = *ip;
+  from_pod_network.headers = {kShutdownHeader};
   absl::StatusOr<HttpResponse> r = HttpRequest(address, "POST", "/shutdown", from_pod_network);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 403);
