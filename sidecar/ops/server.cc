@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <list>
 #include <optional>
 #include <set>
 #include <thread>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "sidecar/common/asio.h"
@@ -206,18 +208,30 @@ class Server::Impl {
         continue;
       }
       failing = false;
-      if (connections_ >= options_.max_connections) {
-        log::Debug(kLog, "too many connections, closing a new one",
+      if (connections_.size() >= options_.max_connections && !EvictOldestIdle()) {
+        log::Debug(kLog, "every connection is busy with a request, closing a new one",
                    {{"limit", options_.max_connections}});
         socket.close(ec);
         continue;
       }
-      ++connections_;
-      net::co_spawn(io_, Serve(std::move(socket)), [this](std::exception_ptr e) {
-        --connections_;
-        LogFailure("connection", e);
-      });
+      net::co_spawn(io_, Serve(std::move(socket)),
+                    [](std::exception_ptr e) { LogFailure("connection", e); });
     }
+  }
+
+  // Closes the oldest connection still waiting for (the rest of) a request, to make room for a
+  // new one: idle connections must not lock probes out, and a prober that sent its request is
+  // never the one closed. False when every connection is busy answering.
+  bool EvictOldestIdle() {
+    auto idle = std::find_if(connections_.begin(), connections_.end(),
+                             [](const Connection& c) { return c.awaiting_request; });
+    if (idle == connections_.end()) return false;
+    log::Debug(kLog, "connections at the limit, closing the oldest idle one",
+               {{"limit", options_.max_connections}});
+    idle->evicted = true;
+    idle->stream.close();
+    evicted_.splice(evicted_.end(), connections_, idle);
+    return true;
   }
 
   // One connection: requests in turn (keep-alive), each read bounded by read_timeout.
@@ -227,15 +241,25 @@ class Server::Impl {
     const bool localhost_peer = !ec && IsLocalHost(peer.address());
     const std::string peer_name = ec ? "unknown" : FormatEndpoint(peer);
     beast::tcp_stream stream(std::move(socket));
+    // Listed until this coroutine ends, also when Stop abandons it.
+    connections_.push_back({stream});
+    const auto self = std::prev(connections_.end());
+    const absl::Cleanup unlist = [this, self] {
+      (self->evicted ? evicted_ : connections_).erase(self);
+    };
     // Bounded too, so that pipelined requests cannot grow it past one request's limits.
     beast::flat_buffer buffer(kMaxHeaderBytes + kMaxBodyBytes);
     while (true) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(kMaxHeaderBytes);
       parser.body_limit(kMaxBodyBytes);
+      // One deadline for the whole request, so that trickled bytes cannot stretch it.
       stream.expires_after(ToChrono(options_.read_timeout));
+      self->awaiting_request = true;
       co_await http::async_read(stream, buffer, parser,
                                 net::redirect_error(net::use_awaitable, ec));
+      self->awaiting_request = false;
+      if (self->evicted) break;
       if (ec) {
         if (std::optional<http::status> refusal = RefusalFor(ec)) {
           Response response = Text(Request(), *refusal, absl::StrCat(ec.message(), "\n"));
@@ -253,7 +277,7 @@ class Server::Impl {
       co_await http::async_write(stream, response, net::redirect_error(net::use_awaitable, ec));
       if (ec || !response.keep_alive()) break;
     }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (!self->evicted) stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
   net::awaitable<Response> Handle(const Request& request, bool localhost_peer,
@@ -391,7 +415,15 @@ class Server::Impl {
   // Ops-thread state. Declared before io_, so that the coroutines destroyed with the io_context
   // (Stop abandons them) can still find it.
   std::set<net::steady_timer*> waiters_;  // livez requests awaiting beats
-  size_t connections_ = 0;
+  // A connection's place in the max_connections budget, owned by its Serve coroutine.
+  struct Connection {
+    beast::tcp_stream& stream;
+    // No complete request read since accept or the last answer: a candidate for eviction.
+    bool awaiting_request = true;
+    bool evicted = false;  // closed by EvictOldestIdle, its coroutine not yet ended
+  };
+  std::list<Connection> connections_;  // holding a slot, oldest first
+  std::list<Connection> evicted_;      // spliced here by EvictOldestIdle: no longer counted
   bool shutdown_requested_ = false;
   std::string last_stuck_;
 

@@ -19,8 +19,10 @@
 // one translation unit.
 //
 // Limits, because the port may be reachable from the pod network: 8 KiB of headers, 4 KiB of
-// body, a read timeout per request (idle keep-alive connections are closed after it) and at most
-// max_connections at once (more are closed on accept).
+// body, read_timeout for a whole request (from accept or the last answer: a silent or trickling
+// client is closed after it) and at most max_connections at once. A connection past the limit
+// closes the oldest one still waiting for its request, so idle connections cannot lock the
+// kubelet out; only when every connection is busy answering is the new one closed on accept.
 //
 // Lifecycle: Create binds (Unavailable when it cannot) and starts serving; Stop (idempotent, also
 // run by the destructor) closes the listener and abandons the connections in flight.
@@ -62,7 +64,8 @@ struct ServerOptions {
   // POST /shutdown as above; called once. Null: /shutdown answers 503.
   std::function<void()> on_shutdown;
   size_t max_connections = 32;
-  absl::Duration read_timeout = absl::Seconds(10);
+  // Probes and scrapes send their request at once; see Limits above.
+  absl::Duration read_timeout = absl::Seconds(2);
 };
 
 class Server {

@@ -389,24 +389,58 @@ TEST_F(OpsServerTest, ClosesAnIdleConnectionAfterTheReadTimeout) {
   EXPECT_EQ(*raw, "");
 }
 
-// Beyond max_connections, a new connection is closed at once; when one ends, service resumes.
-TEST_F(OpsServerTest, ClosesConnectionsBeyondTheLimit) {
+// A connection that sends part of its headers and then stalls is closed after the read timeout
+// too: the timeout bounds the whole request, not each read.
+TEST_F(OpsServerTest, ClosesAStalledRequestAfterTheReadTimeout) {
+  ServerOptions options;
+  options.read_timeout = absl::Milliseconds(200);
+  Start(std::move(options));
+  absl::StatusOr<std::string> raw = HttpExchange(server_->address(), "GET /livez HTTP/1.1\r\n");
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  EXPECT_EQ(*raw, "");
+}
+
+// 100 connections that send nothing, opened before it, do not lock a probe out: each new
+// connection past the limit closes the oldest idle one. Connections are accepted in the order
+// they were made, so the probe's is accepted last.
+TEST_F(OpsServerTest, IdleConnectionsDoNotLockProbesOut) {
+  Start();
+  std::vector<testing::Socket> idle;
+  for (int i = 0; i < 100; ++i) {
+    absl::StatusOr<testing::Socket> s = testing::Connect(server_->address());
+    ASSERT_TRUE(s.ok()) << i << ": " << s.status();
+    idle.push_back(*std::move(s));
+  }
+  EXPECT_EQ(Get("/livez").status, 200);
+  // The oldest idle connection was closed to make room.
+  EXPECT_TRUE(testing::AwaitClosed(idle.front(), kWait));
+}
+
+// Only connections awaiting a request are evicted: with the one slot busy answering /livez (its
+// loop's beat held), a new connection is closed unanswered, and the busy one is answered.
+TEST_F(OpsServerTest, ClosesANewConnectionWhenEveryOneIsBusy) {
+  Notification posted;
+  std::function<void()> held_beat;
   ServerOptions options;
   options.max_connections = 1;
+  options.loops = {{"held",
+                    [&](std::function<void()> beat) {
+                      held_beat = std::move(beat);
+                      posted.Notify();
+                    },
+                    kWait}};
   Start(std::move(options));
-  const int idle = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(server_->port());
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(idle, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  // Accepted in order: the idle connection holds the only slot, so this one is closed unanswered.
+  std::optional<HttpResponse> busy;
+  std::thread prober([&] { busy = Get("/livez"); });
+  ASSERT_TRUE(posted.WaitForNotificationWithTimeout(kWait));
   absl::StatusOr<std::string> refused = HttpExchange(
       server_->address(), "GET /livez HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
   ASSERT_TRUE(refused.ok()) << refused.status();
   EXPECT_EQ(*refused, "");
-  ::close(idle);
-  AwaitStatus("/livez", 200);
+  held_beat();
+  prober.join();
+  ASSERT_TRUE(busy.has_value());
+  EXPECT_EQ(busy->status, 200);
 }
 
 // A port already taken is an Unavailable Create error naming the listener.
