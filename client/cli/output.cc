@@ -187,7 +187,7 @@ std::string Printable(absl::string_view s) {
       absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(s[i + 1]));
       i += n;
     } else {
-      out.append(s.substr(i, n));
+      out.append(s.data() + i, n);
       i += n;
     }
   }

@@ -386,7 +386,7 @@ class Server::Impl {
   // custom header without one, which nothing here answers; and browsers send Origin or
   // Sec-Fetch-Site), and with the header that curl users add by hand.
   Response Shutdown(const Request& request, bool localhost_peer, const std::string& peer) {
-    std::string_view refusal;
+    absl::string_view refusal;
     if (!localhost_peer) {
       refusal = "shutdown is accepted from 127.0.0.1 or ::1 only";
     } else if (request.count(http::field::origin) > 0 || request.count("Sec-Fetch-Site") > 0) {
