@@ -53,18 +53,72 @@ std::string Expiry(const google::protobuf::Timestamp& t, absl::Time now) {
                       at > now ? absl::StrCat(" (in ", Age(at - now), ")") : " (expired)");
 }
 
+// The length of the UTF-8 sequence starting at s[i], or 0 when it is not one (a stray
+// continuation byte, an overlong form, a surrogate, past U+10FFFF, or cut short).
+size_t Utf8Length(absl::string_view s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char lead = byte(i);
+  size_t n = 0;
+  unsigned char low = 0x80;  // bounds of the second byte
+  unsigned char high = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    n = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    n = 3;
+    if (lead == 0xE0) low = 0xA0;
+    if (lead == 0xED) high = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    n = 4;
+    if (lead == 0xF0) low = 0x90;
+    if (lead == 0xF4) high = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size() || byte(i + 1) < low || byte(i + 1) > high) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  }
+  return n;
+}
+
+// A UTF-8 C1 control (U+0080..U+009F) at s[i], whose sequence is 2 bytes long.
+bool IsC1(absl::string_view s, size_t i) {
+  return static_cast<unsigned char>(s[i]) == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0;
+}
+
+// JSON escapes C0 controls but may leave DEL and C1 raw, which terminals obey too. Outside its
+// strings a JSON text is plain ASCII, so escaping these bytes anywhere keeps it valid and equal.
+std::string EscapeDelAndC1(absl::string_view json) {
+  std::string out;
+  out.reserve(json.size());
+  for (size_t i = 0; i < json.size(); ++i) {
+    if (json[i] == '\x7f') {
+      out.append("\\u007f");
+    } else if (i + 1 < json.size() && IsC1(json, i)) {
+      absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(json[++i]));
+    } else {
+      out.push_back(json[i]);
+    }
+  }
+  return out;
+}
+
 std::string OrDash(absl::string_view s) { return s.empty() ? "-" : std::string(s); }
 
 std::string Short(absl::string_view hash) {
   return hash.empty() ? "-" : std::string(hash.substr(0, 12));
 }
 
-// Rows of cells printed with each column as wide as its widest cell.
-std::string Table(const std::vector<std::vector<std::string>>& rows, absl::string_view indent) {
+// Rows of cells printed with each column as wide as its widest cell. Every cell is escaped
+// (Printable) here, once, since most of them hold text from tether.
+std::string Table(std::vector<std::vector<std::string>> rows, absl::string_view indent) {
   std::vector<size_t> widths;
-  for (const auto& row : rows) {
+  for (auto& row : rows) {
     widths.resize(std::max(widths.size(), row.size()));
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+    for (size_t i = 0; i < row.size(); ++i) {
+      row[i] = Printable(row[i]);
+      widths[i] = std::max(widths[i], row[i].size());
+    }
   }
   std::string out;
   for (const auto& row : rows) {
@@ -105,18 +159,40 @@ std::string EntityLabel(const std::string& json) {
   for (const char* field : {"name", "username", "target"}) {
     auto it = doc.FindMember(field);
     if (it != doc.MemberEnd() && it->value.IsString()) {
-      std::string label(it->value.GetString(), it->value.GetStringLength());
-      // One entity, one line.
-      std::replace_if(
-          label.begin(), label.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; },
-          ' ');
-      return label;
+      // Table escapes line breaks, so one entity stays one line.
+      return std::string(it->value.GetString(), it->value.GetStringLength());
     }
   }
   return "-";
 }
 
 }  // namespace
+
+std::string Printable(absl::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      if (c == '\\') out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+      ++i;
+    } else if (c == '\n' || c == '\r' || c == '\t') {
+      absl::StrAppend(&out, c == '\n' ? "\\n" : c == '\r' ? "\\r" : "\\t");
+      ++i;
+    } else if (const size_t n = c >= 0x80 ? Utf8Length(s, i) : 0; n == 0) {
+      absl::StrAppendFormat(&out, "\\x%02x", c);  // C0, DEL, or not UTF-8
+      ++i;
+    } else if (IsC1(s, i)) {
+      absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(s[i + 1]));
+      i += n;
+    } else {
+      out.append(s.data() + i, n);
+      i += n;
+    }
+  }
+  return out;
+}
 
 std::string HumanStatus(const v1::Status& s, absl::Time now) {
   const v1::ControlPlaneStatus& cp = s.control_plane();
@@ -176,9 +252,9 @@ std::string HumanStatus(const v1::Status& s, absl::Time now) {
   };
 
   std::string out;
-  absl::StrAppend(&out, "CONTROL PLANE\n", Table(cp_rows, "  "));
-  absl::StrAppend(&out, "CONFIG\n", Table(config_rows, "  "));
-  absl::StrAppend(&out, "NODE\n", Table(node_rows, "  "));
+  absl::StrAppend(&out, "CONTROL PLANE\n", Table(std::move(cp_rows), "  "));
+  absl::StrAppend(&out, "CONFIG\n", Table(std::move(config_rows), "  "));
+  absl::StrAppend(&out, "NODE\n", Table(std::move(node_rows), "  "));
   absl::StrAppend(&out, "SUBSCRIBERS (", s.subscribers_size(), ")\n");
   if (s.subscribers_size() > 0) {
     std::vector<std::vector<std::string>> rows = {
@@ -193,24 +269,25 @@ std::string HumanStatus(const v1::Status& s, absl::Time now) {
                           ? absl::StrCat(Age(now - ToTime(sub.connected_since())), " ago")
                           : "-"});
       if (!sub.nacked_hash().empty() || !sub.nack_error().empty()) {
-        nacks.push_back(absl::StrCat("  ", sub.client_id(), " nacked ", Short(sub.nacked_hash()),
-                                     ": ", sub.nack_error(), "\n"));
+        nacks.push_back(absl::StrCat("  ", Printable(sub.client_id()), " nacked ",
+                                     Printable(Short(sub.nacked_hash())), ": ",
+                                     Printable(sub.nack_error()), "\n"));
       }
     }
-    absl::StrAppend(&out, Table(rows, "  "), absl::StrJoin(nacks, ""));
+    absl::StrAppend(&out, Table(std::move(rows), "  "), absl::StrJoin(nacks, ""));
   }
   return out;
 }
 
 std::string HumanConfig(const client::Mirror& mirror) {
-  std::string out =
-      absl::StrFormat("config_hash  %s\nsource       %s\nentities     %zu\n\n", mirror.config_hash,
-                      v1::Source_Name(mirror.source), mirror.EntityCount());
+  std::string out = absl::StrFormat("config_hash  %s\nsource       %s\nentities     %zu\n\n",
+                                    Printable(mirror.config_hash), v1::Source_Name(mirror.source),
+                                    mirror.EntityCount());
   std::vector<std::vector<std::string>> rows = {{"TYPE", "ID", "NAME"}};
   for (const auto& [type, entities] : mirror.entities) {
     for (const auto& [id, json] : entities) rows.push_back({type, id, EntityLabel(json)});
   }
-  absl::StrAppend(&out, Table(rows, ""));
+  absl::StrAppend(&out, Table(std::move(rows), ""));
   return out;
 }
 
@@ -218,12 +295,12 @@ std::string UpdateLine(const client::Mirror& mirror, const client::UpdateInfo& i
                        absl::Time now) {
   std::vector<std::string> counts;
   for (const auto& [type, rows] : mirror.entities) {
-    counts.push_back(absl::StrCat(type, "=", rows.size()));
+    counts.push_back(absl::StrCat(Printable(type), "=", rows.size()));
   }
   return absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone()), " ", mirror.config_hash,
-      " ", info.full ? "full " : "delta", " +", info.upserts, " -", info.removals,
-      info.full ? "" : absl::StrCat(" base=", Short(info.base_hash)),
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone()), " ",
+      Printable(mirror.config_hash), " ", info.full ? "full " : "delta", " +", info.upserts, " -",
+      info.removals, info.full ? "" : absl::StrCat(" base=", Printable(Short(info.base_hash))),
       " entities=", mirror.EntityCount(), counts.empty() ? "" : " ", absl::StrJoin(counts, " "));
 }
 
@@ -239,7 +316,7 @@ absl::StatusOr<std::string> ProtoJson(const google::protobuf::Message& message, 
     return absl::InternalError(absl::StrCat("cannot print JSON: ", status.ToString()));
   }
   if (!pretty) out.push_back('\n');
-  return out;
+  return EscapeDelAndC1(out);
 }
 
 // Entities are raw JSON bytes in the API, which protobuf's JSON printer would show as base64; so
@@ -279,7 +356,7 @@ absl::StatusOr<std::string> ConfigJson(const client::Mirror& mirror) {
   rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
   writer.SetIndent(' ', 2);
   doc.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
+  return EscapeDelAndC1(absl::string_view(buffer.GetString(), buffer.GetSize()));
 }
 
 }  // namespace tether::ctl

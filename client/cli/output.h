@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "client/lib/config_watcher.h"
 #include "client/lib/mirror.h"
@@ -14,6 +15,13 @@
 #include "tether/v1/status.pb.h"
 
 namespace tether::ctl {
+
+// `s` made safe for a terminal: every control character escaped, so that a name, client_id or
+// error from tether cannot move the cursor, recolour or retitle the terminal, or forge lines:
+// C0 and DEL as \n, \r, \t or \xNN, C1 (U+0080..U+009F) as \uNNNN, bytes that are not UTF-8
+// as \xNN, and the backslash itself as \\ so that an escape cannot be forged either. Valid
+// UTF-8 text is kept. The human output below applies it to everything that comes from tether.
+std::string Printable(absl::string_view s);
 
 // The status as sections (CONTROL PLANE, CONFIG, NODE, SUBSCRIBERS) of aligned rows.
 std::string HumanStatus(const tether::v1::Status& s, absl::Time now);
@@ -27,7 +35,8 @@ std::string UpdateLine(const client::Mirror& mirror, const client::UpdateInfo& i
                        absl::Time now);
 
 // `message` in protobuf's JSON mapping with the .proto field names; one line (newline-terminated)
-// unless `pretty`.
+// unless `pretty`. Like ConfigJson, it holds no raw control character: JSON escapes C0, and DEL
+// and C1 are escaped too (\u007f, \u0080..\u009f).
 absl::StatusOr<std::string> ProtoJson(const google::protobuf::Message& message, bool pretty);
 
 // The config as a JSON document: config_hash, source, hashes, and `config` in Kong's flat

@@ -40,15 +40,16 @@ constexpr int kExitUsage = 2;
 // pod whose sidecar cannot get one fails visibly.
 constexpr absl::Duration kDefaultWaitTimeout = absl::Seconds(60);
 
-// Prints why a call failed and returns the exit code for it.
+// Prints why a call failed and returns the exit code for it. The message may come from tether,
+// so it is escaped like the rest of the human output.
 int Fail(const Args& args, const absl::Status& status) {
   if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) {
     std::fprintf(stderr, "tetherctl: cannot reach tether at %s: %s\n", args.addr.c_str(),
-                 std::string(status.message()).c_str());
+                 Printable(status.message()).c_str());
   } else {
     std::fprintf(stderr, "tetherctl: tether at %s: %s: %s\n", args.addr.c_str(),
                  absl::StatusCodeToString(status.code()).c_str(),
-                 std::string(status.message()).c_str());
+                 Printable(status.message()).c_str());
   }
   return kExitError;
 }
@@ -159,7 +160,7 @@ int RunWatch(const Args& args) {
       end->Finish(error);
       return;
     }
-    std::fprintf(stderr, "tetherctl: %s (retrying in %s)\n", std::string(error.message()).c_str(),
+    std::fprintf(stderr, "tetherctl: %s (retrying in %s)\n", Printable(error.message()).c_str(),
                  absl::FormatDuration(retry_in).c_str());
   };
   absl::StatusOr<std::unique_ptr<client::ConfigWatcher>> watcher =
@@ -202,7 +203,7 @@ int RunWait(const Args& args, const client::Client& tether) {
       return kExitOk;
     }
     last = health.ok() ? std::string(client::HealthStatusName(*health))
-                       : std::string(health.status().message());
+                       : Printable(health.status().message());
     absl::SleepFor(std::min(kRetryInterval, deadline - absl::Now()));
   }
   std::fprintf(stderr, "tetherctl: tether at %s not ready after %s (last: %s)\n", args.addr.c_str(),

@@ -11,8 +11,9 @@
 //    schema does not know: the schemas allow unknown fields, and the API server would drop a
 //    misspelt readOnlyRootFilesystem without a word.
 // 3. Checks what the schemas cannot: tether's sidecar wiring (probes, ops port, socket, data
-//    dir, certificate, drain time) and the pod's hardening. With --known-env, every TETHER_*
-//    and KONG_* variable must be one that tether or tetherctl knows (from their --help).
+//    dir, certificate, drain time), the pod's hardening, and a NetworkPolicy that admits only
+//    chosen peers to the ops port. With --known-env, every TETHER_* and KONG_* variable must be
+//    one that tether or tetherctl knows (from their --help).
 
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
@@ -491,6 +492,69 @@ function checkPod(pod, where, secretNames, knownEnv) {
   checkTether(t, isInit, pod, where, secretNames);
 }
 
+// The ops port is open to the pod network (kubelet probes the pod IP), so a NetworkPolicy must
+// select the pod and admit to that port only chosen peers (Prometheus); kubelet's probes come
+// from the node, which NetworkPolicy always admits.
+function podLabelsOf(obj) {
+  return obj.kind === "Pod" ? obj.metadata?.labels ?? {} : obj.spec?.template?.metadata?.labels ?? {};
+}
+
+function selects(selector, labels) {
+  if ((selector?.matchExpressions ?? []).length > 0) return null;  // not evaluated here
+  return Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+}
+
+// Whether a NetworkPolicy port entry covers TCP `port` (or the container port named `name`).
+function portCovers(p, port, name) {
+  if ((p.protocol ?? "TCP") !== "TCP") return false;
+  if (p.port === undefined) return true;
+  if (typeof p.port === "string") return p.port === name;
+  return p.endPort === undefined ? p.port === port : p.port <= port && port <= p.endPort;
+}
+
+// A peer that stands for everyone: all pods of all namespaces, or all addresses.
+function peerIsEveryone(peer) {
+  const empty = (sel) => sel !== undefined && Object.keys(sel).length === 0;
+  if (peer.ipBlock) {
+    return ["0.0.0.0/0", "::/0"].includes(peer.ipBlock.cidr) && !(peer.ipBlock.except ?? []).length;
+  }
+  return empty(peer.namespaceSelector) && (peer.podSelector === undefined || empty(peer.podSelector));
+}
+
+function checkOpsPolicy(obj, pod, objects, where) {
+  const t = [...(pod.initContainers ?? []), ...(pod.containers ?? [])].find((c) => c.name === "tether");
+  const port = Number(/:([0-9]+)$/.exec(envOf(t ?? {}).TETHER_OPS_LISTEN ?? "")?.[1]);
+  if (!t || !port) return;  // checkTether reports these
+  const name = (t.ports ?? []).find((p) => p.containerPort === port)?.name;
+  const labels = podLabelsOf(obj);
+  const policies = objects.filter((o) => o.kind === "NetworkPolicy" &&
+    (o.spec?.policyTypes ?? ["Ingress"]).includes("Ingress"));
+  let selected = false;
+  let admitted = false;
+  for (const np of policies) {
+    const npWhere = `${where}: NetworkPolicy/${np.metadata?.name}`;
+    const match = selects(np.spec?.podSelector, labels);
+    if (match === null) report(npWhere, "podSelector uses matchExpressions, which the checker does not evaluate");
+    if (!match) continue;
+    selected = true;
+    for (const [i, rule] of (np.spec?.ingress ?? []).entries()) {
+      const ports = rule.ports ?? [];
+      if (ports.length > 0 && !ports.some((p) => portCovers(p, port, name))) continue;
+      const from = rule.from ?? [];
+      if (from.length === 0 || from.some(peerIsEveryone)) {
+        report(npWhere, `ingress[${i}] admits everyone to tether's ops port ${port}`);
+      } else {
+        admitted = true;
+      }
+    }
+  }
+  if (!selected) {
+    report(where, `no NetworkPolicy selects the pod, so tether's ops port ${port} is open to every pod`);
+  } else if (!admitted) {
+    report(where, `no NetworkPolicy rule admits Prometheus (or anyone) to tether's ops port ${port}`);
+  }
+}
+
 function checkSecret(obj, where) {
   if (obj.type === "kubernetes.io/tls") {
     const keys = new Set([...Object.keys(obj.data ?? {}), ...Object.keys(obj.stringData ?? {})]);
@@ -575,6 +639,7 @@ async function main() {
       const pod = podSpecOf(o);
       if (pod) {
         checkPod(pod, where, secretNames, knownEnv);
+        checkOpsPolicy(o, pod, b.objects, where);
         ++pods;
       }
     }

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <list>
 #include <optional>
 #include <set>
 #include <thread>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "sidecar/common/asio.h"
@@ -27,6 +29,8 @@ constexpr absl::string_view kLog = "ops";
 // Probes and scrapes send a request line and a few headers; POST /shutdown has no body.
 constexpr uint32_t kMaxHeaderBytes = 8 * 1024;
 constexpr uint64_t kMaxBodyBytes = 4 * 1024;
+// POST /shutdown must carry it with the value 1 (see Shutdown).
+constexpr char kShutdownHeader[] = "X-Tether-Shutdown";
 constexpr std::string_view kTextType = "text/plain; charset=utf-8";
 // Pause after a failed accept (out of file descriptors), so the loop cannot spin.
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
@@ -35,12 +39,15 @@ std::string FormatEndpoint(const tcp::endpoint& e) {
   return JoinHostPort(e.address().to_string(), e.port());
 }
 
-// 127.0.0.0/8 and ::1, also as an IPv4-mapped IPv6 peer of a dual-stack listener.
-bool IsLoopback(const net::ip::address& a) {
-  if (a.is_v4()) return a.to_v4().is_loopback();
+// Exactly 127.0.0.1 or ::1 (also as an IPv4-mapped peer of a dual-stack listener), not all of
+// 127.0.0.0/8: service meshes forward inbound pod traffic from 127.0.0.6 and the like, so such a
+// peer may well be anyone who can reach the pod.
+bool IsLocalHost(const net::ip::address& a) {
+  const net::ip::address_v4 localhost_v4 = net::ip::address_v4::loopback();
+  if (a.is_v4()) return a.to_v4() == localhost_v4;
   const net::ip::address_v6 v6 = a.to_v6();
   return v6.is_loopback() ||
-         (v6.is_v4_mapped() && net::ip::make_address_v4(net::ip::v4_mapped, v6).is_loopback());
+         (v6.is_v4_mapped() && net::ip::make_address_v4(net::ip::v4_mapped, v6) == localhost_v4);
 }
 
 Response Text(const Request& request, http::status status, std::string body) {
@@ -201,36 +208,58 @@ class Server::Impl {
         continue;
       }
       failing = false;
-      if (connections_ >= options_.max_connections) {
-        log::Debug(kLog, "too many connections, closing a new one",
+      if (connections_.size() >= options_.max_connections && !EvictOldestIdle()) {
+        log::Debug(kLog, "every connection is busy with a request, closing a new one",
                    {{"limit", options_.max_connections}});
         socket.close(ec);
         continue;
       }
-      ++connections_;
-      net::co_spawn(io_, Serve(std::move(socket)), [this](std::exception_ptr e) {
-        --connections_;
-        LogFailure("connection", e);
-      });
+      net::co_spawn(io_, Serve(std::move(socket)),
+                    [](std::exception_ptr e) { LogFailure("connection", e); });
     }
+  }
+
+  // Closes the oldest connection still waiting for (the rest of) a request, to make room for a
+  // new one: idle connections must not lock probes out, and a prober that sent its request is
+  // never the one closed. False when every connection is busy answering.
+  bool EvictOldestIdle() {
+    auto idle = std::find_if(connections_.begin(), connections_.end(),
+                             [](const Connection& c) { return c.awaiting_request; });
+    if (idle == connections_.end()) return false;
+    log::Debug(kLog, "connections at the limit, closing the oldest idle one",
+               {{"limit", options_.max_connections}});
+    idle->evicted = true;
+    idle->stream.close();
+    evicted_.splice(evicted_.end(), connections_, idle);
+    return true;
   }
 
   // One connection: requests in turn (keep-alive), each read bounded by read_timeout.
   net::awaitable<void> Serve(tcp::socket socket) {
     beast::error_code ec;
     const tcp::endpoint peer = socket.remote_endpoint(ec);
-    const bool loopback_peer = !ec && IsLoopback(peer.address());
+    const bool localhost_peer = !ec && IsLocalHost(peer.address());
     const std::string peer_name = ec ? "unknown" : FormatEndpoint(peer);
     beast::tcp_stream stream(std::move(socket));
+    // Listed until this coroutine ends, also when Stop abandons it.
+    connections_.push_back({stream});
+    const auto self = std::prev(connections_.end());
+    const absl::Cleanup unlist = [this, self] {
+      (self->evicted ? evicted_ : connections_).erase(self);
+    };
     // Bounded too, so that pipelined requests cannot grow it past one request's limits.
     beast::flat_buffer buffer(kMaxHeaderBytes + kMaxBodyBytes);
     while (true) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(kMaxHeaderBytes);
       parser.body_limit(kMaxBodyBytes);
+      // One deadline for the whole request, so that trickled bytes cannot stretch it.
       stream.expires_after(ToChrono(options_.read_timeout));
+      self->awaiting_request = true;
       co_await http::async_read(stream, buffer, parser,
                                 net::redirect_error(net::use_awaitable, ec));
+      self->awaiting_request = false;
+      if (self->evicted) break;
       if (ec) {
         if (std::optional<http::status> refusal = RefusalFor(ec)) {
           Response response = Text(Request(), *refusal, absl::StrCat(ec.message(), "\n"));
@@ -241,17 +270,17 @@ class Server::Impl {
         break;
       }
       const Request request = parser.release();
-      Response response = co_await Handle(request, loopback_peer, peer_name);
+      Response response = co_await Handle(request, localhost_peer, peer_name);
       response.keep_alive(request.keep_alive());
       response.prepare_payload();
       stream.expires_after(ToChrono(options_.read_timeout));
       co_await http::async_write(stream, response, net::redirect_error(net::use_awaitable, ec));
       if (ec || !response.keep_alive()) break;
     }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (!self->evicted) stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
-  net::awaitable<Response> Handle(const Request& request, bool loopback_peer,
+  net::awaitable<Response> Handle(const Request& request, bool localhost_peer,
                                   const std::string& peer) {
     const std::string_view target = request.target();
     const std::string_view path = target.substr(0, target.find('?'));
@@ -268,7 +297,7 @@ class Server::Impl {
     if (path == "/livez") co_return co_await Livez(request);
     if (path == "/readyz") co_return Readyz(request);
     if (path == "/metrics") co_return Metrics(request);
-    co_return Shutdown(request, loopback_peer, peer);
+    co_return Shutdown(request, localhost_peer, peer);
   }
 
   net::awaitable<Response> Livez(const Request& request) {
@@ -352,10 +381,22 @@ class Server::Impl {
     return response;
   }
 
-  Response Shutdown(const Request& request, bool loopback_peer, const std::string& peer) {
-    if (!loopback_peer) {
-      log::Warn(kLog, "shutdown refused: not a loopback peer", {{"peer", peer}});
-      return Text(request, http::status::forbidden, "shutdown is accepted from loopback only\n");
+  // A stop request must come from a process in the pod, on purpose: from 127.0.0.1 or ::1, not
+  // from a browser (a page can POST here cross-site without a preflight, but it cannot add a
+  // custom header without one, which nothing here answers; and browsers send Origin or
+  // Sec-Fetch-Site), and with the header that curl users add by hand.
+  Response Shutdown(const Request& request, bool localhost_peer, const std::string& peer) {
+    absl::string_view refusal;
+    if (!localhost_peer) {
+      refusal = "shutdown is accepted from 127.0.0.1 or ::1 only";
+    } else if (request.count(http::field::origin) > 0 || request.count("Sec-Fetch-Site") > 0) {
+      refusal = "shutdown is not accepted from a browser (Origin or Sec-Fetch-Site)";
+    } else if (request[kShutdownHeader] != "1") {
+      refusal = "shutdown needs the header X-Tether-Shutdown: 1";
+    }
+    if (!refusal.empty()) {
+      log::Warn(kLog, "shutdown refused", {{"peer", peer}, {"reason", refusal}});
+      return Text(request, http::status::forbidden, absl::StrCat(refusal, "\n"));
     }
     if (!options_.on_shutdown) {
       return Text(request, http::status::service_unavailable, "shutdown is not wired\n");
@@ -374,7 +415,15 @@ class Server::Impl {
   // Ops-thread state. Declared before io_, so that the coroutines destroyed with the io_context
   // (Stop abandons them) can still find it.
   std::set<net::steady_timer*> waiters_;  // livez requests awaiting beats
-  size_t connections_ = 0;
+  // A connection's place in the max_connections budget, owned by its Serve coroutine.
+  struct Connection {
+    beast::tcp_stream& stream;
+    // No complete request read since accept or the last answer: a candidate for eviction.
+    bool awaiting_request = true;
+    bool evicted = false;  // closed by EvictOldestIdle, its coroutine not yet ended
+  };
+  std::list<Connection> connections_;  // holding a slot, oldest first
+  std::list<Connection> evicted_;      // spliced here by EvictOldestIdle: no longer counted
   bool shutdown_requested_ = false;
   std::string last_stuck_;
 

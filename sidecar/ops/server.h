@@ -5,8 +5,10 @@
 //   GET  /readyz    200 while status::ReadinessOf says ready, 503 otherwise; the body is its
 //                   one-line reason ("draining: ...", "no config yet: connecting ...").
 //   GET  /metrics   Prometheus text format (metrics.h).
-//   POST /shutdown  loopback peers only (403 otherwise): calls on_shutdown, which main turns into
-//                   the same graceful stop as SIGTERM, so a Job can end its sidecar. 202.
+//   POST /shutdown  calls on_shutdown, which main turns into the same graceful stop as SIGTERM,
+//                   so a Job can end its sidecar. 202. Only with the header "X-Tether-Shutdown: 1",
+//                   from peer 127.0.0.1 or ::1, and without Origin or Sec-Fetch-Site (browsers
+//                   send those); 403 otherwise.
 // Anything else is 404, or 405 for a known path with another method. It may listen on a
 // non-loopback address, because kubelet probes arrive on the pod IP; it serves no config.
 //
@@ -17,8 +19,10 @@
 // one translation unit.
 //
 // Limits, because the port may be reachable from the pod network: 8 KiB of headers, 4 KiB of
-// body, a read timeout per request (idle keep-alive connections are closed after it) and at most
-// max_connections at once (more are closed on accept).
+// body, read_timeout for a whole request (from accept or the last answer: a silent or trickling
+// client is closed after it) and at most max_connections at once. A connection past the limit
+// closes the oldest one still waiting for its request, so idle connections cannot lock the
+// kubelet out; only when every connection is busy answering is the new one closed on accept.
 //
 // Lifecycle: Create binds (Unavailable when it cannot) and starts serving; Stop (idempotent, also
 // run by the destructor) closes the listener and abandons the connections in flight.
@@ -57,10 +61,11 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   std::vector<WatchedLoop> loops;
-  // POST /shutdown from a loopback peer; called once. Null: /shutdown answers 503.
+  // POST /shutdown as above; called once. Null: /shutdown answers 503.
   std::function<void()> on_shutdown;
   size_t max_connections = 32;
-  absl::Duration read_timeout = absl::Seconds(10);
+  // Probes and scrapes send their request at once; see Limits above.
+  absl::Duration read_timeout = absl::Seconds(2);
 };
 
 class Server {

@@ -27,11 +27,13 @@ std::string TetherctlBinary() { return absl::StrCat(TETHER_BINARY_DIR, "/client/
 // Asks `path` until it answers `status` (a refused connection is another try); fails the test
 // after kWait.
 testing::HttpResponse AwaitAnswer(const std::string& address, absl::string_view method,
-                                  absl::string_view path, int status) {
+                                  absl::string_view path, int status,
+                                  const testing::HttpOptions& options = {}) {
   testing::HttpResponse last;
   const bool answered = testing::AwaitUntil(
       [&] {
-        absl::StatusOr<testing::HttpResponse> r = testing::HttpRequest(address, method, path);
+        absl::StatusOr<testing::HttpResponse> r =
+            testing::HttpRequest(address, method, path, options);
         if (!r.ok()) return false;
         last = *std::move(r);
         return last.status == status;
@@ -132,7 +134,9 @@ TEST_F(LifecycleTest, ShutdownEndpointStopsTheProcess) {
   std::unique_ptr<testing::ChildProcess> tether = StartTether({"--drain-time=0s"});
   ASSERT_TRUE(tether);
   const std::string ops = OpsAddress(*tether);
-  AwaitAnswer(ops, "POST", "/shutdown", 202);
+  testing::HttpOptions deliberate;
+  deliberate.headers = {"X-Tether-Shutdown: 1"};
+  AwaitAnswer(ops, "POST", "/shutdown", 202, deliberate);
   EXPECT_EQ(tether->AwaitExit(kWait), 0) << tether->Output();
   EXPECT_THAT(tether->Output(), HasSubstr("shutdown requested"));
 }

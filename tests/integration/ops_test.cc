@@ -144,7 +144,12 @@ TEST_F(OpsTest, ShutdownFromLoopbackReachesTheAppCallback) {
   ASSERT_TRUE(app.ok()) << app.status();
   app_ = *std::move(app);
   app_->Start();
-  EXPECT_EQ(Send("POST", "/shutdown").status, 202);
+  testing::HttpOptions deliberate;
+  deliberate.headers = {"X-Tether-Shutdown: 1"};
+  absl::StatusOr<testing::HttpResponse> r =
+      testing::HttpRequest(Ops(), "POST", "/shutdown", deliberate);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 202);
   EXPECT_TRUE(requested.WaitForNotificationWithTimeout(kWait));
 }
 

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -65,27 +66,28 @@ absl::Status Await(int fd, short events, absl::Time deadline) {
   }
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 }  // namespace
 
-absl::StatusOr<std::string> HttpExchange(const std::string& address, absl::string_view raw,
-                                         const HttpOptions& options) {
+Socket::Socket(Socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+
+Socket& Socket::operator=(Socket&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+Socket::~Socket() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+absl::StatusOr<Socket> Connect(const std::string& address, const HttpOptions& options) {
   const absl::Time deadline = absl::Now() + options.timeout;
   socklen_t len = 0;
   absl::StatusOr<sockaddr_storage> peer = ParseAddress(address, &len);
   if (!peer.ok()) return peer.status();
-  Fd fd(::socket(peer->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  Socket fd(::socket(peer->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (fd.get() < 0) return Errno("socket");
   if (!options.source_ip.empty()) {
     socklen_t source_len = 0;
@@ -107,15 +109,34 @@ absl::StatusOr<std::string> HttpExchange(const std::string& address, absl::strin
       return Errno("connect");
     }
   }
+  return fd;
+}
+
+bool AwaitClosed(const Socket& socket, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  char byte;
+  while (Await(socket.get(), POLLIN, deadline).ok()) {
+    const ssize_t n = ::recv(socket.get(), &byte, 1, 0);
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
+    if (n > 0) return false;
+  }
+  return false;
+}
+
+absl::StatusOr<std::string> HttpExchange(const std::string& address, absl::string_view raw,
+                                         const HttpOptions& options) {
+  const absl::Time deadline = absl::Now() + options.timeout;
+  absl::StatusOr<Socket> fd = Connect(address, options);
+  if (!fd.ok()) return fd.status();
   size_t written = 0;
   while (written < raw.size()) {
-    const ssize_t n = ::send(fd.get(), raw.data() + written, raw.size() - written, MSG_NOSIGNAL);
+    const ssize_t n = ::send(fd->get(), raw.data() + written, raw.size() - written, MSG_NOSIGNAL);
     if (n > 0) {
       written += static_cast<size_t>(n);
       continue;
     }
     if (errno == EAGAIN) {
-      if (absl::Status st = Await(fd.get(), POLLOUT, deadline); !st.ok()) return st;
+      if (absl::Status st = Await(fd->get(), POLLOUT, deadline); !st.ok()) return st;
       continue;
     }
     // The server may answer and close before reading everything (an oversized header).
@@ -125,8 +146,8 @@ absl::StatusOr<std::string> HttpExchange(const std::string& address, absl::strin
   std::string out;
   char buf[16384];
   while (true) {
-    if (absl::Status st = Await(fd.get(), POLLIN, deadline); !st.ok()) return st;
-    const ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
+    if (absl::Status st = Await(fd->get(), POLLIN, deadline); !st.ok()) return st;
+    const ssize_t n = ::recv(fd->get(), buf, sizeof(buf), 0);
     if (n > 0) {
       out.append(buf, static_cast<size_t>(n));
     } else if (n == 0 || errno == ECONNRESET) {
@@ -170,11 +191,11 @@ absl::StatusOr<std::vector<HttpResponse>> ParseHttpResponses(absl::string_view b
 
 absl::StatusOr<HttpResponse> HttpRequest(const std::string& address, absl::string_view method,
                                          absl::string_view path, const HttpOptions& options) {
-  absl::StatusOr<std::string> raw =
-      HttpExchange(address,
-                   absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: ", address,
-                                "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"),
-                   options);
+  std::string request = absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: ", address,
+                                     "\r\nConnection: close\r\nContent-Length: 0\r\n");
+  for (const std::string& header : options.headers) absl::StrAppend(&request, header, "\r\n");
+  request.append("\r\n");
+  absl::StatusOr<std::string> raw = HttpExchange(address, request, options);
   if (!raw.ok()) return raw.status();
   absl::StatusOr<std::vector<HttpResponse>> responses = ParseHttpResponses(*raw);
   if (!responses.ok()) return responses.status();

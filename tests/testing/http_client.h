@@ -1,5 +1,6 @@
 // A minimal blocking HTTP/1.1 client over a raw TCP socket, for tests of the ops listener: real
-// requests on loopback, and malformed or oversized ones that a proper client would refuse to send.
+// requests on loopback, malformed or oversized ones that a proper client would refuse to send, and
+// idle connections.
 //
 // Threading: thread-compatible (no shared state).
 #pragma once
@@ -25,7 +26,29 @@ struct HttpOptions {
   absl::Duration timeout = absl::Seconds(30);
   // Connect from this local IP address (e.g. a non-loopback one); empty: the kernel's choice.
   std::string source_ip;
+  // Added to HttpRequest's request, each a "Name: value" line without CRLF.
+  std::vector<std::string> headers;
 };
+
+// A TCP socket (non-blocking), closed on destruction.
+class Socket {
+ public:
+  explicit Socket(int fd) : fd_(fd) {}
+  Socket(Socket&& other) noexcept;
+  Socket& operator=(Socket&& other) noexcept;
+  ~Socket();
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Connects to `address` ("127.0.0.1:8100" or "[::1]:8100") and sends nothing: an idle client.
+absl::StatusOr<Socket> Connect(const std::string& address, const HttpOptions& options = {});
+
+// Whether the server closes `socket` (end of stream or reset) within `timeout`; false also when
+// it sends something instead.
+bool AwaitClosed(const Socket& socket, absl::Duration timeout);
 
 // Sends `raw` to `address` ("127.0.0.1:8100" or "[::1]:8100"), half-closes nothing, and reads
 // until the server closes the connection. Unavailable for connect or I/O failures, including a

@@ -1,5 +1,5 @@
 // ops::Server over real HTTP on loopback: routes and methods, readiness from a real StatusBoard,
-// /shutdown's loopback rule, request limits, keep-alive, and /livez against real loops blocked on
+// /shutdown's caller rules, request limits, keep-alive, and /livez against real loops blocked on
 // purpose. Every wait is for an answer or an event under a deadline.
 #include "sidecar/ops/server.h"
 
@@ -15,8 +15,10 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -34,6 +36,8 @@ using testing::HttpResponse;
 using ::testing::StartsWith;
 
 constexpr absl::Duration kWait = absl::Seconds(30);
+// What a deliberate caller of POST /shutdown adds (README).
+constexpr char kShutdownHeader[] = "X-Tether-Shutdown: 1";
 
 // An event loop on its own thread: runs posted tasks in order, like the App's CP io_context.
 class TaskLoop {
@@ -114,6 +118,17 @@ class OpsServerTest : public ::testing::Test {
     return response.ok() ? *std::move(response) : HttpResponse{};
   }
   HttpResponse Get(absl::string_view path) { return Send("GET", path); }
+
+  // POST /shutdown with these header lines, from `source_ip` (empty: the kernel's choice).
+  HttpResponse Shutdown(std::vector<std::string> headers, std::string source_ip = "") {
+    testing::HttpOptions options;
+    options.headers = std::move(headers);
+    options.source_ip = std::move(source_ip);
+    absl::StatusOr<HttpResponse> response =
+        HttpRequest(server_->address(), "POST", "/shutdown", options);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() ? *std::move(response) : HttpResponse{};
+  }
 
   // Asks `path` until it answers `status`, or fails the test after kWait. A connection closed
   // unanswered counts as another answer.
@@ -240,9 +255,9 @@ TEST_F(OpsServerTest, RefusesUnknownPathsAndWrongMethods) {
   EXPECT_EQ(Get("/readyz?verbose=1").status, 503);
 }
 
-// POST /shutdown from loopback answers 202 and calls the callback, once however often it is
-// asked.
-TEST_F(OpsServerTest, ShutdownFromLoopbackCallsTheCallbackOnce) {
+// POST /shutdown with its header from 127.0.0.1 answers 202 and calls the callback, once however
+// often it is asked.
+TEST_F(OpsServerTest, ShutdownFromLocalhostCallsTheCallbackOnce) {
   Mutex mu;
   int calls = 0;
   ServerOptions options;
@@ -251,10 +266,49 @@ TEST_F(OpsServerTest, ShutdownFromLoopbackCallsTheCallbackOnce) {
     ++calls;
   };
   Start(std::move(options));
-  EXPECT_EQ(Send("POST", "/shutdown").status, 202);
-  EXPECT_EQ(Send("POST", "/shutdown").status, 202);
+  EXPECT_EQ(Shutdown({kShutdownHeader}).status, 202);
+  EXPECT_EQ(Shutdown({kShutdownHeader}).status, 202);
   MutexLock lock(&mu);
   EXPECT_EQ(calls, 1);
+}
+
+// What a web page can send cross-site without a preflight (a text/plain POST, with the browser's
+// Origin and Sec-Fetch-Site), or with them alongside the header, and a request without the
+// header, are all 403 and call nothing.
+TEST_F(OpsServerTest, ShutdownRefusesBrowsersAndRequestsWithoutTheHeader) {
+  bool called = false;
+  ServerOptions options;
+  options.on_shutdown = [&] { called = true; };
+  Start(std::move(options));
+  const std::vector<std::string> refused[] = {
+      {"Origin: https://attacker.example", "Content-Type: text/plain"},
+      {"Origin: https://attacker.example", "Content-Type: text/plain", kShutdownHeader},
+      {"Sec-Fetch-Site: cross-site", kShutdownHeader},
+      {"Origin: null", kShutdownHeader},
+      {},
+      {"X-Tether-Shutdown: yes"},
+  };
+  for (const std::vector<std::string>& headers : refused) {
+    SCOPED_TRACE(absl::StrJoin(headers, ", "));
+    const HttpResponse r = Shutdown(headers);
+    EXPECT_EQ(r.status, 403);
+  }
+  server_->Stop();  // the callback runs on the ops thread; stopped, nothing can call it
+  EXPECT_FALSE(called);
+}
+
+// 127.0.0.6 is where a service mesh's sidecar forwards inbound pod traffic from: a peer in
+// 127.0.0.0/8 other than 127.0.0.1 is refused.
+TEST_F(OpsServerTest, ShutdownFromAnotherLoopbackAddressIsForbidden) {
+  bool called = false;
+  ServerOptions options;
+  options.on_shutdown = [&] { called = true; };
+  Start(std::move(options));
+  const HttpResponse r = Shutdown({kShutdownHeader}, "127.0.0.6");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_THAT(r.body, HasSubstr("127.0.0.1 or ::1 only"));
+  server_->Stop();
+  EXPECT_FALSE(called);
 }
 
 // Listening on every address (as in a pod), /shutdown from a non-loopback peer is 403 and calls
@@ -270,6 +324,7 @@ TEST_F(OpsServerTest, ShutdownFromANonLoopbackPeerIsForbidden) {
   const std::string address = absl::StrCat(*ip, ":", server_->port());
   testing::HttpOptions from_pod_network;
   from_pod_network.source_ip = *ip;
+  from_pod_network.headers = {kShutdownHeader};
   absl::StatusOr<HttpResponse> r = HttpRequest(address, "POST", "/shutdown", from_pod_network);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 403);
@@ -334,24 +389,58 @@ TEST_F(OpsServerTest, ClosesAnIdleConnectionAfterTheReadTimeout) {
   EXPECT_EQ(*raw, "");
 }
 
-// Beyond max_connections, a new connection is closed at once; when one ends, service resumes.
-TEST_F(OpsServerTest, ClosesConnectionsBeyondTheLimit) {
+// A connection that sends part of its headers and then stalls is closed after the read timeout
+// too: the timeout bounds the whole request, not each read.
+TEST_F(OpsServerTest, ClosesAStalledRequestAfterTheReadTimeout) {
+  ServerOptions options;
+  options.read_timeout = absl::Milliseconds(200);
+  Start(std::move(options));
+  absl::StatusOr<std::string> raw = HttpExchange(server_->address(), "GET /livez HTTP/1.1\r\n");
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  EXPECT_EQ(*raw, "");
+}
+
+// 100 connections that send nothing, opened before it, do not lock a probe out: each new
+// connection past the limit closes the oldest idle one. Connections are accepted in the order
+// they were made, so the probe's is accepted last.
+TEST_F(OpsServerTest, IdleConnectionsDoNotLockProbesOut) {
+  Start();
+  std::vector<testing::Socket> idle;
+  for (int i = 0; i < 100; ++i) {
+    absl::StatusOr<testing::Socket> s = testing::Connect(server_->address());
+    ASSERT_TRUE(s.ok()) << i << ": " << s.status();
+    idle.push_back(*std::move(s));
+  }
+  EXPECT_EQ(Get("/livez").status, 200);
+  // The oldest idle connection was closed to make room.
+  EXPECT_TRUE(testing::AwaitClosed(idle.front(), kWait));
+}
+
+// Only connections awaiting a request are evicted: with the one slot busy answering /livez (its
+// loop's beat held), a new connection is closed unanswered, and the busy one is answered.
+TEST_F(OpsServerTest, ClosesANewConnectionWhenEveryOneIsBusy) {
+  Notification posted;
+  std::function<void()> held_beat;
   ServerOptions options;
   options.max_connections = 1;
+  options.loops = {{"held",
+                    [&](std::function<void()> beat) {
+                      held_beat = std::move(beat);
+                      posted.Notify();
+                    },
+                    kWait}};
   Start(std::move(options));
-  const int idle = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(server_->port());
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(idle, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  // Accepted in order: the idle connection holds the only slot, so this one is closed unanswered.
+  std::optional<HttpResponse> busy;
+  std::thread prober([&] { busy = Get("/livez"); });
+  ASSERT_TRUE(posted.WaitForNotificationWithTimeout(kWait));
   absl::StatusOr<std::string> refused = HttpExchange(
       server_->address(), "GET /livez HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
   ASSERT_TRUE(refused.ok()) << refused.status();
   EXPECT_EQ(*refused, "");
-  ::close(idle);
-  AwaitStatus("/livez", 200);
+  held_beat();
+  prober.join();
+  ASSERT_TRUE(busy.has_value());
+  EXPECT_EQ(busy->status, 200);
 }
 
 // A port already taken is an Unavailable Create error naming the listener.
