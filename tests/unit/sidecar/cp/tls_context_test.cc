@@ -6,7 +6,9 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sys/stat.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -106,6 +108,22 @@ TEST(TlsContextTest, Tls13IsUnrestricted) {
   const Outcome out = Handshake("AES128-SHA", TLS1_3_VERSION);
   EXPECT_TRUE(out.ok);
   EXPECT_EQ(out.version, TLS1_3_VERSION);
+}
+
+// A key file its group or others can read is loaded, and flagged for the session to warn about.
+TEST(TlsContextTest, KeyReadableByOthersIsFlagged) {
+  testing::TempDir dir;
+  TlsOptions options;
+  options.cert_path = testing::Fixture("certs/kong_clustering.crt");
+  options.key_path = dir.path() + "/tls.key";
+  std::filesystem::copy_file(testing::Fixture("certs/kong_clustering.key"), options.key_path);
+  for (const auto& [mode, exposed] : std::vector<std::pair<mode_t, bool>>{
+           {0600, false}, {0400, false}, {0640, true}, {0604, true}, {0440, true}}) {
+    ASSERT_EQ(::chmod(options.key_path.c_str(), mode), 0);
+    absl::StatusOr<TlsCredentials> loaded = LoadTlsCredentials(options);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    EXPECT_EQ(loaded->key_readable_by_others, exposed) << std::oct << mode;
+  }
 }
 
 }  // namespace
