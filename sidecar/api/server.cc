@@ -2,6 +2,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
@@ -33,6 +34,24 @@ constexpr absl::string_view kLog = "api";
 constexpr mode_t kSocketMode = 0660;
 // Threads for synchronous handlers (server reflection), which a flood could otherwise multiply.
 constexpr int kMaxSyncThreads = 16;
+
+// Serves server reflection from one builder, or not. Linking grpc++_reflection registers its
+// plugin for every builder in the process (a static initializer), so the option takes it out
+// and adds it back only where it is wanted.
+class ReflectionOption : public grpc::ServerBuilderOption {
+ public:
+  explicit ReflectionOption(bool enabled) : enabled_(enabled) {}
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    const std::string name = grpc::reflection::ProtoServerReflectionPlugin().name();
+    std::erase_if(*plugins, [&](const auto& p) { return p->name() == name; });
+    if (enabled_)
+      plugins->push_back(std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+  }
+
+ private:
+  const bool enabled_;
+};
 
 std::string ListenUri(const ListenAddress& a) {
   return a.kind == ListenAddress::Kind::kUnix ? absl::StrCat("unix://", a.path)
@@ -157,10 +176,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options,
       status, std::move(context),
       [health = server->health_.get()](const status::Readiness& r) { health->Set(r.ready); });
 
-  // Both are process-wide switches that the builder reads.
+  // A process-wide switch that the builder reads.
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  builder.SetOption(std::make_unique<ReflectionOption>(options.reflection));
   std::vector<int> ports(options.listen.size(), 0);
   std::vector<std::string> uris;
   for (size_t i = 0; i < options.listen.size(); ++i) {

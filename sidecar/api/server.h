@@ -1,6 +1,6 @@
 // Server: tether's gRPC API for local proxies. It listens on unix sockets and loopback TCP and
 // serves tether.v1.ConfigService, tether.v1.StatusService, the standard grpc.health.v1.Health and
-// server reflection.
+// (unless turned off) server reflection.
 //
 // Why one class: the listeners, the services and the health status share one lifetime, and
 // shutdown must happen in one order (streams told first, then the transport closed, then the
@@ -65,6 +65,8 @@ struct ServerOptions {
   size_t max_subscribers = 4096;
   int max_streams_per_connection = 256;
   size_t memory_quota_bytes = 256 * 1024 * 1024;
+  // Serve grpc.reflection.v1alpha.ServerReflection, which grpcurl and buf rely on.
+  bool reflection = true;
   // The CP session's ping interval, which the status hints measure "for a while" against.
   absl::Duration ping_interval = absl::Seconds(30);
   // The URL the CP session dials, shown in status.

@@ -77,6 +77,7 @@ api::ServerOptions GrpcOptionsFrom(const settings::Settings& s, std::string cont
   o.max_subscribers = static_cast<size_t>(s.grpc_max_subscribers);
   o.max_streams_per_connection = static_cast<int>(s.grpc_max_streams_per_connection);
   o.memory_quota_bytes = static_cast<size_t>(s.grpc_memory_quota_bytes);
+  o.reflection = s.grpc_reflection;
   o.ping_interval = s.ping_interval;
   o.control_plane_url = std::move(control_plane_url);
   return o;

@@ -1,4 +1,5 @@
-// Small POSIX file helpers: reading a bounded file and replacing one atomically.
+// Small POSIX file helpers: reading a bounded file and replacing one
+// atomically.
 //
 // Threading: thread-safe (no shared state).
 #pragma once
@@ -14,12 +15,16 @@
 
 namespace tether {
 
-// Reads the whole file, refusing one larger than max_bytes (ResourceExhausted). Errors come from
-// errno (NotFound for a missing file) and read "cannot read <path>: <reason>".
-absl::StatusOr<std::string> ReadFileCapped(const std::string& path, size_t max_bytes);
+// Reads the whole file, refusing one larger than max_bytes (ResourceExhausted).
+// Errors come from errno (NotFound for a missing file) and read "cannot read
+// <path>: <reason>".
+absl::StatusOr<std::string> ReadFileCapped(const std::string &path,
+                                           size_t max_bytes);
 
-// Replaces path with contents, mode `mode`, through <path>.tmp.<pid>, fsync and rename, so a
-// reader sees the old file or the whole new one, never a part.
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents, mode_t mode);
+// Replaces path with contents, mode `mode`, through a new <path>.tmp.<random>,
+// fsync and rename, so a reader sees the old file or the whole new one, never a
+// part.
+absl::Status WriteFileAtomically(const std::string &path,
+                                 absl::string_view contents, mode_t mode);
 
-}  // namespace tether
+} // namespace tether

@@ -57,6 +57,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
     info_.cert_not_after = credentials_.current().not_after;
     info_.cert_subject = credentials_.current().subject;
     WarnIfExpiring();
+    NoteKeyMode();
   }
 
   void Start() {
@@ -423,6 +424,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
     log::Info(kLog, "cluster certificate rotated, reconnecting to present it",
               {{"subject", fresh.subject}, {"not_after", absl::FormatTime(fresh.not_after)}});
     WarnIfExpiring();
+    NoteKeyMode();
     Publish();
     Reconnect({FailureCause::kRotation,
                absl::UnavailableError("reconnecting to present the rotated cluster certificate")});
@@ -454,6 +456,19 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
               left <= absl::ZeroDuration() ? "cluster certificate has expired"
                                            : "cluster certificate expires in under 30 days",
               {{"subject", current.subject}, {"not_after", absl::FormatTime(current.not_after)}});
+  }
+
+  // Warns when the key in use becomes readable by others: once at start, and again only after a
+  // rotation brought a key with a private mode in between (the files are read every interval).
+  void NoteKeyMode() {
+    const bool exposed = credentials_.current().key_readable_by_others;
+    if (exposed && !info_.cert_key_readable_by_others) {
+      log::Warn(kLog,
+                "cluster certificate key is readable by its group or others; make it 0600 "
+                "(0440 only where the group is tether's alone)",
+                {{"path", options_.tls.key_path}});
+    }
+    info_.cert_key_readable_by_others = exposed;
   }
 
   void Spawn(const std::shared_ptr<Connection>& c, net::awaitable<void> task) {

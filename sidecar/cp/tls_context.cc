@@ -4,6 +4,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <sys/stat.h>
 
 #include <ctime>
 #include <memory>
@@ -14,6 +15,12 @@
 
 namespace tether::cp {
 namespace {
+
+// TLS 1.2 suites: ECDHE key exchange only, so a key leaked later cannot decrypt a recorded
+// session, and AEAD ciphers only (no CBC). TLS 1.3's suites, set apart by OpenSSL, all are both.
+constexpr char kTls12Ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 bool IsIpLiteral(const std::string& name) {
   boost::system::error_code ec;
@@ -28,6 +35,10 @@ absl::StatusOr<ssl::context> MakeTlsContext(const TlsCredentials& credentials) {
   // §1.2: lua_ssl_protocols = TLSv1.2 TLSv1.3.
   if (SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION) != 1) {
     return absl::InternalError("cannot require tls 1.2");
+  }
+  if (SSL_CTX_set_cipher_list(ctx.native_handle(), kTls12Ciphers) != 1) {
+    ERR_clear_error();
+    return absl::InternalError("cannot restrict the tls 1.2 ciphers");
   }
   boost::system::error_code ec;
   if (ctx.use_certificate_chain(net::buffer(credentials.cert_pem), ec); ec) {
@@ -86,6 +97,9 @@ absl::StatusOr<TlsCredentials> LoadTlsCredentials(const TlsOptions& options) {
         absl::StrCat("cluster certificate ", options.cert_path, ": no readable notAfter"));
   }
   c.not_after = absl::FromTimeT(timegm(&not_after));
+  struct stat key_stat {};
+  c.key_readable_by_others = ::stat(options.key_path.c_str(), &key_stat) == 0 &&
+                             (key_stat.st_mode & (S_IRGRP | S_IROTH)) != 0;
   char subject[256];
   X509_NAME_oneline(X509_get_subject_name(leaf.get()), subject, sizeof(subject));
   c.subject = subject;

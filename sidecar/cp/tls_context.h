@@ -25,6 +25,8 @@ struct TlsCredentials {
   // From the leaf certificate, for status, metrics and expiry warnings.
   absl::Time not_after = absl::InfinitePast();
   std::string subject;
+  // The key file's mode lets its group or others read it (the session warns).
+  bool key_readable_by_others = false;
 
   bool SameFiles(const TlsCredentials& other) const {
     return cert_pem == other.cert_pem && key_pem == other.key_pem && trust_pem == other.trust_pem;

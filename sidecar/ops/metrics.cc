@@ -158,6 +158,12 @@ void Render(const status::StatusView& view, absl::Time now, prometheus::Registry
           "Changed cluster certificate files refused (unusable or expired); the previous "
           "certificate stays in use",
           connection.cert_rotations_refused);
+  BuildGauge()
+      .Name("tether_cluster_cert_key_readable_by_others")
+      .Help("1 while the cluster certificate key file in use is readable by its group or others")
+      .Register(registry)
+      .Add({})
+      .Set(connection.cert_key_readable_by_others ? 1 : 0);
 
   // Left out until the certificate is read: 0 would read as long expired.
   if (connection.cert_not_after != absl::InfinitePast()) {

@@ -164,6 +164,11 @@ constexpr FlagDef kFlags[] = {
      [](absl::string_view v, Settings& s) {
        return ParseCountTo(v, s.grpc_max_streams_per_connection);
      }},
+    {"grpc-reflection", "", "true",
+     "Serve gRPC server reflection, which lets grpcurl and buf call the API without its .proto\n"
+     "files. It describes only the API, never config; false leaves it out.",
+     [](absl::string_view v, Settings& s) { return ParseBoolTo(v, s.grpc_reflection); },
+     ValueDisplay::kShow, FlagKind::kSwitch},
     {"grpc-memory-quota", "bytes", "256MiB",
      "Memory the gRPC API's transport may use for every connection's buffers together; under\n"
      "pressure it shrinks flow-control windows and refuses new allocations.",

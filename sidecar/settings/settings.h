@@ -172,6 +172,8 @@ struct Settings {
   int64_t grpc_max_subscribers{};
   int64_t grpc_max_streams_per_connection{};
   int64_t grpc_memory_quota_bytes{};
+  // Whether the gRPC API serves grpc.reflection (api::ServerOptions::reflection).
+  bool grpc_reflection = true;
   log::Level log_level{};
   log::Format log_format{};
 

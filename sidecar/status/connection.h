@@ -90,6 +90,8 @@ struct ConnectionInfo {
   std::string cert_subject;
   uint64_t cert_rotations = 0;
   uint64_t cert_rotations_refused = 0;
+  // The key file in use can be read by its group or others (a warning, not an error).
+  bool cert_key_readable_by_others = false;
   // Why the files on disk were refused as a rotation (the previous pair stays in use); ok when
   // the files on disk are the ones in use.
   absl::Status cert_error;

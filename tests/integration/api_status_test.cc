@@ -14,7 +14,9 @@
 namespace tether::api_test {
 namespace {
 
+using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::IsSupersetOf;
 
 grpc::ByteBuffer ToBuffer(const std::string& bytes) {
@@ -66,8 +68,11 @@ constexpr int kNotServing = 2;
 
 // The service names the reflection service lists: one ServerReflectionInfo exchange with
 // list_services (field 7), answered by list_services_response (field 6) of ServiceResponse
-// {name = 1} entries.
-std::set<std::string> ReflectedServices(const std::shared_ptr<grpc::Channel>& channel) {
+// {name = 1} entries. With `status_out` the call may fail (its status is stored there), else it
+// must succeed.
+std::set<std::string> ReflectedServices(const std::shared_ptr<grpc::Channel>& channel,
+                                        grpc::Status* status_out = nullptr) {
+  const bool must_succeed = status_out == nullptr;
   grpc::GenericStub stub(channel);
   grpc::ClientContext context;
   context.set_deadline(Deadline());
@@ -85,9 +90,9 @@ std::set<std::string> ReflectedServices(const std::shared_ptr<grpc::Channel>& ch
   EXPECT_TRUE(step(1));
   const grpc::ByteBuffer request = ToBuffer(Field(7, "*"));
   call->Write(request, reinterpret_cast<void*>(2));
-  EXPECT_TRUE(step(2));
+  EXPECT_TRUE(step(2) || !must_succeed);
   call->WritesDone(reinterpret_cast<void*>(3));
-  EXPECT_TRUE(step(3));
+  EXPECT_TRUE(step(3) || !must_succeed);
   grpc::ByteBuffer response;
   call->Read(&response, reinterpret_cast<void*>(4));
   const bool read = step(4);
@@ -100,7 +105,8 @@ std::set<std::string> ReflectedServices(const std::shared_ptr<grpc::Channel>& ch
   }
   call->Finish(&status, reinterpret_cast<void*>(6));
   EXPECT_TRUE(step(6));
-  EXPECT_TRUE(status.ok()) << status.error_message();
+  if (must_succeed) EXPECT_TRUE(status.ok()) << status.error_message();
+  if (status_out != nullptr) *status_out = status;
   cq.Shutdown();
   while (cq.Next(&tag, &ok)) {
   }
@@ -164,6 +170,19 @@ TEST_F(ApiStatusTest, ReflectionListsServices) {
   EXPECT_THAT(ReflectedServices(Unix()),
               IsSupersetOf(
                   {"tether.v1.ConfigService", "tether.v1.StatusService", "grpc.health.v1.Health"}));
+}
+
+// --grpc-reflection=false: the reflection service is not there at all.
+TEST_F(ApiStatusTest, ReflectionOffIsNotServed) {
+  StartApp({"--grpc-reflection=false"});
+  grpc::Status status;
+  EXPECT_THAT(ReflectedServices(Unix(), &status), IsEmpty());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << status.error_message();
+  // Reflection is per server: a later one in the same process with the default still has it.
+  ASSERT_TRUE(app_->Stop(kWait));
+  app_.reset();
+  StartApp();
+  EXPECT_THAT(ReflectedServices(Unix()), Contains("tether.v1.ConfigService"));
 }
 
 // WatchStatus sends the current status at once (nothing else changes here: pings are an hour

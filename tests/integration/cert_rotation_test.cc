@@ -72,6 +72,7 @@ class CertRotationTest : public testing::AppTest {
     const CertFiles server = testing::MakeIssuedCert(dir, "server", ca_, Named("cp.test"));
     a_ = testing::MakeIssuedCert(dir, "a", ca_, Named("dp-a"));
     b_ = testing::MakeIssuedCert(dir, "b", ca_, Named("dp-b"));
+    fs::permissions(a_.key_path, fs::perms::owner_read | fs::perms::owner_write);
     volume_.Publish(a_.cert_path, a_.key_path);
 
     devcp::Options options;
@@ -132,6 +133,21 @@ TEST_F(CertRotationTest, ValidRotationIsPresentedOnAGracefulReconnect) {
   // Straight back, no backoff wait, and the config was kept throughout.
   EXPECT_EQ(after.config.current->config_hash, hash_);
   EXPECT_THAT(after.connection.last_error.message(), HasSubstr("rotated"));
+}
+
+// A key file its group can read is flagged in status (and so in the metrics) and warned about,
+// following the key in use across rotations.
+TEST_F(CertRotationTest, KeyReadableByOthersIsFlagged) {
+  EXPECT_FALSE(app_->status().Get().connection.cert_key_readable_by_others);
+  fs::permissions(b_.key_path, fs::perms::owner_read | fs::perms::group_read);
+  volume_.Publish(b_.cert_path, b_.key_path);
+  const status::StatusView exposed =
+      AwaitStatus([](const status::StatusView& v) { return v.connection.cert_rotations == 1; });
+  EXPECT_TRUE(exposed.connection.cert_key_readable_by_others);
+  volume_.Publish(a_.cert_path, a_.key_path);
+  const status::StatusView private_again =
+      AwaitStatus([](const status::StatusView& v) { return v.connection.cert_rotations == 2; });
+  EXPECT_FALSE(private_again.connection.cert_key_readable_by_others);
 }
 
 TEST_F(CertRotationTest, BrokenRotationIsRefusedAndTheCurrentPairKept) {

@@ -1,5 +1,6 @@
 // The last-known-good cache and the start-up policy, end to end: a real App saves what devcp
 // pushed, and a restarted App (same data dir) serves it, or refuses it, before any CP is reached.
+#include <openssl/sha.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
@@ -52,6 +54,22 @@ std::vector<std::string> FilesIn(const std::string& dir) {
     names.push_back(e.path().filename().string());
   }
   return names;
+}
+
+// Rewrites the cache's written_at as a forger would, checksum included: the header JSON holds it
+// as unix nanoseconds, and a time in the next decades has as many digits as now.
+void ForgeWrittenAt(const std::string& path, absl::Time written_at) {
+  std::string file = testing::ReadFile(path);
+  const std::string key = "\"written_at\":";
+  const size_t at = file.find(key) + key.size();
+  const size_t end = file.find_first_not_of("0123456789", at);
+  const std::string forged = std::to_string(absl::ToUnixNanos(written_at));
+  ASSERT_EQ(forged.size(), end - at);
+  file.replace(at, forged.size(), forged);
+  const size_t body = file.size() - SHA256_DIGEST_LENGTH;
+  SHA256(reinterpret_cast<const unsigned char*>(file.data()), body,
+         reinterpret_cast<unsigned char*>(file.data() + body));
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << file;
 }
 
 bool Connected(const status::StatusView& v) {
@@ -147,6 +165,43 @@ TEST_F(ConfigCacheTest, MaxCacheAgeRefusesAnOlderCache) {
   app_.reset();
   StartAppAt(refusing_.port(), {"--max-cache-age=1h"});
   ASSERT_TRUE(app_->status().Get().config.current);
+}
+
+// A written_at in the future would make any cache young enough for --max-cache-age.
+TEST_F(ConfigCacheTest, CacheWrittenInTheFutureIsRefused) {
+  ApplyAndStop();
+  ForgeWrittenAt(CachePath(), absl::Now() + absl::Hours(1));
+  ASSERT_TRUE(config::DiskCache(data_dir_.path()).Read().ok());  // intact, only from the future
+  RestartWithCpDown({"--max-cache-age=24h"});
+  EXPECT_FALSE(app_->status().Get().config.current);
+  EXPECT_TRUE(std::filesystem::exists(CachePath()));
+  ASSERT_TRUE(app_->Stop(kWait));
+  app_.reset();
+  // Within the allowed clock skew it is served.
+  ForgeWrittenAt(CachePath(), absl::Now() + absl::Minutes(1));
+  StartAppAt(refusing_.port(), {"--max-cache-age=24h"});
+  EXPECT_TRUE(app_->status().Get().config.current);
+}
+
+// Another user could have planted the cache in a world-writable data dir: tether neither serves
+// it nor saves there, counts the refused saves, and still runs from the CP.
+TEST_F(ConfigCacheTest, CacheInAWorldWritableDirIsNotServed) {
+  ApplyAndStop();
+  ASSERT_EQ(::chmod(data_dir_.path().c_str(), 0777), 0);
+  RestartWithCpDown();
+  EXPECT_FALSE(app_->status().Get().config.current);
+  EXPECT_TRUE(std::filesystem::exists(CachePath()));  // not ours to move
+  ASSERT_TRUE(app_->Stop(kWait));
+  app_.reset();
+  StartCp();
+  ASSERT_TRUE(cp_->SetConfig(ExampleConfig()).ok());
+  StartApp();
+  const status::StatusView view = AwaitStatus([this](const status::StatusView& v) {
+    return v.config.current && v.config.current->config_hash == hash_ &&
+           v.totals.cache_write_failures == 1;
+  });
+  EXPECT_EQ(view.config.current->source, config::Source::kControlPlane);
+  EXPECT_TRUE(Connected(view));
 }
 
 TEST_F(ConfigCacheTest, CorruptCacheIsMovedAsideNeverServedAndNotFatal) {

@@ -1,6 +1,7 @@
 #include "sidecar/config/disk_cache.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -116,6 +117,54 @@ TEST(DiskCacheTest, MoveAside) {
   EXPECT_THAT(*aside, HasSubstr("config.cache.corrupt-"));
   EXPECT_EQ(Slurp(*aside), "garbage");
   EXPECT_TRUE(absl::IsNotFound(cache.Read().status()));
+}
+
+// A data dir another user can write to may hold a planted cache: it is neither read nor written.
+TEST(DiskCacheTest, DirWritableByOthersIsRefused) {
+  testing::TempDir dir;
+  DiskCache cache(dir.path());
+  ASSERT_TRUE(cache.Write(Example()).ok());
+  for (mode_t mode : {0777, 0770, 0702}) {
+    ASSERT_EQ(::chmod(dir.path().c_str(), mode), 0);
+    const absl::Status read = cache.Read().status();
+    EXPECT_TRUE(absl::IsFailedPrecondition(read)) << read;
+    EXPECT_THAT(std::string(read.message()), HasSubstr("writable by group or others")) << mode;
+    EXPECT_TRUE(absl::IsFailedPrecondition(cache.Write(Example())));
+  }
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0750), 0);  // readable by the group is fine
+  EXPECT_TRUE(cache.Read().ok());
+}
+
+TEST(DiskCacheTest, DirOwnedByAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the dir away";
+  testing::TempDir dir;
+  DiskCache cache(dir.path());
+  ASSERT_TRUE(cache.Write(Example()).ok());
+  ASSERT_EQ(::chown(dir.path().c_str(), 12345, 12345), 0);
+  const absl::Status read = cache.Read().status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(read)) << read;
+  EXPECT_THAT(std::string(read.message()), HasSubstr("owned by uid 12345"));
+  ASSERT_EQ(::chown(dir.path().c_str(), ::geteuid(), ::getegid()), 0);  // so TempDir can clean up
+}
+
+// The temp file is created exclusively under an unpredictable name: a symlink planted where the
+// old pid-named temp file went is not followed, and the file it points to keeps its bytes and mode.
+TEST(DiskCacheTest, WriteDoesNotFollowASymlinkAtTheTempPath) {
+  testing::TempDir dir, outside;
+  const std::string victim = outside.path() + "/victim";
+  Spill(victim, "precious");
+  ASSERT_EQ(::chmod(victim.c_str(), 0644), 0);
+  DiskCache cache(dir.path());
+  const std::string tmp = cache.path() + ".tmp." + std::to_string(::getpid());
+  ASSERT_EQ(::symlink(victim.c_str(), tmp.c_str()), 0);
+  ASSERT_TRUE(cache.Write(Example()).ok());
+  EXPECT_EQ(Slurp(victim), "precious");
+  struct stat st;
+  ASSERT_EQ(::stat(victim.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644);
+  ASSERT_EQ(::lstat(cache.path().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_TRUE(cache.Read().ok());
 }
 
 }  // namespace

@@ -72,6 +72,7 @@ TEST(MetricsTest, RendersEveryMetricFromTheView) {
   view.subscribers[2];
   view.totals.updates_sent = 9;
   view.connection.cert_not_after = absl::FromUnixSeconds(1'800'000'000);
+  view.connection.cert_key_readable_by_others = true;
 
   const std::map<std::string, double> m = testing::ParsePrometheusText(Render(view, now));
   EXPECT_EQ(m.at("tether_ready"), 1);
@@ -90,6 +91,7 @@ TEST(MetricsTest, RendersEveryMetricFromTheView) {
   EXPECT_EQ(m.at("tether_subscribers"), 2);
   EXPECT_EQ(m.at("tether_updates_sent_total"), 9);
   EXPECT_EQ(m.at("tether_cluster_cert_expiry_timestamp_seconds"), 1'800'000'000);
+  EXPECT_EQ(m.at("tether_cluster_cert_key_readable_by_others"), 1);
   // Buckets are cumulative: 3 ms and 7 ms fall under 10 ms, 90 s only under +Inf.
   EXPECT_EQ(m.at(R"(tether_config_decode_duration_seconds_bucket{le="0.001"})"), 0);
   EXPECT_EQ(m.at(R"(tether_config_decode_duration_seconds_bucket{le="0.005"})"), 1);
@@ -167,6 +169,7 @@ TEST(MetricsTest, FollowsPrometheusNaming) {
       names,
       ::testing::ElementsAre(
           "tether_cluster_cert_expiry_timestamp_seconds",
+          "tether_cluster_cert_key_readable_by_others",
           "tether_cluster_cert_rotations_refused_total", "tether_cluster_cert_rotations_total",
           "tether_config_age_seconds", "tether_config_applies_total",
           "tether_config_cache_write_failures_total", "tether_config_compressed_bytes",

@@ -500,6 +500,7 @@ TEST(HelpTextTest, ListsEveryFlagWithItsEnvironmentNames) {
                                              "grpc-max-subscribers",
                                              "grpc-max-streams-per-connection",
                                              "grpc-memory-quota",
+                                             "grpc-reflection",
                                              "snapshot-history-bytes",
                                              "log-level",
                                              "log-format",

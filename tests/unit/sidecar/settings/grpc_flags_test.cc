@@ -1,5 +1,5 @@
 // --grpc-listen (repeatable) and --grpc-allow-non-loopback: parsing, defaults, the environment,
-// and the listener rules of ValidateSettings; the API's resource bounds.
+// and the listener rules of ValidateSettings; the API's resource bounds and reflection switch.
 #include <string>
 #include <variant>
 #include <vector>
@@ -72,6 +72,13 @@ TEST(GrpcFlagsTest, AllowNonLoopbackIsASwitch) {
                    .grpc_allow_non_loopback);
   EXPECT_TRUE(ParseOk(RequiredArgs(dir), {{"TETHER_GRPC_ALLOW_NON_LOOPBACK", "true"}})
                   .grpc_allow_non_loopback);
+}
+
+TEST(GrpcFlagsTest, ReflectionIsOnUnlessTurnedOff) {
+  TempDir dir;
+  EXPECT_TRUE(ParseOk(RequiredArgs(dir)).grpc_reflection);
+  EXPECT_FALSE(ParseOk(Concat(RequiredArgs(dir), {"--grpc-reflection=false"})).grpc_reflection);
+  EXPECT_FALSE(ParseOk(RequiredArgs(dir), {{"TETHER_GRPC_REFLECTION", "false"}}).grpc_reflection);
 }
 
 TEST(GrpcFlagsTest, RejectsBadListenersWithTheirMessage) {
