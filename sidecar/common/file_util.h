@@ -18,13 +18,11 @@ namespace tether {
 // Reads the whole file, refusing one larger than max_bytes (ResourceExhausted).
 // Errors come from errno (NotFound for a missing file) and read "cannot read
 // <path>: <reason>".
-absl::StatusOr<std::string> ReadFileCapped(const std::string &path,
-                                           size_t max_bytes);
+absl::StatusOr<std::string> ReadFileCapped(const std::string& path, size_t max_bytes);
 
 // Replaces path with contents, mode `mode`, through a new <path>.tmp.<random>,
 // fsync and rename, so a reader sees the old file or the whole new one, never a
 // part.
-absl::Status WriteFileAtomically(const std::string &path,
-                                 absl::string_view contents, mode_t mode);
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents, mode_t mode);
 
-} // namespace tether
+}  // namespace tether

@@ -27,26 +27,25 @@ constexpr size_t kDigestBytes = SHA256_DIGEST_LENGTH;
 // something absurd into memory.
 constexpr size_t kMaxFileBytes = size_t{1} << 31;
 
-void AppendU32(std::string &out, uint32_t v) {
-  for (int i = 0; i < 4; ++i)
-    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+void AppendU32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
-uint32_t ReadU32(const char *p) {
+uint32_t ReadU32(const char* p) {
   uint32_t v = 0;
   for (int i = 0; i < 4; ++i)
     v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
 }
 
-std::string Sha256(const char *data, size_t size) {
+std::string Sha256(const char* data, size_t size) {
   std::string digest(kDigestBytes, '\0');
-  SHA256(reinterpret_cast<const unsigned char *>(data), size,
-         reinterpret_cast<unsigned char *>(digest.data()));
+  SHA256(reinterpret_cast<const unsigned char*>(data), size,
+         reinterpret_cast<unsigned char*>(digest.data()));
   return digest;
 }
 
-std::string HeaderJson(const CachedConfig &c) {
+std::string HeaderJson(const CachedConfig& c) {
   rapidjson::StringBuffer out;
   rapidjson::Writer<rapidjson::StringBuffer> w(out);
   w.StartObject();
@@ -54,7 +53,7 @@ std::string HeaderJson(const CachedConfig &c) {
   w.String(c.config_hash.data(), c.config_hash.size());
   w.Key("hashes");
   w.StartObject();
-  for (const auto &[k, v] : c.hashes) {
+  for (const auto& [k, v] : c.hashes) {
     w.Key(k.data(), k.size());
     w.String(v.data(), v.size());
   }
@@ -73,12 +72,11 @@ std::string HeaderJson(const CachedConfig &c) {
   return std::string(out.GetString(), out.GetSize());
 }
 
-absl::Status Corrupt(const std::string &path, absl::string_view why) {
-  return absl::DataLossError(
-      absl::StrCat("config cache ", path, " is unusable: ", why));
+absl::Status Corrupt(const std::string& path, absl::string_view why) {
+  return absl::DataLossError(absl::StrCat("config cache ", path, " is unusable: ", why));
 }
 
-} // namespace
+}  // namespace
 
 DiskCache::DiskCache(std::string dir)
     : dir_(std::move(dir)), path_(absl::StrCat(dir_, "/", kFileName)) {}
@@ -86,37 +84,33 @@ DiskCache::DiskCache(std::string dir)
 absl::Status DiskCache::CheckDirIsPrivate() const {
   struct stat st {};
   if (::stat(dir_.c_str(), &st) != 0) {
-    return absl::ErrnoToStatus(
-        errno, absl::StrCat("data dir ", dir_, ": cannot stat"));
+    return absl::ErrnoToStatus(errno, absl::StrCat("data dir ", dir_, ": cannot stat"));
   }
   const uid_t uid = ::geteuid();
   const auto refuse = [&](absl::string_view why) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data dir ", dir_, " ", why,
-        ", so another user could plant or replace the config cache: "
-        "it is neither read nor written; make the dir owned by uid ",
-        uid,
-        " and not writable by group or others (chmod go-w), or point "
-        "--data-dir at a path tether "
-        "creates itself"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("data dir ", dir_, " ", why,
+                     ", so another user could plant or replace the config cache: "
+                     "it is neither read nor written; make the dir owned by uid ",
+                     uid,
+                     " and not writable by group or others (chmod go-w), or point "
+                     "--data-dir at a path tether "
+                     "creates itself"));
   };
-  if (st.st_uid != uid)
-    return refuse(absl::StrCat("is owned by uid ", st.st_uid));
+  if (st.st_uid != uid) return refuse(absl::StrCat("is owned by uid ", st.st_uid));
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    return refuse(absl::StrFormat("is writable by group or others (mode %04o)",
-                                  st.st_mode & 07777));
+    return refuse(
+        absl::StrFormat("is writable by group or others (mode %04o)", st.st_mode & 07777));
   }
   return absl::OkStatus();
 }
 
 absl::Status DiskCache::Write(CachedConfig config) {
-  if (absl::Status st = CheckDirIsPrivate(); !st.ok())
-    return st;
+  if (absl::Status st = CheckDirIsPrivate(); !st.ok()) return st;
   config.written_at = absl::Now();
   const std::string header = HeaderJson(config);
   std::string file;
-  file.reserve(kFixedHeaderBytes + header.size() + config.frame.size() +
-               kDigestBytes);
+  file.reserve(kFixedHeaderBytes + header.size() + config.frame.size() + kDigestBytes);
   file.append(kMagic, sizeof(kMagic));
   AppendU32(file, kFormatVersion);
   AppendU32(file, static_cast<uint32_t>(header.size()));
@@ -127,12 +121,10 @@ absl::Status DiskCache::Write(CachedConfig config) {
 }
 
 absl::StatusOr<CachedConfig> DiskCache::Read() const {
-  if (absl::Status st = CheckDirIsPrivate(); !st.ok())
-    return st;
+  if (absl::Status st = CheckDirIsPrivate(); !st.ok()) return st;
   absl::StatusOr<std::string> file = ReadFileCapped(path_, kMaxFileBytes);
   if (!file.ok()) {
-    if (absl::IsNotFound(file.status()))
-      return file.status();
+    if (absl::IsNotFound(file.status())) return file.status();
     return Corrupt(path_, file.status().message());
   }
   if (file->size() < kFixedHeaderBytes + kDigestBytes ||
@@ -145,19 +137,17 @@ absl::StatusOr<CachedConfig> DiskCache::Read() const {
   }
   const uint32_t version = ReadU32(file->data() + sizeof(kMagic));
   if (version != kFormatVersion) {
-    return Corrupt(path_, absl::StrCat("format version ", version, ", want ",
-                                       kFormatVersion));
+    return Corrupt(path_, absl::StrCat("format version ", version, ", want ", kFormatVersion));
   }
   const size_t header_bytes = ReadU32(file->data() + sizeof(kMagic) + 4);
-  if (header_bytes > body - kFixedHeaderBytes)
-    return Corrupt(path_, "header length");
+  if (header_bytes > body - kFixedHeaderBytes) return Corrupt(path_, "header length");
   rapidjson::Document header;
   header.Parse(file->data() + kFixedHeaderBytes, header_bytes);
-  if (header.HasParseError() || !header.IsObject() ||
-      !header.HasMember("config_hash") || !header["config_hash"].IsString() ||
-      !header.HasMember("frame_bytes") || !header["frame_bytes"].IsUint64() ||
-      !header.HasMember("received_at") || !header["received_at"].IsInt64() ||
-      !header.HasMember("written_at") || !header["written_at"].IsInt64()) {
+  if (header.HasParseError() || !header.IsObject() || !header.HasMember("config_hash") ||
+      !header["config_hash"].IsString() || !header.HasMember("frame_bytes") ||
+      !header["frame_bytes"].IsUint64() || !header.HasMember("received_at") ||
+      !header["received_at"].IsInt64() || !header.HasMember("written_at") ||
+      !header["written_at"].IsInt64()) {
     return Corrupt(path_, "bad header");
   }
   const size_t frame_offset = kFixedHeaderBytes + header_bytes;
@@ -173,22 +163,19 @@ absl::StatusOr<CachedConfig> DiskCache::Read() const {
     c.cp_timestamp = header["cp_timestamp"].GetDouble();
   }
   if (header.HasMember("hashes") && header["hashes"].IsObject()) {
-    for (const auto &m : header["hashes"].GetObject()) {
-      if (m.value.IsString())
-        c.hashes[m.name.GetString()] = m.value.GetString();
+    for (const auto& m : header["hashes"].GetObject()) {
+      if (m.value.IsString()) c.hashes[m.name.GetString()] = m.value.GetString();
     }
   }
   return c;
 }
 
 absl::StatusOr<std::string> DiskCache::MoveAside() const {
-  const std::string aside =
-      absl::StrCat(path_, ".corrupt-", absl::ToUnixSeconds(absl::Now()));
+  const std::string aside = absl::StrCat(path_, ".corrupt-", absl::ToUnixSeconds(absl::Now()));
   if (::rename(path_.c_str(), aside.c_str()) != 0) {
-    return absl::ErrnoToStatus(errno,
-                               absl::StrCat("cannot move ", path_, " aside"));
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot move ", path_, " aside"));
   }
   return aside;
 }
 
-} // namespace tether::config
+}  // namespace tether::config

@@ -34,16 +34,16 @@
 namespace tether::config {
 
 struct CachedConfig {
-  std::string frame; // the compressed reconfigure frame, exactly as received
+  std::string frame;  // the compressed reconfigure frame, exactly as received
   std::string config_hash;
   std::map<std::string, std::string> hashes;
   absl::Time received_at = absl::InfinitePast();
   std::optional<double> cp_timestamp;
-  absl::Time written_at = absl::InfinitePast(); // set by Write
+  absl::Time written_at = absl::InfinitePast();  // set by Write
 };
 
 class DiskCache {
-public:
+ public:
   inline static constexpr uint32_t kFormatVersion = 1;
   inline static constexpr char kFileName[] = "config.cache";
 
@@ -64,9 +64,9 @@ public:
   // for inspection but never read again. Returns the new path.
   absl::StatusOr<std::string> MoveAside() const;
 
-  const std::string &path() const { return path_; }
+  const std::string& path() const { return path_; }
 
-private:
+ private:
   // OK when the dir is owned by this process's effective uid and writable by no
   // one else.
   absl::Status CheckDirIsPrivate() const;
@@ -75,4 +75,4 @@ private:
   const std::string path_;
 };
 
-} // namespace tether::config
+}  // namespace tether::config

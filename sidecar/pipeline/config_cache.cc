@@ -18,11 +18,11 @@ constexpr absl::string_view kLog = "cache";
 // --max-cache-age would pass anything.
 constexpr absl::Duration kClockSkew = absl::Minutes(5);
 
-} // namespace
+}  // namespace
 
-ConfigCache::ConfigCache(const std::string &data_dir,
-                         std::function<void()> on_write_failed)
-    : data_dir_(data_dir), on_write_failed_(std::move(on_write_failed)),
+ConfigCache::ConfigCache(const std::string& data_dir, std::function<void()> on_write_failed)
+    : data_dir_(data_dir),
+      on_write_failed_(std::move(on_write_failed)),
       disk_(data_dir),
       writer_([this](config::CachedConfig c) { Write(std::move(c)); }) {
   RemoveStaleTempFiles();
@@ -32,30 +32,25 @@ void ConfigCache::RemoveStaleTempFiles() {
   // A process killed mid-write leaves its temp file behind; nothing else
   // ever reads one, and a node that crash-loops would otherwise fill the
   // volume.
-  const std::string prefix =
-      absl::StrCat(config::DiskCache::kFileName, ".tmp.");
+  const std::string prefix = absl::StrCat(config::DiskCache::kFileName, ".tmp.");
   std::error_code ec;
-  for (const auto &entry : std::filesystem::directory_iterator(data_dir_, ec)) {
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir_, ec)) {
     const std::string name = entry.path().filename().string();
-    if (!absl::StartsWith(name, prefix))
-      continue;
+    if (!absl::StartsWith(name, prefix)) continue;
     if (std::filesystem::remove(entry.path(), ec)) {
-      log::Info(kLog, "removed a cache write left unfinished",
-                {{"path", entry.path().string()}});
+      log::Info(kLog, "removed a cache write left unfinished", {{"path", entry.path().string()}});
     }
   }
 }
 
-config::SnapshotPtr ConfigCache::Load(const config::DecodeLimits &limits,
-                                      absl::Duration max_age) {
+config::SnapshotPtr ConfigCache::Load(const config::DecodeLimits& limits, absl::Duration max_age) {
   absl::StatusOr<config::CachedConfig> cached = disk_.Read();
   if (absl::IsNotFound(cached.status())) {
     log::Info(kLog, "no cached config", {{"path", disk_.path()}});
     return nullptr;
   }
   if (absl::IsFailedPrecondition(cached.status())) {
-    log::Warn(kLog,
-              "not serving the cached config, waiting for the control plane",
+    log::Warn(kLog, "not serving the cached config, waiting for the control plane",
               {{"err", cached.status().message()}});
     return nullptr;
   }
@@ -72,23 +67,19 @@ config::SnapshotPtr ConfigCache::Load(const config::DecodeLimits &limits,
       return nullptr;
     }
     if (max_age > absl::ZeroDuration() && age > max_age) {
-      log::Warn(
-          kLog,
-          "cached config is too old to serve, waiting for the control plane",
-          {{"config_hash", cached->config_hash},
-           {"age", absl::FormatDuration(absl::Trunc(age, absl::Seconds(1)))},
-           {"max_cache_age", absl::FormatDuration(max_age)}});
+      log::Warn(kLog, "cached config is too old to serve, waiting for the control plane",
+                {{"config_hash", cached->config_hash},
+                 {"age", absl::FormatDuration(absl::Trunc(age, absl::Seconds(1)))},
+                 {"max_cache_age", absl::FormatDuration(max_age)}});
       return nullptr;
     }
     absl::StatusOr<config::DecodeResult> decoded = config::DecodeReconfigure(
-        cached->frame, "", limits, config::Source::kDiskCache,
-        cached->received_at);
+        cached->frame, "", limits, config::Source::kDiskCache, cached->received_at);
     if (!decoded.ok()) {
       unusable = decoded.status();
     } else if (decoded->kind != config::DecodeResult::Kind::kNewSnapshot ||
                decoded->config_hash != cached->config_hash) {
-      unusable =
-          absl::DataLossError("cached frame does not hold the cached config");
+      unusable = absl::DataLossError("cached frame does not hold the cached config");
     } else {
       snapshot = decoded->snapshot;
     }
@@ -97,8 +88,7 @@ config::SnapshotPtr ConfigCache::Load(const config::DecodeLimits &limits,
     absl::StatusOr<std::string> aside = disk_.MoveAside();
     log::Warn(kLog, "cached config is unusable, not serving it",
               {{"err", unusable.message()},
-               {"moved_to",
-                aside.ok() ? *aside : std::string(aside.status().message())}});
+               {"moved_to", aside.ok() ? *aside : std::string(aside.status().message())}});
     return nullptr;
   }
   log::Info(kLog, "serving cached config until the control plane is reached",
@@ -108,7 +98,7 @@ config::SnapshotPtr ConfigCache::Load(const config::DecodeLimits &limits,
   return snapshot;
 }
 
-void ConfigCache::Save(const config::Snapshot &snapshot, std::string frame) {
+void ConfigCache::Save(const config::Snapshot& snapshot, std::string frame) {
   config::CachedConfig c;
   c.frame = std::move(frame);
   c.config_hash = snapshot.config_hash;
@@ -126,14 +116,11 @@ void ConfigCache::Stop() {
 void ConfigCache::Write(config::CachedConfig config) {
   const std::string hash = config.config_hash;
   if (absl::Status st = disk_.Write(std::move(config)); !st.ok()) {
-    log::Warn(kLog, "cannot save config cache",
-              {{"config_hash", hash}, {"err", st.message()}});
-    if (on_write_failed_)
-      on_write_failed_();
+    log::Warn(kLog, "cannot save config cache", {{"config_hash", hash}, {"err", st.message()}});
+    if (on_write_failed_) on_write_failed_();
     return;
   }
-  log::Debug(kLog, "config cached",
-             {{"config_hash", hash}, {"path", disk_.path()}});
+  log::Debug(kLog, "config cached", {{"config_hash", hash}, {"path", disk_.path()}});
 }
 
-} // namespace tether::pipeline
+}  // namespace tether::pipeline

@@ -24,29 +24,27 @@
 namespace tether::pipeline {
 
 class ConfigCache {
-public:
+ public:
   // Removes temp files that writes cut short by a crash left in `data_dir`.
   // `on_write_failed` (may be null) counts each config that could not be saved;
   // the warning is logged here.
-  explicit ConfigCache(const std::string &data_dir,
-                       std::function<void()> on_write_failed = {});
+  explicit ConfigCache(const std::string& data_dir, std::function<void()> on_write_failed = {});
 
   // The cached config decoded as a DISK_CACHE snapshot, or null when there is
   // none to serve: missing, in a data dir that is not private, written in the
   // future (beyond a little clock skew), older than `max_age` (zero: any age),
   // or unusable. An unusable file is moved aside with a warning; nothing here
   // is fatal.
-  config::SnapshotPtr Load(const config::DecodeLimits &limits,
-                           absl::Duration max_age);
+  config::SnapshotPtr Load(const config::DecodeLimits& limits, absl::Duration max_age);
 
   // Queues `frame` (the compressed frame `snapshot` was decoded from) for
   // writing. A newer Save replaces one not yet written.
-  void Save(const config::Snapshot &snapshot, std::string frame);
+  void Save(const config::Snapshot& snapshot, std::string frame);
 
   // Waits for the queued write, then stops the writer. Idempotent.
   void Stop();
 
-private:
+ private:
   void Write(config::CachedConfig config);
   void RemoveStaleTempFiles();
 
@@ -56,4 +54,4 @@ private:
   LatestWinsWorker<config::CachedConfig> writer_;
 };
 
-} // namespace tether::pipeline
+}  // namespace tether::pipeline
