@@ -1,4 +1,4 @@
-# tether container image: docker build -t tether:0.1.0 .
+# tether container image: docker build -t tether:0.2.0 .
 #
 # CI has no Docker engine, so scripts/check-deploy lints this file and replays the build
 # stage itself (its COPY and RUN lines, against a clean copy of the tree), then checks that

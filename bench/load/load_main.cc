@@ -64,7 +64,7 @@ struct Flags {
   std::vector<size_t> subscribers = {1, 10, 100, 1000};
   size_t pushes = 5;
   absl::Duration idle = absl::Seconds(60);
-  v1::Mode mode = v1::DELTA;
+  v1::Mode mode = v1::MODE_DELTA;
   std::string tether = TETHER_BINARY;
   std::string devcp = TETHER_DEVCP_BINARY;
   std::string cert = TETHER_FIXTURES_DIR "/certs/kong_clustering.crt";
@@ -103,7 +103,7 @@ absl::Status ParseValue(absl::string_view name, absl::string_view value, Flags& 
     if (!absl::ParseDuration(value, &slot) || slot < absl::ZeroDuration()) return bad();
   } else if (name == "mode") {
     if (value != "delta" && value != "full") return bad();
-    flags.mode = value == "delta" ? v1::DELTA : v1::FULL;
+    flags.mode = value == "delta" ? v1::MODE_DELTA : v1::MODE_FULL;
   } else if (name == "tether") {
     flags.tether = std::string(value);
   } else if (name == "devcp") {

@@ -76,8 +76,8 @@ absl::StatusOr<MemoryResult> RunMemory(const MemoryOptions& options, const std::
   const auto failed = [&](const absl::Status& status) { return (*stack)->TetherFailed(status); };
 
   SubscriberPool pool((*stack)->target());
-  pool.Add(options.full_subscribers, v1::FULL, "");
-  pool.Add(options.delta_subscribers, v1::DELTA, "");
+  pool.Add(options.full_subscribers, v1::MODE_FULL, "");
+  pool.Add(options.delta_subscribers, v1::MODE_DELTA, "");
   const auto empty = devcp_log.AwaitConfig(1, timeout);
   if (absl::StatusOr<SteadyTime> synced = pool.AwaitAll(empty->first, timeout); !synced.ok()) {
     return failed(synced.status());

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 #include "rapidjson/document.h"
 #include "rapidjson/prettywriter.h"
@@ -23,6 +24,12 @@ namespace v1 = ::tether::v1;
 
 absl::Time ToTime(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+// An enum value as people read it: its proto name without the type prefix that the proto style
+// requires ("CONNECTION_STATE_CONNECTED" -> "CONNECTED"); JSON output keeps the proto names.
+std::string Label(const std::string& name, absl::string_view prefix) {
+  return std::string(absl::StripPrefix(name, prefix));
 }
 
 bool IsSet(const google::protobuf::Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
@@ -196,10 +203,10 @@ std::string Printable(absl::string_view s) {
 
 std::string HumanStatus(const v1::Status& s, absl::Time now) {
   const v1::ControlPlaneStatus& cp = s.control_plane();
-  std::string state = v1::ConnectionState_Name(cp.state());
-  if (cp.state() == v1::CONNECTED) {
+  std::string state = Label(v1::ConnectionState_Name(cp.state()), "CONNECTION_STATE_");
+  if (cp.state() == v1::CONNECTION_STATE_CONNECTED) {
     absl::StrAppend(&state, " since ", When(cp.connected_since(), now));
-  } else if (cp.state() == v1::DISCONNECTED && cp.has_retry_in()) {
+  } else if (cp.state() == v1::CONNECTION_STATE_DISCONNECTED && cp.has_retry_in()) {
     absl::StrAppend(&state, ", retry in ", Age(ToDuration(cp.retry_in())));
   }
   std::vector<std::vector<std::string>> cp_rows = {
@@ -221,8 +228,8 @@ std::string HumanStatus(const v1::Status& s, absl::Time now) {
 
   const v1::ConfigStatus& config = s.config();
   std::vector<std::vector<std::string>> config_rows = {
-      {"hash",
-       absl::StrCat(OrDash(config.hash()), " (source ", v1::Source_Name(config.source()), ")")},
+      {"hash", absl::StrCat(OrDash(config.hash()), " (source ",
+                            Label(v1::Source_Name(config.source()), "SOURCE_"), ")")},
       {"applied", When(config.applied_at(), now)},
       {"received", When(config.received_at(), now)},
       {"entities", Counts(config.entity_counts())},
@@ -261,13 +268,13 @@ std::string HumanStatus(const v1::Status& s, absl::Time now) {
         {"CLIENT", "PEER", "MODE", "TYPES", "SENT", "ACKED", "UPDATES", "SINCE"}};
     std::vector<std::string> nacks;
     for (const v1::SubscriberStatus& sub : s.subscribers()) {
-      rows.push_back({OrDash(sub.client_id()), OrDash(sub.peer()), v1::Mode_Name(sub.mode()),
-                      sub.entity_types().empty() ? "all" : absl::StrJoin(sub.entity_types(), ","),
-                      Short(sub.last_sent_hash()), Short(sub.acked_hash()),
-                      absl::StrCat(sub.updates_sent()),
-                      IsSet(sub.connected_since())
-                          ? absl::StrCat(Age(now - ToTime(sub.connected_since())), " ago")
-                          : "-"});
+      rows.push_back(
+          {OrDash(sub.client_id()), OrDash(sub.peer()), Label(v1::Mode_Name(sub.mode()), "MODE_"),
+           sub.entity_types().empty() ? "all" : absl::StrJoin(sub.entity_types(), ","),
+           Short(sub.last_sent_hash()), Short(sub.acked_hash()), absl::StrCat(sub.updates_sent()),
+           IsSet(sub.connected_since())
+               ? absl::StrCat(Age(now - ToTime(sub.connected_since())), " ago")
+               : "-"});
       if (!sub.nacked_hash().empty() || !sub.nack_error().empty()) {
         nacks.push_back(absl::StrCat("  ", Printable(sub.client_id()), " nacked ",
                                      Printable(Short(sub.nacked_hash())), ": ",
@@ -280,9 +287,9 @@ std::string HumanStatus(const v1::Status& s, absl::Time now) {
 }
 
 std::string HumanConfig(const client::Mirror& mirror) {
-  std::string out = absl::StrFormat("config_hash  %s\nsource       %s\nentities     %zu\n\n",
-                                    Printable(mirror.config_hash), v1::Source_Name(mirror.source),
-                                    mirror.EntityCount());
+  std::string out = absl::StrFormat(
+      "config_hash  %s\nsource       %s\nentities     %zu\n\n", Printable(mirror.config_hash),
+      Label(v1::Source_Name(mirror.source), "SOURCE_"), mirror.EntityCount());
   std::vector<std::vector<std::string>> rows = {{"TYPE", "ID", "NAME"}};
   for (const auto& [type, entities] : mirror.entities) {
     for (const auto& [id, json] : entities) rows.push_back({type, id, EntityLabel(json)});

@@ -334,7 +334,7 @@ void ConfigWatcher::Impl::StartStream() {
   v1::Subscribe* subscribe = request.mutable_subscribe();
   subscribe->set_client_id(options_.client_id);
   for (const std::string& type : options_.entity_types) subscribe->add_entity_types(type);
-  subscribe->set_mode(options_.mode == Mode::kDelta ? v1::DELTA : v1::FULL);
+  subscribe->set_mode(options_.mode == Mode::kDelta ? v1::MODE_DELTA : v1::MODE_FULL);
   std::shared_ptr<WatchStream> stream;
   {
     absl::MutexLock lock(&mu_);

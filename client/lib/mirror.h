@@ -27,7 +27,7 @@ struct Mirror {
   // type -> id -> the entity's JSON.
   std::map<std::string, std::map<std::string, std::string>> entities;
   std::map<std::string, std::string> metadata;
-  tether::v1::Source source = tether::v1::NONE;
+  tether::v1::Source source = tether::v1::SOURCE_UNSPECIFIED;
 
   size_t EntityCount() const;
 };

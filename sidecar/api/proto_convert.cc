@@ -7,13 +7,13 @@ namespace tether::api {
 v1::Source ToProto(config::Source source) {
   switch (source) {
     case config::Source::kControlPlane:
-      return v1::CONTROL_PLANE;
+      return v1::SOURCE_CONTROL_PLANE;
     case config::Source::kDiskCache:
-      return v1::DISK_CACHE;
+      return v1::SOURCE_DISK_CACHE;
     case config::Source::kNone:
       break;
   }
-  return v1::NONE;
+  return v1::SOURCE_UNSPECIFIED;
 }
 
 bool IsSet(absl::Time t) { return t != absl::InfinitePast() && t != absl::InfiniteFuture(); }

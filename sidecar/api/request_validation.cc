@@ -85,10 +85,11 @@ absl::StatusOr<Subscription> ParseSubscribe(const v1::Subscribe& subscribe) {
   if (!filter.ok()) return filter.status();
   Subscription subscription;
   switch (subscribe.mode()) {
-    case v1::FULL:
+    case v1::MODE_UNSPECIFIED:  // the proto's default: documented as full
+    case v1::MODE_FULL:
       subscription.mode = UpdateMode::kFull;
       break;
-    case v1::DELTA:
+    case v1::MODE_DELTA:
       subscription.mode = UpdateMode::kDelta;
       break;
     default:

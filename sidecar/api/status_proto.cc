@@ -25,13 +25,13 @@ void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
 v1::ConnectionState ToProto(status::ConnectionState state) {
   switch (state) {
     case status::ConnectionState::kConnecting:
-      return v1::CONNECTING;
+      return v1::CONNECTION_STATE_CONNECTING;
     case status::ConnectionState::kConnected:
-      return v1::CONNECTED;
+      return v1::CONNECTION_STATE_CONNECTED;
     case status::ConnectionState::kDisconnected:
-      return v1::DISCONNECTED;
+      return v1::CONNECTION_STATE_DISCONNECTED;
     case status::ConnectionState::kStopped:
-      return v1::STOPPED;
+      return v1::CONNECTION_STATE_STOPPED;
   }
   return v1::CONNECTION_STATE_UNSPECIFIED;
 }
@@ -116,7 +116,7 @@ void FillSubscriber(const status::SubscriberRecord& r, v1::SubscriberStatus* out
   out->set_client_id(r.client_id);
   out->set_peer(r.peer);
   for (const std::string& type : r.entity_types) out->add_entity_types(type);
-  out->set_mode(r.mode == status::SubscriberMode::kDelta ? v1::DELTA : v1::FULL);
+  out->set_mode(r.mode == status::SubscriberMode::kDelta ? v1::MODE_DELTA : v1::MODE_FULL);
   out->set_last_sent_hash(r.last_sent_hash);
   out->set_acked_hash(r.acked_hash);
   out->set_nacked_hash(r.nacked_hash);

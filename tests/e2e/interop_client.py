@@ -160,7 +160,7 @@ def main():
             yield request
 
     requests.put(config_pb2.WatchRequest(subscribe=config_pb2.Subscribe(
-        client_id=CLIENT_ID, mode=config_pb2.DELTA)))
+        client_id=CLIENT_ID, mode=config_pb2.MODE_DELTA)))
     # The deadline bounds the whole exchange: a missing update fails the test, never hangs it.
     responses = config_stub.Watch(request_stream(), timeout=3 * DEADLINE_SECONDS)
 
@@ -188,13 +188,13 @@ def main():
         first = mirror.apply(next_update())
         if not first.full:
             fail("the first update is not full")
-        if first.source != config_pb2.CONTROL_PLANE:
+        if first.source != config_pb2.SOURCE_CONTROL_PLANE:
             fail(f"source is {first.source}, want CONTROL_PLANE")
         compare(mirror, served, "full update")
         first_hash = mirror.config_hash
         requests.put(config_pb2.WatchRequest(ack=config_pb2.Ack(config_hash=first_hash)))
         sub = await_subscriber(lambda s: s.acked_hash == first_hash, f"the ack of {first_hash}")
-        if sub.mode != config_pb2.DELTA:
+        if sub.mode != config_pb2.MODE_DELTA:
             fail(f"status shows mode {sub.mode}, want DELTA")
 
         # 2. A config change arrives as a delta that brings us exactly to the new config.

@@ -215,10 +215,10 @@ def run_test(args, pygen, tmp, processes):
     status = ctl("status", "--json")
     check(status.returncode == 0, f"status --json failed: {status.stderr}")
     doc = json.loads(status.stdout)
-    check(doc["control_plane"]["state"] == "CONNECTED", f"state {doc['control_plane']['state']}")
+    check(doc["control_plane"]["state"] == "CONNECTION_STATE_CONNECTED", f"state {doc['control_plane']['state']}")
     check(doc["config"]["hash"] == current_hash,
           f"status hash {doc['config']['hash']}, client holds {current_hash}")
-    check(doc["config"]["source"] == "CONTROL_PLANE", f"source {doc['config']['source']}")
+    check(doc["config"]["source"] == "SOURCE_CONTROL_PLANE", f"source {doc['config']['source']}")
     want_counts = {t: len(rows) for t, rows in entities_by_type(changed).items()}
     got_counts = {t: int(n) for t, n in doc["config"]["entity_counts"].items() if int(n)}
     check(got_counts == want_counts, f"entity_counts {got_counts}, served {want_counts}")

@@ -45,7 +45,7 @@ TEST_F(ApiConfigTest, FullUpdateOverUnixSocketEqualsCpConfig) {
   EXPECT_EQ(update->hash(), hash);
   EXPECT_TRUE(update->full());
   EXPECT_EQ(update->head().base_hash(), "");
-  EXPECT_EQ(update->head().source(), v1::CONTROL_PLANE);
+  EXPECT_EQ(update->head().source(), v1::SOURCE_CONTROL_PLANE);
   EXPECT_GT(update->head().received_at().seconds(), 0);
   EXPECT_THAT(update->head().entity_types(), ElementsAre("consumers", "routes", "services"));
   EXPECT_EQ(update->head().hashes().at("config"), hash);
@@ -76,7 +76,7 @@ TEST_F(ApiConfigTest, DeltaUpdatesOverTcpCarryOnlyChanges) {
   StartApp();
   Push(model);
   WatchStream watch(Tcp());
-  ASSERT_TRUE(watch.Subscribe("delta-client", {}, v1::DELTA));
+  ASSERT_TRUE(watch.Subscribe("delta-client", {}, v1::MODE_DELTA));
   Mirror mirror;
   std::optional<Update> first = watch.Next();
   ASSERT_TRUE(first);
@@ -108,8 +108,8 @@ TEST_F(ApiConfigTest, DeltasComposeOverRandomSequences) {
   Push(model);
   WatchStream all(Unix());
   WatchStream routes(Tcp());
-  ASSERT_TRUE(all.Subscribe("all", {}, v1::DELTA));
-  ASSERT_TRUE(routes.Subscribe("routes", {"routes", "upstreams"}, v1::DELTA));
+  ASSERT_TRUE(all.Subscribe("all", {}, v1::MODE_DELTA));
+  ASSERT_TRUE(routes.Subscribe("routes", {"routes", "upstreams"}, v1::MODE_DELTA));
   Mirror all_mirror, routes_mirror;
   auto first_all = all.Next();
   auto first_routes = routes.Next();
@@ -155,7 +155,7 @@ TEST_F(ApiConfigTest, DeltasComposeOverRandomSequences) {
 // A subscriber filtered to routes is not woken by a consumers-only change: the next message it
 // receives is the later change that touches routes.
 TEST_F(ApiConfigTest, FilteredSubscriberIsNotWokenByOtherTypes) {
-  for (v1::Mode mode : {v1::FULL, v1::DELTA}) {
+  for (v1::Mode mode : {v1::MODE_FULL, v1::MODE_DELTA}) {
     SCOPED_TRACE(v1::Mode_Name(mode));
     ConfigModel model = SmallModel();
     model.Put("consumers", Id(29), v1::Mode_Name(mode));  // a fresh hash for each round
@@ -178,9 +178,9 @@ TEST_F(ApiConfigTest, FilteredSubscriberIsNotWokenByOtherTypes) {
     auto next = watch.Next();
     ASSERT_TRUE(next);
     EXPECT_EQ(next->hash(), routes_hash) << "woken by the consumers change " << consumers_hash;
-    EXPECT_EQ(next->full(), mode == v1::FULL);
+    EXPECT_EQ(next->full(), mode == v1::MODE_FULL);
     EXPECT_THAT(next->UpsertTypes(), Each(std::string("routes")));
-    if (mode == v1::DELTA) {
+    if (mode == v1::MODE_DELTA) {
       EXPECT_EQ(next->head().base_hash(), first->hash());
       EXPECT_EQ(next->upserts(), 1u);
     }
@@ -195,8 +195,8 @@ TEST_F(ApiConfigTest, ResumeWithCurrentHashSendsNothingUntilNextChange) {
   const std::string current = Push(model);
   WatchStream full(Unix());
   WatchStream delta(Unix());
-  ASSERT_TRUE(full.Subscribe("full", {}, v1::FULL, current));
-  ASSERT_TRUE(delta.Subscribe("delta", {}, v1::DELTA, current));
+  ASSERT_TRUE(full.Subscribe("full", {}, v1::MODE_FULL, current));
+  ASSERT_TRUE(delta.Subscribe("delta", {}, v1::MODE_DELTA, current));
   // Both are registered once the board lists them; only then is the next config pushed.
   AwaitStatus([](const status::StatusView& v) { return v.subscribers.size() == 2; });
   model.Put("services", Id(1), "b");
@@ -224,7 +224,7 @@ TEST_F(ApiConfigTest, ResumeWithHeldHashSendsDeltaAndUnknownHashSendsFull) {
   const std::string current = Push(model);
 
   WatchStream held(Unix());
-  ASSERT_TRUE(held.Subscribe("held", {}, v1::DELTA, old_hash));
+  ASSERT_TRUE(held.Subscribe("held", {}, v1::MODE_DELTA, old_hash));
   auto d = held.Next();
   ASSERT_TRUE(d);
   EXPECT_FALSE(d->full());
@@ -234,14 +234,14 @@ TEST_F(ApiConfigTest, ResumeWithHeldHashSendsDeltaAndUnknownHashSendsFull) {
   EXPECT_EQ(d->head().removals_size(), 1);
 
   WatchStream unknown(Unix());
-  ASSERT_TRUE(unknown.Subscribe("unknown", {}, v1::DELTA, "0123456789abcdef0123456789abcdef"));
+  ASSERT_TRUE(unknown.Subscribe("unknown", {}, v1::MODE_DELTA, "0123456789abcdef0123456789abcdef"));
   auto u = unknown.Next();
   ASSERT_TRUE(u);
   EXPECT_TRUE(u->full());
   EXPECT_EQ(u->hash(), current);
 
   WatchStream full_mode(Unix());
-  ASSERT_TRUE(full_mode.Subscribe("full-mode", {}, v1::FULL, old_hash));
+  ASSERT_TRUE(full_mode.Subscribe("full-mode", {}, v1::MODE_FULL, old_hash));
   auto f = full_mode.Next();
   ASSERT_TRUE(f);
   EXPECT_TRUE(f->full());
@@ -296,7 +296,7 @@ TEST_F(ApiConfigTest, StuckSubscriberDoesNotDelayOthers) {
   ASSERT_TRUE(stuck.Subscribe("stuck"));
   AwaitStatus([](const status::StatusView& v) { return v.subscribers.size() == 1; });
   WatchStream live(Tcp());
-  ASSERT_TRUE(live.Subscribe("live", {"routes"}, v1::DELTA));
+  ASSERT_TRUE(live.Subscribe("live", {"routes"}, v1::MODE_DELTA));
   auto live_first = live.Next();
   ASSERT_TRUE(live_first);
 
@@ -344,7 +344,7 @@ TEST_F(ApiConfigTest, AckAndNackAreVisibleInGetStatus) {
   StartApp();
   const std::string hash = Push(model);
   WatchStream watch(Unix());
-  ASSERT_TRUE(watch.Subscribe("acker", {"services"}, v1::DELTA));
+  ASSERT_TRUE(watch.Subscribe("acker", {"services"}, v1::MODE_DELTA));
   ASSERT_TRUE(watch.Next());
   ASSERT_TRUE(watch.Ack(hash));
   AwaitStatus([&](const status::StatusView& v) {
@@ -363,7 +363,7 @@ TEST_F(ApiConfigTest, AckAndNackAreVisibleInGetStatus) {
   ASSERT_EQ(status.subscribers_size(), 1);
   const v1::SubscriberStatus& sub = status.subscribers(0);
   EXPECT_EQ(sub.client_id(), "acker");
-  EXPECT_EQ(sub.mode(), v1::DELTA);
+  EXPECT_EQ(sub.mode(), v1::MODE_DELTA);
   EXPECT_THAT(sub.entity_types(), ElementsAre("services"));
   EXPECT_EQ(sub.last_sent_hash(), hash);
   EXPECT_EQ(sub.acked_hash(), hash);
@@ -520,7 +520,7 @@ TEST_F(ApiConfigTest, ReportHashAckedFollowsWhatSubscribersAcked) {
   ASSERT_TRUE(cp_->WaitForEvent(ping_with(first), kWait));
 
   WatchStream watch(Unix());
-  ASSERT_TRUE(watch.Subscribe("proxy", {}, v1::DELTA));
+  ASSERT_TRUE(watch.Subscribe("proxy", {}, v1::MODE_DELTA));
   ASSERT_TRUE(watch.Next());
   ASSERT_TRUE(watch.Ack(first));
   model.Put("services", Id(9), "b");

@@ -169,7 +169,7 @@ class WatchStream {
   }
 
   bool Subscribe(const std::string& client_id, const std::vector<std::string>& types = {},
-                 v1::Mode mode = v1::FULL, const std::string& resume_hash = "") {
+                 v1::Mode mode = v1::MODE_FULL, const std::string& resume_hash = "") {
     v1::WatchRequest request;
     v1::Subscribe* s = request.mutable_subscribe();
     s->set_client_id(client_id);

@@ -199,7 +199,7 @@ TEST_F(ApiStatusTest, WatchStatusEmitsOnConnectApplyRejectDisconnect) {
   auto reader = stub->WatchStatus(&context, v1::WatchStatusRequest());
   v1::Status status;
   ASSERT_TRUE(reader->Read(&status)) << "no status at once";
-  EXPECT_EQ(status.control_plane().state(), v1::CONNECTED);
+  EXPECT_EQ(status.control_plane().state(), v1::CONNECTION_STATE_CONNECTED);
   EXPECT_EQ(status.config().hash(), "00000000000000000000000000000000");
   EXPECT_EQ(status.node().node_id(), settings_.node_id);
   EXPECT_EQ(status.node().hostname(), "dp-test.local");
@@ -215,7 +215,7 @@ TEST_F(ApiStatusTest, WatchStatusEmitsOnConnectApplyRejectDisconnect) {
       *reader, [&](const v1::Status& s) { return s.config().hash() == hash; }, &status));
   EXPECT_EQ(status.config().entity_counts().at("services"), 1u);
   EXPECT_EQ(status.config().entity_counts().at("routes"), 1u);
-  EXPECT_EQ(status.config().source(), v1::CONTROL_PLANE);
+  EXPECT_EQ(status.config().source(), v1::SOURCE_CONTROL_PLANE);
   EXPECT_EQ(status.config().apply_count(), 1u);
   EXPECT_GT(status.config().decoded_bytes(), 0u);
   EXPECT_GT(status.config().compressed_bytes(), 0u);
@@ -229,11 +229,11 @@ TEST_F(ApiStatusTest, WatchStatusEmitsOnConnectApplyRejectDisconnect) {
 
   cp_->CloseAll();
   ASSERT_TRUE(ReadUntil(
-      *reader, [](const v1::Status& s) { return s.control_plane().state() == v1::DISCONNECTED; },
+      *reader, [](const v1::Status& s) { return s.control_plane().state() == v1::CONNECTION_STATE_DISCONNECTED; },
       &status));
   EXPECT_THAT(status.control_plane().last_error(), HasSubstr("closed the connection"));
   ASSERT_TRUE(ReadUntil(*reader, [](const v1::Status& s) {
-    return s.control_plane().state() == v1::CONNECTED && s.control_plane().reconnect_count() >= 1;
+    return s.control_plane().state() == v1::CONNECTION_STATE_CONNECTED && s.control_plane().reconnect_count() >= 1;
   }));
   context.TryCancel();
 }
@@ -330,7 +330,7 @@ TEST_F(ApiStatusTest, HintsExplainLikelyCauses) {
     EXPECT_THAT(status.control_plane().hint(),
                 HasSubstr("connected but no config: the control plane may be withholding config "
                           "because a configured plugin is missing from --plugins"));
-    EXPECT_EQ(status.control_plane().state(), v1::CONNECTED);
+    EXPECT_EQ(status.control_plane().state(), v1::CONNECTION_STATE_CONNECTED);
     context.TryCancel();
   }
 }
@@ -349,7 +349,7 @@ TEST_F(ApiStatusTest, GetStatusReportsConfigAndConnection) {
   EXPECT_EQ(status.config().hash(), hash);
   EXPECT_EQ(status.config().hashes().at("config"), hash);
   EXPECT_EQ(status.node().labels().at("region"), "eu-west-1");
-  EXPECT_EQ(status.control_plane().state(), v1::CONNECTED);
+  EXPECT_EQ(status.control_plane().state(), v1::CONNECTION_STATE_CONNECTED);
   EXPECT_EQ(status.control_plane().attempts(), 1u);
   EXPECT_GT(status.control_plane().connected_since().seconds(), 0);
   EXPECT_EQ(status.control_plane().hint(), "");

@@ -38,7 +38,7 @@ std::vector<v1::WatchResponse> FullUpdate(const std::string& hash, int chunks) {
     out[i].set_full(true);
     out[i].set_chunk_index(i);
     out[i].add_entity_types("services");
-    out[i].set_source(v1::CONTROL_PLANE);
+    out[i].set_source(v1::SOURCE_CONTROL_PLANE);
   }
   for (const char* id : {"a", "b"}) {
     v1::Entity* e = out[id[0] == 'a' ? 0 : chunks - 1].add_upserts();
@@ -160,7 +160,7 @@ TEST(ClientScriptedPeerTest, NacksResubscribesAndResumes) {
   EXPECT_EQ(received[0].stream, 0);
   ASSERT_TRUE(received[0].request.has_subscribe());
   EXPECT_EQ(received[0].request.subscribe().client_id(), "scripted");
-  EXPECT_EQ(received[0].request.subscribe().mode(), v1::DELTA);
+  EXPECT_EQ(received[0].request.subscribe().mode(), v1::MODE_DELTA);
   EXPECT_EQ(received[0].request.subscribe().resume_hash(), "");
   EXPECT_EQ(received[1].request.ack().config_hash(), kHash1);
   ASSERT_TRUE(received[2].request.has_nack());

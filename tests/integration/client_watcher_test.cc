@@ -293,7 +293,7 @@ TEST_F(ClientTest, WatcherReceivesFullConfig) {
   EXPECT_EQ(updates[0].info.removals, 0u);
   ExpectMirrorMatches(*updates[0].mirror, *AwaitSnapshot(hash));
   EXPECT_EQ(updates[0].info.upserts, updates[0].mirror->EntityCount());
-  EXPECT_EQ(updates[0].mirror->source, v1::CONTROL_PLANE);
+  EXPECT_EQ(updates[0].mirror->source, v1::SOURCE_CONTROL_PLANE);
   EXPECT_EQ(watcher->mirror(), updates[0].mirror);
 }
 
@@ -369,7 +369,7 @@ TEST_F(ClientTest, AcksAndNacksShowInStatus) {
   ASSERT_EQ(status->subscribers_size(), 1);
   EXPECT_EQ(status->subscribers(0).client_id(), "test-proxy");
   EXPECT_EQ(status->subscribers(0).acked_hash(), first);
-  EXPECT_EQ(status->subscribers(0).mode(), v1::DELTA);
+  EXPECT_EQ(status->subscribers(0).mode(), v1::MODE_DELTA);
 
   const std::string second = SetConfig(ChangedExampleConfig());
   AwaitSubscriber([&](const status::SubscriberRecord& s) { return s.nacked_hash == second; });

@@ -89,7 +89,7 @@ TEST(UpdateAssemblerTest, FullThenDeltas) {
   ASSERT_TRUE(mirror.ok()) << mirror.status();
   EXPECT_EQ((*mirror)->config_hash, first->config_hash);
   EXPECT_EQ((*mirror)->hashes, first->hashes);
-  EXPECT_EQ((*mirror)->source, v1::CONTROL_PLANE);
+  EXPECT_EQ((*mirror)->source, v1::SOURCE_CONTROL_PLANE);
   EXPECT_THAT((*mirror)->metadata, ElementsAre(Pair("_format_version", "\"3.0\"")));
   EXPECT_THAT((*mirror)->entities,
               ElementsAre(Pair("routes", ElementsAre(Pair("r1", R"({"id":"r1","service":"s1"})"))),

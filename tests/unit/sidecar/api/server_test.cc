@@ -84,7 +84,7 @@ class Watch {
     stream_ = stub_->Watch(&context_);
   }
   bool Subscribe(const std::string& id, std::vector<std::string> types = {},
-                 v1::Mode mode = v1::FULL) {
+                 v1::Mode mode = v1::MODE_FULL) {
     v1::WatchRequest r;
     r.mutable_subscribe()->set_client_id(id);
     for (const auto& t : types) r.mutable_subscribe()->add_entity_types(t);
@@ -322,7 +322,7 @@ TEST_F(ServerTest, StalledDeltaSubscriberCatchesUpFromLastFullySent) {
   store_.Publish(v1);
 
   Watch stalled(NewChannel(target_, Window::kSmall));
-  ASSERT_TRUE(stalled.Subscribe("stalled", {}, v1::DELTA));
+  ASSERT_TRUE(stalled.Subscribe("stalled", {}, v1::MODE_DELTA));
   // Its first chunk proves the v1 update is in flight; the rest cannot pass the window.
   v1::WatchResponse first_chunk;
   ASSERT_TRUE(stalled.NextChunk(&first_chunk));

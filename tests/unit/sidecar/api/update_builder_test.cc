@@ -130,7 +130,7 @@ TEST(UpdateBuilderTest, FullUpdateOfExampleParsesBack) {
   for (const auto& [type, collection] : snapshot->types) types.push_back(type);
   EXPECT_EQ(std::vector<std::string>(chunk.entity_types().begin(), chunk.entity_types().end()),
             types);
-  EXPECT_EQ(chunk.source(), v1::CONTROL_PLANE);
+  EXPECT_EQ(chunk.source(), v1::SOURCE_CONTROL_PLANE);
   EXPECT_EQ(chunk.received_at().seconds(), 1718000100);
   EXPECT_EQ(chunk.received_at().nanos(), 250000000);
 }
