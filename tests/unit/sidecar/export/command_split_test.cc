@@ -38,6 +38,11 @@ TEST(SplitCommandLineTest, AdjacentPartsMakeOneWordAndEmptyQuotesAWord) {
   EXPECT_THAT(Split(R"(pre'mid'"post" '' "")"), ElementsAre("premidpost", "", ""));
 }
 
+TEST(SplitCommandLineTest, GivesBackTheItemsOfAYamlList) {
+  // What settings make of `on-change-exec: [sh, -c, "echo it's $X"]`.
+  EXPECT_THAT(Split(R"('sh' '-c' 'echo it'\''s $X')"), ElementsAre("sh", "-c", "echo it's $X"));
+}
+
 TEST(SplitCommandLineTest, RefusesWhatAShellWould) {
   for (absl::string_view bad : {"a 'b", "a \"b", "a\\", "", "  \t"}) {
     EXPECT_FALSE(SplitCommandLine(bad).ok()) << bad;
