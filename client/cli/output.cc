@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
+#include "protocol/config_table_json.h"
 #include "rapidjson/document.h"
 #include "rapidjson/prettywriter.h"
 #include "rapidjson/stringbuffer.h"
@@ -327,42 +328,40 @@ absl::StatusOr<std::string> ProtoJson(const google::protobuf::Message& message, 
 }
 
 // Entities are raw JSON bytes in the API, which protobuf's JSON printer would show as base64; so
-// this document is built with RapidJSON.
+// this document is written with RapidJSON. Entities come from tether over the network, so they
+// are checked and reformatted (ValueForm::kReformatted).
 absl::StatusOr<std::string> ConfigJson(const client::Mirror& mirror) {
-  rapidjson::Document doc(rapidjson::kObjectType);
-  auto& alloc = doc.GetAllocator();
-  auto str = [&](absl::string_view s) {
-    return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
-  };
-  doc.AddMember("config_hash", str(mirror.config_hash), alloc);
-  doc.AddMember("source", str(v1::Source_Name(mirror.source)), alloc);
-  rapidjson::Value hashes(rapidjson::kObjectType);
-  for (const auto& [key, hash] : mirror.hashes) hashes.AddMember(str(key), str(hash), alloc);
-  doc.AddMember("hashes", hashes, alloc);
-  rapidjson::Value config(rapidjson::kObjectType);
-  for (const auto& [key, json] : mirror.metadata) {
-    rapidjson::Document value(&alloc);
-    if (!ParseInto(json, value)) {
-      return absl::DataLossError(absl::StrCat("metadata ", key, " is not JSON"));
-    }
-    config.AddMember(str(key), rapidjson::Value(value, alloc), alloc);
-  }
-  for (const auto& [type, rows] : mirror.entities) {
-    rapidjson::Value array(rapidjson::kArrayType);
-    for (const auto& [id, json] : rows) {
-      rapidjson::Document entity(&alloc);
-      if (!ParseInto(json, entity)) {
-        return absl::DataLossError(absl::StrCat("entity ", type, "/", id, " is not JSON"));
-      }
-      array.PushBack(rapidjson::Value(entity, alloc), alloc);
-    }
-    config.AddMember(str(type), array, alloc);
-  }
-  doc.AddMember("config", config, alloc);
   rapidjson::StringBuffer buffer;
-  rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
+  protocol::JsonWriter writer(buffer);
   writer.SetIndent(' ', 2);
-  doc.Accept(writer);
+  auto str = [&writer](absl::string_view s) {
+    return writer.String(s.data(), static_cast<rapidjson::SizeType>(s.size()), true);
+  };
+  writer.StartObject();
+  str("config_hash");
+  str(mirror.config_hash);
+  str("source");
+  str(v1::Source_Name(mirror.source));
+  str("hashes");
+  writer.StartObject();
+  for (const auto& [key, hash] : mirror.hashes) {
+    str(key);
+    str(hash);
+  }
+  writer.EndObject();
+  str("config");
+  protocol::ConfigTableView table;
+  for (const auto& [key, json] : mirror.metadata) table.metadata.emplace_back(key, json);
+  for (const auto& [type, rows] : mirror.entities) {
+    protocol::ConfigTableView::Rows& out =
+        table.types.emplace_back(type, protocol::ConfigTableView::Rows{}).second;
+    for (const auto& [id, json] : rows) out.emplace_back(id, json);
+  }
+  if (absl::Status st = WriteConfigTable(table, protocol::ValueForm::kReformatted, writer);
+      !st.ok()) {
+    return st;
+  }
+  writer.EndObject();
   return EscapeDelAndC1(absl::string_view(buffer.GetString(), buffer.GetSize()));
 }
 

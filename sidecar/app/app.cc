@@ -7,6 +7,7 @@
 #include "sidecar/common/asio.h"
 #include "sidecar/common/log.h"
 #include "sidecar/cp/basic_info.h"
+#include "sidecar/export/command_split.h"
 #include "sidecar/settings/bundled_plugins.h"
 #include "sidecar/settings/flags.h"
 #include "sidecar/settings/node_identity.h"
@@ -105,6 +106,22 @@ ops::ServerOptions OpsOptionsFrom(const settings::Settings& s, net::io_context& 
   return o;
 }
 
+// InvalidArgument when --on-change-exec cannot be split into a command.
+absl::StatusOr<exporter::ExportOptions> ExportOptionsFrom(const settings::Settings& s) {
+  exporter::ExportOptions o;
+  o.config_path = s.write_config;
+  o.config_types.insert(s.write_config_types.begin(), s.write_config_types.end());
+  if (!s.on_change_exec.empty()) {
+    absl::StatusOr<std::vector<std::string>> argv = exporter::SplitCommandLine(s.on_change_exec);
+    if (!argv.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--on-change-exec: ", argv.status().message()));
+    }
+    o.hook = exporter::HookCommand{*std::move(argv), s.on_change_timeout, ""};
+  }
+  return o;
+}
+
 }  // namespace
 
 App::App(size_t snapshot_history_bytes, AppCallbacks callbacks)
@@ -149,6 +166,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const settings::Settings& setti
     }
   } else {
     log::Info("cache", "not serving the cached config (--startup-policy=wait-for-cp)");
+  }
+  // After the cache is published, so that a cached config is exported at start too.
+  if (!settings.write_config.empty() || !settings.on_change_exec.empty()) {
+    absl::StatusOr<exporter::ExportOptions> export_options = ExportOptionsFrom(settings);
+    if (!export_options.ok()) return export_options.status();
+    app->exporter_ =
+        std::make_unique<exporter::Exporter>(*std::move(export_options), app->store_, app->status_);
   }
   app->pipeline_ = std::make_unique<pipeline::Pipeline>(
       [applier = app->applier_.get()](pipeline::Frame frame) {
@@ -249,6 +273,8 @@ bool App::Stop(absl::Duration timeout) {
   if (io_thread_.joinable()) io_thread_.join();
   // After the pipeline, so no config can be applied (and queued for saving) behind the flush.
   if (cache_) cache_->Stop();
+  // After the pipeline too: a hook run under way is killed, none starts after.
+  exporter_.reset();
   if (ops_) ops_->Stop();
   return clean && absl::Now() <= deadline;
 }

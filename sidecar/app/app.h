@@ -31,6 +31,7 @@
 #include "sidecar/api/server.h"
 #include "sidecar/config/snapshot_store.h"
 #include "sidecar/cp/session.h"
+#include "sidecar/export/exporter.h"
 #include "sidecar/ops/server.h"
 #include "sidecar/pipeline/acked_hash_reporter.h"
 #include "sidecar/pipeline/config_applier.h"
@@ -90,6 +91,8 @@ class App {
   status::StatusBoard status_;
   std::unique_ptr<pipeline::ConfigCache> cache_;
   std::unique_ptr<pipeline::ConfigApplier> applier_;
+  // --write-config / --on-change-exec only; follows store_ and reports to status_.
+  std::unique_ptr<exporter::Exporter> exporter_;
   std::unique_ptr<boost::asio::io_context> io_;
   // Decodes on its own thread; hands applied hashes to session_, which is set before any frame
   // can arrive (Start) and stopped before the pipeline.

@@ -85,6 +85,22 @@ void Render(const status::StatusView& view, absl::Time now, prometheus::Registry
   Counter(registry, "tether_config_cache_write_failures_total",
           "Applied configs that could not be saved as the last-known-good cache on disk",
           totals.cache_write_failures);
+  auto& writes = BuildCounter()
+                     .Name("tether_config_file_writes_total")
+                     .Help("--write-config files written, by outcome")
+                     .Register(registry);
+  writes.Add({{"outcome", "ok"}}).Increment(static_cast<double>(totals.config_file_writes));
+  writes.Add({{"outcome", "failed"}})
+      .Increment(static_cast<double>(totals.config_file_write_failures));
+  auto& runs = BuildCounter()
+                   .Name("tether_on_change_exec_runs_total")
+                   .Help("--on-change-exec runs, by outcome (ok: exit 0; failed; timeout)")
+                   .Register(registry);
+  for (size_t i = 0; i < status::kHookOutcomeCount; ++i) {
+    runs.Add({{"outcome",
+               std::string(status::HookOutcomeName(static_cast<status::HookOutcome>(i)))}})
+        .Increment(static_cast<double>(totals.hook_runs[i]));
+  }
   prometheus::Histogram::BucketBoundaries bounds;
   for (absl::Duration b : status::kDecodeDurationBounds) bounds.push_back(Seconds(b));
   const status::DecodeDurations& decode = totals.decode_durations;

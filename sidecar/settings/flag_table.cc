@@ -184,6 +184,31 @@ constexpr FlagDef kFlags[] = {
      "component, message and the event's fields, for log collectors (use it on Kubernetes).",
      ParseLogFormat},
 
+    // --- Config file and change hook ---
+    {"write-config", "path", "",
+     "After each applied config (and at start when serving the cache), write it to this file as\n"
+     "a Kong declarative config (what `tetherctl get --json` shows under config): YAML when the\n"
+     "path ends in .yaml or .yml, JSON otherwise. Mode 0600 (it holds credentials and keys);\n"
+     "replaced atomically, so a reader never sees part of one.",
+     [](absl::string_view v, Settings& s) { return CopyTo(v, s.write_config); }},
+    {"write-config-types", "type,...", "",
+     "Write only these entity types (e.g. routes,services,upstreams,targets); metadata such as\n"
+     "_format_version is always written. Default: every type.",
+     ParseWriteConfigTypes, ValueDisplay::kShow, FlagKind::kSingle, ValueShape::kList},
+    {"on-change-exec", "command", "",
+     "Run this command after each applied config, after --write-config wrote it: split like a\n"
+     "shell splits words (quotes, backslashes) but run without one (a YAML list in the config\n"
+     "file). Its environment adds TETHER_CONFIG_HASH and, with --write-config,\n"
+     "TETHER_CONFIG_PATH. One run at a time; configs applied meanwhile are coalesced (the newest\n"
+     "runs next). Exit 0 is an ACK, anything else a NACK: it shows in status as the subscriber\n"
+     "on-change-exec and counts for --report-hash=acked. Its output goes to the log.",
+     [](absl::string_view v, Settings& s) { return CopyTo(v, s.on_change_exec); },
+     ValueDisplay::kShow, FlagKind::kSingle, ValueShape::kArgv},
+    {"on-change-timeout", "duration", "30s",
+     "How long an --on-change-exec run may take; then it is killed with its process group and\n"
+     "counts as a NACK.",
+     [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.on_change_timeout); }},
+
     // --- Config cache and start-up ---
     {"report-hash", "applied|acked", "applied",
      "The config hash pings carry, which the CP shows as this data plane's. applied: the config\n"

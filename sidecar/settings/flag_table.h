@@ -42,6 +42,9 @@ enum class ValueShape {
   kList,
   // Comma-separated key:value pairs: a YAML map (or list of "key:value") is joined likewise.
   kKeyValues,
+  // A command line: a YAML list gives one argument per item (each quoted, then joined with
+  // spaces, so that splitting the line gives the items back).
+  kArgv,
 };
 
 // When ParseSettings applies a flag's value.

@@ -177,6 +177,18 @@ struct Settings {
   log::Level log_level{};
   log::Format log_format{};
 
+  // --- Config file and change hook (export/exporter.h) ---
+
+  // Where each applied config is written as a Kong declarative config; empty writes none.
+  std::string write_config;
+  // The entity types written there; empty means every type.
+  std::vector<std::string> write_config_types;
+  // The command run after each applied config, as one command line: the app splits it into argv
+  // (export/command_split.h); a YAML list arrives with each item single-quoted. Empty: none.
+  std::string on_change_exec;
+  // A run that takes longer is killed with its process group. Positive after validation.
+  absl::Duration on_change_timeout;
+
   // --- Config cache and start-up ---
 
   StartupPolicy startup_policy{};

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "sidecar/common/file_util.h"
@@ -44,6 +45,13 @@ absl::StatusOr<std::vector<std::string>> YamlValues(const FlagDef& def, const YA
       }
       if (def.kind == FlagKind::kRepeatable) return items;
       if (items.empty()) return Reason("needs a value");
+      if (def.shape == ValueShape::kArgv) {
+        std::vector<std::string> quoted;
+        for (const std::string& item : items) {
+          quoted.push_back(absl::StrCat("'", absl::StrReplaceAll(item, {{"'", R"('\'')"}}), "'"));
+        }
+        return std::vector<std::string>{absl::StrJoin(quoted, " ")};
+      }
       return std::vector<std::string>{absl::StrJoin(items, ",")};
     }
     case YAML::NodeType::Map: {

@@ -341,6 +341,17 @@ absl::Status ValidateOps(const Settings& s) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateExport(const Settings& s) {
+  if (s.on_change_timeout <= absl::ZeroDuration()) {
+    return Invalid(absl::StrCat("--on-change-timeout ", absl::FormatDuration(s.on_change_timeout),
+                                " must be positive"));
+  }
+  if (!s.write_config_types.empty() && s.write_config.empty()) {
+    return Invalid("--write-config-types needs --write-config");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 bool IsValidUuid(absl::string_view id) {
@@ -389,7 +400,7 @@ bool IsValidKongVersion(absl::string_view version) {
 
 absl::Status ValidateSettings(const Settings& settings) {
   for (auto check : {ValidateControlPlane, ValidateProxy, ValidateTls, ValidateLabels,
-                     ValidateLimits, ValidateTimers, ValidateNode, ValidateOps}) {
+                     ValidateLimits, ValidateTimers, ValidateNode, ValidateOps, ValidateExport}) {
     if (absl::Status st = check(settings); !st.ok()) return st;
   }
   if (settings.data_dir.empty()) return Invalid("--data-dir must not be empty");

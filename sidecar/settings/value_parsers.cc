@@ -342,6 +342,17 @@ absl::Status ParseReportHash(absl::string_view value, Settings& s) {
   return absl::OkStatus();
 }
 
+absl::Status ParseWriteConfigTypes(absl::string_view value, Settings& s) {
+  std::vector<std::string> types;
+  for (absl::string_view type : absl::StrSplit(value, ',')) {
+    type = absl::StripAsciiWhitespace(type);
+    if (type.empty()) return Reason("an entity type is empty");
+    types.emplace_back(type);
+  }
+  s.write_config_types = std::move(types);
+  return absl::OkStatus();
+}
+
 absl::Status ParseStartupPolicy(absl::string_view value, Settings& s) {
   if (value == "serve-cache") {
     s.startup_policy = StartupPolicy::kServeCache;

@@ -70,6 +70,8 @@ absl::Status ParseLogLevel(absl::string_view value, Settings& s);
 absl::Status ParseLogFormat(absl::string_view value, Settings& s);
 absl::Status ParseStartupPolicy(absl::string_view value, Settings& s);
 absl::Status ParseReportHash(absl::string_view value, Settings& s);
+// Comma-separated entity type names.
+absl::Status ParseWriteConfigTypes(absl::string_view value, Settings& s);
 
 // "bundled" (Kong's bundled plugins at s.node_version), "off" (none), or name[:version] entries,
 // or @file with one entry a line. Reads s.node_version, so it must run after --node-version is

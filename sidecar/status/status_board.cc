@@ -83,6 +83,20 @@ void StatusBoard::RecordCacheWriteFailure() {
   });
 }
 
+void StatusBoard::RecordConfigFileWrite(bool ok) {
+  Change([ok](StatusView& v) {
+    ++(ok ? v.totals.config_file_writes : v.totals.config_file_write_failures);
+    return true;
+  });
+}
+
+void StatusBoard::RecordHookRun(HookOutcome outcome) {
+  Change([outcome](StatusView& v) {
+    ++v.totals.hook_runs[static_cast<size_t>(outcome)];
+    return true;
+  });
+}
+
 void StatusBoard::RecordUpdateCacheEvictions(uint64_t evictions) {
   Change([&](StatusView& v) {
     v.totals.update_cache_evictions += evictions;

@@ -133,6 +133,9 @@ class StatusBoard {
   void RecordCacheWriteFailure();
   void RecordUpdateCacheEvictions(uint64_t evictions);
   void RecordSubscriberRefused();
+  // --write-config and --on-change-exec (export/exporter.h).
+  void RecordConfigFileWrite(bool ok);
+  void RecordHookRun(HookOutcome outcome);
   void SetReportedHash(std::string hash, std::string because);
   void SetNode(NodeInfo node);
   // Idempotent.

@@ -9,6 +9,18 @@ void DecodeDurations::Observe(absl::Duration d) {
   sum += d;
 }
 
+absl::string_view HookOutcomeName(HookOutcome outcome) {
+  switch (outcome) {
+    case HookOutcome::kOk:
+      return "ok";
+    case HookOutcome::kFailed:
+      return "failed";
+    case HookOutcome::kTimeout:
+      return "timeout";
+  }
+  return "unknown";
+}
+
 uint64_t ConnectionFailuresWithReason(const Totals& totals, absl::string_view reason) {
   uint64_t n = 0;
   for (size_t i = 0; i < kFailureCauseCount; ++i) {

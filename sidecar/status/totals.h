@@ -43,6 +43,11 @@ struct DecodeDurations {
   void Observe(absl::Duration d);
 };
 
+// How an --on-change-exec run ended (tether_on_change_exec_runs_total's outcome label).
+enum class HookOutcome { kOk, kFailed, kTimeout };
+inline constexpr size_t kHookOutcomeCount = 3;
+absl::string_view HookOutcomeName(HookOutcome outcome);
+
 struct Totals {
   // Indexed by FailureCause.
   std::array<uint64_t, kFailureCauseCount> connection_failures{};
@@ -58,6 +63,11 @@ struct Totals {
   uint64_t update_cache_evictions = 0;
   // Watch streams the gRPC API refused beyond --grpc-max-subscribers.
   uint64_t subscribers_refused = 0;
+  // --write-config files written, and applied configs that could not be written.
+  uint64_t config_file_writes = 0;
+  uint64_t config_file_write_failures = 0;
+  // --on-change-exec runs, indexed by HookOutcome.
+  std::array<uint64_t, kHookOutcomeCount> hook_runs{};
   // Of applied configs (a rejected frame has no meaningful decode time).
   DecodeDurations decode_durations;
 };

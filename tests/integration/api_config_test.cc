@@ -54,15 +54,7 @@ TEST_F(ApiConfigTest, FullUpdateOverUnixSocketEqualsCpConfig) {
   mirror.Apply(*update);
   EXPECT_EQ(mirror.entities, Expected(model));
 
-  auto stub = v1::ConfigService::NewStub(Unix());
-  grpc::ClientContext context;
-  context.set_deadline(Deadline());
-  v1::GetConfigRequest request;
-  auto reader = stub->GetConfig(&context, request);
-  Update got;
-  v1::WatchResponse message;
-  while (reader->Read(&message)) got.chunks.push_back(message);
-  ASSERT_TRUE(reader->Finish().ok());
+  const Update got = GetConfig();
   Mirror from_get;
   from_get.Apply(got);
   EXPECT_EQ(from_get.hash, hash);
@@ -267,14 +259,7 @@ TEST_F(ApiConfigTest, ConfigOverFourMiBArrivesInChunksUnderTheLimit) {
   EXPECT_EQ(mirror.hash, hash);
   EXPECT_EQ(mirror.entities, Expected(model));
 
-  auto stub = v1::ConfigService::NewStub(Unix());
-  grpc::ClientContext context;
-  context.set_deadline(Deadline());
-  auto reader = stub->GetConfig(&context, v1::GetConfigRequest());
-  Update got;
-  v1::WatchResponse message;
-  while (reader->Read(&message)) got.chunks.push_back(message);
-  ASSERT_TRUE(reader->Finish().ok());
+  const Update got = GetConfig();
   EXPECT_GE(got.chunks.size(), 2u);
   Mirror from_get;
   from_get.Apply(got);

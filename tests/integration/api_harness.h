@@ -279,6 +279,19 @@ class ApiTest : public ::testing::Test {
     EXPECT_TRUE(reader->Finish().ok());
   }
 
+  // GetConfig over the unix socket, every chunk.
+  Update GetConfig() {
+    auto stub = v1::ConfigService::NewStub(Unix());
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    auto reader = stub->GetConfig(&context, v1::GetConfigRequest());
+    Update got;
+    v1::WatchResponse message;
+    while (reader->Read(&message)) got.chunks.push_back(message);
+    EXPECT_TRUE(reader->Finish().ok());
+    return got;
+  }
+
   std::shared_ptr<grpc::Channel> Unix() { return NewChannel(unix_target_); }
   std::shared_ptr<grpc::Channel> Tcp() { return NewChannel(tcp_target_); }
 

@@ -174,12 +174,14 @@ TEST(MetricsTest, FollowsPrometheusNaming) {
           "tether_config_age_seconds", "tether_config_applies_total",
           "tether_config_cache_write_failures_total", "tether_config_compressed_bytes",
           "tether_config_decode_duration_seconds", "tether_config_decoded_bytes",
-          "tether_config_entities", "tether_config_rejections_total",
-          "tether_control_plane_connected", "tether_control_plane_connection_attempts_total",
+          "tether_config_entities", "tether_config_file_writes_total",
+          "tether_config_rejections_total", "tether_control_plane_connected",
+          "tether_control_plane_connection_attempts_total",
           "tether_control_plane_connection_failures_total", "tether_control_plane_ping_rtt_seconds",
-          "tether_control_plane_retry_after_waits_total", "tether_ready",
-          "tether_subscriber_nacks_total", "tether_subscribers", "tether_subscribers_refused_total",
-          "tether_update_cache_evictions_total", "tether_updates_sent_total"));
+          "tether_control_plane_retry_after_waits_total", "tether_on_change_exec_runs_total",
+          "tether_ready", "tether_subscriber_nacks_total", "tether_subscribers",
+          "tether_subscribers_refused_total", "tether_update_cache_evictions_total",
+          "tether_updates_sent_total"));
   for (const auto& [name, kind] : types) {
     SCOPED_TRACE(name);
     EXPECT_TRUE(absl::StartsWith(name, "tether_"));

@@ -143,6 +143,19 @@ TEST(ConfigFileTest, LabelsAndPluginsAlsoTakeTheFlagSyntax) {
   EXPECT_EQ(s->plugins.size(), 2u);
 }
 
+TEST(ConfigFileTest, OnChangeExecTakesAListOfArguments) {
+  // Each item single-quoted, so that the app's shell-like split gives the items back.
+  TempDir dir;
+  absl::StatusOr<Settings> s = ParseWithConfig(
+      dir,
+      "on-change-exec: [sh, -c, \"echo it's $TETHER_CONFIG_HASH\"]\nwrite-config: /run/k.yaml\n"
+      "write-config-types: [routes, services]\n");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->on_change_exec, R"('sh' '-c' 'echo it'\''s $TETHER_CONFIG_HASH')");
+  EXPECT_EQ(s->write_config_types, (std::vector<std::string>{"routes", "services"}));
+  EXPECT_EQ(s->on_change_timeout, absl::Seconds(30));
+}
+
 TEST(ConfigFileTest, ARepeatableFlagReplacesTheFileList) {
   // As with the environment, the command line's addresses replace the file's instead of adding.
   TempDir dir;
