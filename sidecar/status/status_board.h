@@ -133,6 +133,7 @@ class StatusBoard {
   void RecordCacheWriteFailure();
   void RecordUpdateCacheEvictions(uint64_t evictions);
   void RecordSubscriberRefused();
+  void RecordGrpcPeerRefused(PeerRefusal reason);
   void SetReportedHash(std::string hash, std::string because);
   void SetNode(NodeInfo node);
   // Idempotent.

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "sidecar/config/decoder.h"
 #include "sidecar/status/connection.h"
@@ -43,6 +44,16 @@ struct DecodeDurations {
   void Observe(absl::Duration d);
 };
 
+// Why a connection to a gRPC unix socket was closed unserved (tether_grpc_peers_refused_total).
+enum class PeerRefusal {
+  kNotAllowed,     // the peer's uid and gid are not allowed
+  kNoCredentials,  // SO_PEERCRED failed: nothing to check
+};
+inline constexpr size_t kPeerRefusalCount = 2;
+// The metric's label values, indexed by PeerRefusal.
+inline constexpr std::array<absl::string_view, kPeerRefusalCount> kPeerRefusalNames = {
+    "not_allowed", "no_credentials"};
+
 struct Totals {
   // Indexed by FailureCause.
   std::array<uint64_t, kFailureCauseCount> connection_failures{};
@@ -58,6 +69,8 @@ struct Totals {
   uint64_t update_cache_evictions = 0;
   // Watch streams the gRPC API refused beyond --grpc-max-subscribers.
   uint64_t subscribers_refused = 0;
+  // Connections to the gRPC unix sockets closed by the peer check, indexed by PeerRefusal.
+  std::array<uint64_t, kPeerRefusalCount> grpc_peers_refused{};
   // Of applied configs (a rejected frame has no meaningful decode time).
   DecodeDurations decode_durations;
 };
