@@ -174,16 +174,17 @@ void UnixListener::AcceptLoop(grpc::Server* server, const AllowedPeers& allowed,
     if (::getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) {
       log::Warn(kLog, "grpc peer refused: no peer credentials",
                 {{"path", path_}, {"err", std::strerror(errno)}});
-      ::close(conn);
+      // Counted before the close, so that whoever sees the close also sees the count.
       on_refused(status::PeerRefusal::kNoCredentials);
+      ::close(conn);
       continue;
     }
     if (allowed.Allows(peer.uid, peer.gid)) {
       grpc::AddInsecureChannelFromFd(server, conn);
       continue;
     }
-    ::close(conn);
     on_refused(status::PeerRefusal::kNotAllowed);
+    ::close(conn);
     if (throttles.size() >= kMaxThrottledUids && !throttles.contains(peer.uid)) throttles.clear();
     uint64_t suppressed = 0;
     if (throttles.try_emplace(peer.uid, kRefusalLogInterval)
