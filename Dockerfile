@@ -34,7 +34,7 @@ RUN apt-get update \
 RUN groupadd --system --gid 10001 tether \
  && useradd --system --uid 10001 --gid tether --home-dir /var/lib/tether --no-create-home \
       --shell /usr/sbin/nologin tether \
- && install -d -o tether -g tether -m 0700 /var/lib/tether \
+ && install -d -o tether -g tether -m 0710 /var/lib/tether \
  && install -d -o tether -g tether -m 0750 /run/tether
 COPY --from=build /src/build-image/bin/tether /src/build-image/bin/tetherctl /usr/local/bin/
 # The socket lives outside the data dir so that a pod can share it with the proxy without

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -12,7 +13,8 @@
 
 namespace tether::ctl {
 
-const char kUsage[] = R"(usage: tetherctl [--addr ADDR] [--timeout DURATION] COMMAND [flags]
+const char kUsage[] =
+    R"(usage: tetherctl [--addr ADDR] [--timeout DURATION] [TLS flags] COMMAND [flags]
 
 Looks at a running tether sidecar through its gRPC API.
 
@@ -29,8 +31,12 @@ commands:
                                  --timeout bounds the whole wait (default 60s)
 
 flags:
-  --addr ADDR          tether's gRPC address: unix:///path/tether.sock or 127.0.0.1:PORT
+  --addr ADDR          tether's gRPC address: unix:///path/tether.sock or HOST:PORT
                        (default unix:///var/lib/tether/tether.sock; environment: TETHER_ADDR)
+  --tls-cert PATH      mutual TLS to a TCP address served with --grpc-tls-cert: the client
+  --tls-key PATH       certificate and key (issued by tether's --grpc-client-ca) and the CA
+  --ca PATH            tether's certificate chains to; all three together
+  --tls-server-name N  the name tether's certificate must carry (default: the --addr host)
   --timeout DURATION   deadline for each call, e.g. 5s (default 5s; not for --watch or watch;
                        for wait, the whole wait)
   --help               this text
@@ -46,7 +52,8 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
       env_addr != nullptr && *env_addr != '\0' ? env_addr : std::string(client::kDefaultTarget);
   std::vector<std::string> seen;  // command flags, checked against the command below
   const auto kind = [](absl::string_view name) {
-    if (name == "addr" || name == "timeout" || name == "type" || name == "service") {
+    if (name == "addr" || name == "timeout" || name == "type" || name == "service" ||
+        name == "tls-cert" || name == "tls-key" || name == "ca" || name == "tls-server-name") {
       return FlagKind::kValue;
     }
     if (name == "json" || name == "watch" || name == "delta" || name == "ready") {
@@ -54,7 +61,19 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
     }
     return FlagKind::kUnknown;
   };
+  client::TlsOptions tls;
+  const std::pair<absl::string_view, std::string*> tls_flags[] = {
+      {"tls-cert", &tls.cert_path},
+      {"tls-key", &tls.key_path},
+      {"ca", &tls.ca_path},
+      {"tls-server-name", &tls.server_name}};
   const auto flag = [&](absl::string_view name, absl::string_view value) -> absl::Status {
+    for (const auto& [tls_name, field] : tls_flags) {
+      if (name != tls_name) continue;
+      if (value.empty()) return absl::InvalidArgumentError(absl::StrCat("--", name, " is empty"));
+      *field = std::string(value);
+      return absl::OkStatus();
+    }
     if (name == "addr") {
       if (value.empty()) return absl::InvalidArgumentError("--addr is empty");
       args.addr = std::string(value);
@@ -96,6 +115,14 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
     return status;
   }
   if (args.help) return args;
+  const int tls_files = !tls.cert_path.empty() + !tls.key_path.empty() + !tls.ca_path.empty();
+  if (tls_files != 0 && tls_files != 3) {
+    return absl::InvalidArgumentError("--tls-cert, --tls-key and --ca go together");
+  }
+  if (tls_files == 0 && !tls.server_name.empty()) {
+    return absl::InvalidArgumentError("--tls-server-name needs --tls-cert, --tls-key and --ca");
+  }
+  if (tls_files == 3) args.tls = std::move(tls);
   std::vector<std::string> allowed;
   if (args.command == "status") {
     allowed = {"json", "watch"};

@@ -4,11 +4,13 @@
 // Threading: thread-compatible (main's thread only).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "client/lib/channel.h"
 
 namespace tether::ctl {
 
@@ -18,6 +20,8 @@ extern const char kUsage[];
 // One invocation: the command and the flags given for it.
 struct Args {
   std::string addr;
+  // From --tls-cert, --tls-key, --ca and --tls-server-name (the first three together).
+  std::optional<client::TlsOptions> tls;
   absl::Duration timeout = absl::Seconds(5);
   bool timeout_given = false;
   std::string command;

@@ -142,6 +142,7 @@ int RunWatch(const Args& args) {
 
   client::WatcherOptions options;
   options.target = args.addr;
+  options.tls = args.tls;
   options.client_id = absl::StrCat("tetherctl/", getpid());
   options.entity_types = args.types;
   options.mode = args.delta ? client::Mode::kDelta : client::Mode::kFull;
@@ -223,7 +224,8 @@ int Main(int argc, char** argv) {
     return kExitOk;
   }
   if (args->command == "watch") return RunWatch(*args);
-  absl::StatusOr<std::unique_ptr<client::Client>> tether = client::Client::Create(args->addr);
+  absl::StatusOr<std::unique_ptr<client::Client>> tether =
+      client::Client::Create(args->addr, args->tls);
   if (!tether.ok()) return Fail(*args, tether.status());
   if (args->command == "status") return RunStatus(*args, **tether);
   if (args->command == "get") return RunGet(*args, **tether);

@@ -46,11 +46,13 @@ absl::string_view HealthStatusName(HealthStatus status) {
   return "UNKNOWN";
 }
 
-absl::StatusOr<std::unique_ptr<Client>> Client::Create(std::string target) {
+absl::StatusOr<std::unique_ptr<Client>> Client::Create(std::string target,
+                                                       std::optional<TlsOptions> tls) {
   if (target.empty()) return absl::InvalidArgumentError("client target is empty");
-  std::shared_ptr<grpc::Channel> channel =
-      MakeChannel(target, absl::Milliseconds(100), absl::Seconds(1));
-  return std::unique_ptr<Client>(new Client(std::move(target), std::move(channel)));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      MakeChannel(target, tls, absl::Milliseconds(100), absl::Seconds(1));
+  if (!channel.ok()) return channel.status();
+  return std::unique_ptr<Client>(new Client(std::move(target), *std::move(channel)));
 }
 
 Client::Client(std::string target, std::shared_ptr<grpc::Channel> channel)

@@ -32,8 +32,10 @@ absl::string_view HealthStatusName(HealthStatus status);
 // make them from a gRPC reaction or a proxy's event loop.
 class Client {
  public:
-  // InvalidArgument for an empty target. Connects lazily, on the first call.
-  static absl::StatusOr<std::unique_ptr<Client>> Create(std::string target);
+  // InvalidArgument for an empty target or unreadable TLS files. Connects lazily, on the first
+  // call; with `tls`, over mutual TLS (see TlsOptions).
+  static absl::StatusOr<std::unique_ptr<Client>> Create(std::string target,
+                                                        std::optional<TlsOptions> tls = {});
 
   const std::string& target() const { return target_; }
 

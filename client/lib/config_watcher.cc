@@ -452,9 +452,10 @@ absl::StatusOr<std::unique_ptr<ConfigWatcher>> ConfigWatcher::Create(WatcherOpti
                      absl::FormatDuration(options.backoff_min), ", max ",
                      absl::FormatDuration(options.backoff_max)));
   }
-  std::shared_ptr<grpc::Channel> channel =
-      MakeChannel(options.target, options.backoff_min, options.backoff_max);
-  auto impl = std::make_shared<Impl>(std::move(options), std::move(callbacks), std::move(channel));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      MakeChannel(options.target, options.tls, options.backoff_min, options.backoff_max);
+  if (!channel.ok()) return channel.status();
+  auto impl = std::make_shared<Impl>(std::move(options), std::move(callbacks), *std::move(channel));
   std::thread thread([impl] { impl->Run(); });
   return std::unique_ptr<ConfigWatcher>(new ConfigWatcher(std::move(impl), std::move(thread)));
 }

@@ -44,8 +44,11 @@ enum class Mode {
 };
 
 struct WatcherOptions {
-  // A gRPC target: "unix:///path/tether.sock" or "127.0.0.1:PORT".
+  // A gRPC target: "unix:///path/tether.sock", or "host:PORT" for TCP (with `tls` unless tether
+  // serves plaintext on loopback).
   std::string target = std::string(kDefaultTarget);
+  // Mutual TLS to tether's TCP listeners (--grpc-tls-cert); none: plaintext.
+  std::optional<TlsOptions> tls;
   // Names this client in tether's status and logs, e.g. "envoy-filter@pod-1". Required.
   std::string client_id;
   // Entity types to receive ("services", "routes", ...); empty means all.
@@ -102,7 +105,8 @@ struct WatcherCallbacks {
 // callback too.
 class ConfigWatcher {
  public:
-  // InvalidArgument for bad options (empty target or client_id, no on_update, bad backoff).
+  // InvalidArgument for bad options (empty target or client_id, no on_update, bad backoff,
+  // unreadable TLS files).
   static absl::StatusOr<std::unique_ptr<ConfigWatcher>> Create(WatcherOptions options,
                                                                WatcherCallbacks callbacks);
   ~ConfigWatcher();

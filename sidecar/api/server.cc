@@ -7,15 +7,9 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
-#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -30,8 +24,6 @@ namespace tether::api {
 namespace {
 
 constexpr absl::string_view kLog = "api";
-// Owner and group read and write: a proxy in the same group may connect, others may not.
-constexpr mode_t kSocketMode = 0660;
 // Threads for synchronous handlers (server reflection), which a flood could otherwise multiply.
 constexpr int kMaxSyncThreads = 16;
 
@@ -52,62 +44,6 @@ class ReflectionOption : public grpc::ServerBuilderOption {
  private:
   const bool enabled_;
 };
-
-std::string ListenUri(const ListenAddress& a) {
-  return a.kind == ListenAddress::Kind::kUnix ? absl::StrCat("unix://", a.path)
-                                              : JoinHostPort(a.host, a.port);
-}
-
-// gRPC itself unlinks any socket file at the path before binding, which would silently steal the
-// path from a tether still serving there. So: no file, fine; a socket nobody accepts on (left
-// over by a crash), removed; a live socket or anything else, refused.
-absl::Status PrepareUnixPath(const std::string& path) {
-  const std::string shown = absl::StrCat("unix://", path);
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  std::error_code ec;
-  if (!std::filesystem::is_directory(parent, ec)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("grpc listen ", shown, ": directory ", parent.string(), " does not exist"));
-  }
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return absl::OkStatus();
-    return absl::FailedPreconditionError(
-        absl::StrCat("grpc listen ", shown, ": ", std::strerror(errno)));
-  }
-  if (!S_ISSOCK(st.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "grpc listen ", shown, ": a file that is not a socket is in the way; remove it"));
-  }
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return absl::UnavailableError(
-        absl::StrCat("grpc listen ", shown, ": socket: ", std::strerror(errno)));
-  }
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  const int connected = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  const int connect_errno = errno;
-  ::close(fd);
-  if (connected == 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("grpc listen ", shown,
-                     ": another process serves this socket (is tether already running?)"));
-  }
-  if (connect_errno != ECONNREFUSED) {
-    return absl::FailedPreconditionError(absl::StrCat("grpc listen ", shown,
-                                                      ": cannot tell whether "
-                                                      "the socket is in use: ",
-                                                      std::strerror(connect_errno)));
-  }
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "grpc listen ", shown, ": cannot remove the stale socket: ", std::strerror(errno)));
-  }
-  log::Info(kLog, "removed stale socket", {{"path", path}});
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -158,9 +94,27 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options,
                                                        status::StatusBoard& status) {
   if (options.listen.empty()) return absl::InvalidArgumentError("no grpc listen address");
   std::unique_ptr<Server> server(new Server());
-  for (const ListenAddress& a : options.listen) {
-    if (a.kind != ListenAddress::Kind::kUnix) continue;
-    if (absl::Status st = PrepareUnixPath(a.path); !st.ok()) return st;
+  std::shared_ptr<grpc::ServerCredentials> tcp_credentials = grpc::InsecureServerCredentials();
+  if (options.tls.has_value()) {
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> tls =
+        MakeMutualTlsCredentials(*options.tls);
+    if (!tls.ok()) return tls.status();
+    tcp_credentials = *std::move(tls);
+  }
+  // Unix sockets are bound here and served through UnixListener; TCP ones by gRPC itself.
+  std::vector<int> ports(options.listen.size(), 0);
+  std::vector<std::string> tcp_uris;
+  grpc::ServerBuilder builder;
+  for (size_t i = 0; i < options.listen.size(); ++i) {
+    const ListenAddress& a = options.listen[i];
+    if (a.kind == ListenAddress::Kind::kUnix) {
+      absl::StatusOr<std::unique_ptr<UnixListener>> listener = UnixListener::Bind(a.path);
+      if (!listener.ok()) return listener.status();
+      server->unix_listeners_.push_back(*std::move(listener));
+    } else {
+      tcp_uris.push_back(JoinHostPort(a.host, a.port));
+      builder.AddListeningPort(tcp_uris.back(), tcp_credentials, &ports[i]);
+    }
   }
 
   server->health_ = std::make_unique<HealthSwitch>();
@@ -178,14 +132,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options,
 
   // A process-wide switch that the builder reads.
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::ServerBuilder builder;
   builder.SetOption(std::make_unique<ReflectionOption>(options.reflection));
-  std::vector<int> ports(options.listen.size(), 0);
-  std::vector<std::string> uris;
-  for (size_t i = 0; i < options.listen.size(); ++i) {
-    uris.push_back(ListenUri(options.listen[i]));
-    builder.AddListeningPort(uris.back(), grpc::InsecureServerCredentials(), &ports[i]);
-  }
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_streams_per_connection);
   grpc::ResourceQuota quota("tether-api");
@@ -197,23 +144,25 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options,
   builder.RegisterService(server->status_service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", absl::StrJoin(uris, ", "), " (see grpc's log above)"));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", absl::StrJoin(tcp_uris, ", "),
+                                               " (see grpc's log above)"));
   }
+  AllowedPeers peers = std::move(options.unix_peers);
+  if (peers.uids.empty()) peers.uids.push_back(::geteuid());
+  if (peers.gids.empty()) peers.gids.push_back(::getegid());
+  auto unix_listener = server->unix_listeners_.begin();
   for (size_t i = 0; i < options.listen.size(); ++i) {
     const ListenAddress& a = options.listen[i];
-    if (ports[i] == 0) {
-      server->Shutdown(absl::ZeroDuration());
-      return absl::UnavailableError(absl::StrCat("cannot listen on ", uris[i]));
-    }
     if (a.kind == ListenAddress::Kind::kUnix) {
-      server->unix_paths_.push_back(a.path);
-      server->addresses_.push_back(uris[i]);
-      if (::chmod(a.path.c_str(), kSocketMode) != 0) {
-        const std::string err = std::strerror(errno);
-        server->Shutdown(absl::ZeroDuration());
-        return absl::UnavailableError(absl::StrCat("grpc listen ", uris[i], ": chmod: ", err));
-      }
+      (*unix_listener)->Start(server->server_.get(), peers, [&status](status::PeerRefusal why) {
+        status.RecordGrpcPeerRefused(why);
+      });
+      ++unix_listener;
+      server->addresses_.push_back(absl::StrCat("unix://", a.path));
+    } else if (ports[i] == 0) {
+      server->Shutdown(absl::ZeroDuration());
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", JoinHostPort(a.host, a.port)));
     } else {
       server->addresses_.push_back(JoinHostPort(a.host, ports[i]));
     }
@@ -239,6 +188,8 @@ bool Server::Shutdown(absl::Duration timeout) {
   // Streams are told first, so that they end with a clear status rather than as cancelled.
   if (config_service_) config_service_->BeginShutdown();
   if (status_service_) status_service_->BeginShutdown();
+  // Before the server: no connection may be handed to a server shutting down.
+  for (const std::unique_ptr<UnixListener>& listener : unix_listeners_) listener->Stop();
   if (server_) {
     // Waits for every call to end; cancels the rest at the deadline (a stuck client's last write
     // never completes on its own).
@@ -246,12 +197,6 @@ bool Server::Shutdown(absl::Duration timeout) {
   }
   if (config_service_) config_service_->Stop();
   clean_shutdown_ = absl::Now() <= deadline;
-  for (const std::string& path : unix_paths_) {
-    // gRPC may already have removed it.
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      log::Warn(kLog, "cannot remove socket", {{"path", path}, {"err", std::strerror(errno)}});
-    }
-  }
   if (server_) log::Info(kLog, "grpc api stopped", {{"clean", clean_shutdown_ ? "true" : "false"}});
   return clean_shutdown_;
 }

@@ -1,6 +1,7 @@
-// Server: tether's gRPC API for local proxies. It listens on unix sockets and loopback TCP and
-// serves tether.v1.ConfigService, tether.v1.StatusService, the standard grpc.health.v1.Health and
-// (unless turned off) server reflection.
+// Server: tether's gRPC API for proxies. It listens on unix sockets (each peer's uid/gid checked,
+// see unix_listener.h) and on TCP (plaintext on loopback, or mutual TLS, see tls_credentials.h)
+// and serves tether.v1.ConfigService, tether.v1.StatusService, the standard grpc.health.v1.Health
+// and (unless turned off) server reflection.
 //
 // Why one class: the listeners, the services and the health status share one lifetime, and
 // shutdown must happen in one order (streams told first, then the transport closed, then the
@@ -12,7 +13,8 @@
 // Lifecycle: Create binds, starts serving and returns (gRPC binds and starts in one step, so a
 // bind failure is a Create error). Shutdown(timeout) ends every stream with UNAVAILABLE "tether is
 // shutting down", closes the listeners, cancels what did not end by the deadline and removes the
-// unix socket files; it is idempotent, and the destructor calls it.
+// unix socket files; it is idempotent, and the destructor calls it. The unix listeners stop
+// accepting before the server shuts down, so no connection is handed to a server shutting down.
 //
 // Threading: thread-safe. Create, Shutdown and the accessors may be called from any thread but a
 // gRPC callback thread. Owned by app::App; `store` and `status` must outlive it.
@@ -26,6 +28,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "sidecar/api/tls_credentials.h"
+#include "sidecar/api/unix_listener.h"
 #include "sidecar/api/update_cache.h"
 #include "sidecar/common/mutex.h"
 #include "sidecar/config/snapshot_store.h"
@@ -52,6 +56,10 @@ struct ListenAddress {
 
 struct ServerOptions {
   std::vector<ListenAddress> listen;
+  // With it, every TCP listener serves mutual TLS; without, plaintext.
+  std::optional<TlsFiles> tls;
+  // Who may connect to the unix sockets. Empty lists: tether's own uid and primary gid.
+  AllowedPeers unix_peers;
   // Requests are tiny (a subscribe, an ack); anything bigger is a broken or hostile client.
   int max_receive_message_bytes = 64 * 1024;
   // Chunk size cap for updates (see update_builder.h); tests lower it to exercise chunking.
@@ -75,10 +83,9 @@ struct ServerOptions {
 
 class Server {
  public:
-  // Removes a stale socket file at each unix path (refusing one a live process still listens
-  // on), binds every address, starts serving and sets the unix sockets to mode 0660.
-  // FailedPrecondition for a path held by another server or not a socket; Unavailable when an
-  // address cannot be bound.
+  // Binds every address (unix sockets as UnixListener::Bind, mode 0660) and starts serving.
+  // FailedPrecondition for a socket path held by another server or not a socket; InvalidArgument
+  // for unusable TLS files; Unavailable when an address cannot be bound.
   static absl::StatusOr<std::unique_ptr<Server>> Create(ServerOptions options,
                                                         config::SnapshotStore& store,
                                                         status::StatusBoard& status);
@@ -104,7 +111,7 @@ class Server {
   Server() = default;
 
   std::vector<std::string> addresses_;
-  std::vector<std::string> unix_paths_;
+  std::vector<std::unique_ptr<UnixListener>> unix_listeners_;
   // Kept in step with the board by status_service_, declared after it and so destroyed first.
   std::unique_ptr<HealthSwitch> health_;
   std::unique_ptr<ConfigService> config_service_;

@@ -74,6 +74,12 @@ api::ServerOptions GrpcOptionsFrom(const settings::Settings& s, std::string cont
     }
     o.listen.push_back(std::move(l));
   }
+  if (!s.grpc_tls_cert_path.empty()) {
+    o.tls = api::TlsFiles{s.grpc_tls_cert_path, s.grpc_tls_key_path, s.grpc_client_ca_path,
+                          s.cert_check_interval};
+  }
+  o.unix_peers.uids.assign(s.grpc_allowed_uids.begin(), s.grpc_allowed_uids.end());
+  o.unix_peers.gids.assign(s.grpc_allowed_gids.begin(), s.grpc_allowed_gids.end());
   o.update_cache_bytes = static_cast<size_t>(s.grpc_update_cache_bytes);
   o.max_subscribers = static_cast<size_t>(s.grpc_max_subscribers);
   o.max_streams_per_connection = static_cast<int>(s.grpc_max_streams_per_connection);

@@ -1,5 +1,5 @@
-// Small POSIX file helpers: reading a bounded file and replacing one
-// atomically.
+// Small POSIX file helpers: reading a bounded file, replacing one atomically
+// and telling whether a key file is exposed.
 //
 // Threading: thread-safe (no shared state).
 #pragma once
@@ -24,5 +24,9 @@ absl::StatusOr<std::string> ReadFileCapped(const std::string& path, size_t max_b
 // fsync and rename, so a reader sees the old file or the whole new one, never a
 // part.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents, mode_t mode);
+
+// Whether the file's mode lets its group or others read it: for a private key, a warning
+// (false when it cannot be stat'ed: reading it fails loudly elsewhere).
+bool ReadableByOthers(const std::string& path);
 
 }  // namespace tether

@@ -4,7 +4,6 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <sys/stat.h>
 
 #include <ctime>
 #include <memory>
@@ -97,9 +96,7 @@ absl::StatusOr<TlsCredentials> LoadTlsCredentials(const TlsOptions& options) {
         absl::StrCat("cluster certificate ", options.cert_path, ": no readable notAfter"));
   }
   c.not_after = absl::FromTimeT(timegm(&not_after));
-  struct stat key_stat {};
-  c.key_readable_by_others = ::stat(options.key_path.c_str(), &key_stat) == 0 &&
-                             (key_stat.st_mode & (S_IRGRP | S_IROTH)) != 0;
+  c.key_readable_by_others = ReadableByOthers(options.key_path);
   char subject[256];
   X509_NAME_oneline(X509_get_subject_name(leaf.get()), subject, sizeof(subject));
   c.subject = subject;

@@ -168,6 +168,16 @@ void Render(const status::StatusView& view, absl::Time now, prometheus::Registry
           "Built updates dropped from the gRPC API's update cache to stay within "
           "--grpc-update-cache-bytes (rebuilt if needed again)",
           totals.update_cache_evictions);
+  auto& peers_refused = BuildCounter()
+                            .Name("tether_grpc_peers_refused_total")
+                            .Help(
+                                "Connections to the gRPC unix sockets closed unserved: the "
+                                "peer's uid and gid are not allowed, or its credentials unknown")
+                            .Register(registry);
+  for (size_t i = 0; i < status::kPeerRefusalCount; ++i) {
+    peers_refused.Add({{"reason", std::string(status::kPeerRefusalNames[i])}})
+        .Increment(static_cast<double>(totals.grpc_peers_refused[i]));
+  }
   Counter(registry, "tether_cluster_cert_rotations_total",
           "Cluster certificate rotations picked up from disk", connection.cert_rotations);
   Counter(registry, "tether_cluster_cert_rotations_refused_total",

@@ -134,8 +134,9 @@ constexpr FlagDef kFlags[] = {
     {"grpc-listen", "address", "",
      "Where the gRPC API listens; repeat the flag for several addresses (the environment variable\n"
      "takes a comma-separated list). unix:///path for a unix socket (mode 0660), or ip:port for\n"
-     "TCP: 127.0.0.1:50051, [::1]:50051 (port 0 picks a free port). A non-loopback address needs\n"
-     "--grpc-allow-non-loopback. Default: unix://<data-dir>/tether.sock.",
+     "TCP: 127.0.0.1:50051, [::1]:50051 (port 0 picks a free port). TCP without --grpc-tls-cert\n"
+     "is unauthenticated: any local process may read the config. A non-loopback address needs\n"
+     "--grpc-tls-cert or --grpc-allow-non-loopback. Default: unix://<data-dir>/tether.sock.",
      ParseGrpcListen, ValueDisplay::kShow, FlagKind::kRepeatable},
     {"snapshot-history-bytes", "bytes", "64MiB",
      "How much past config tether keeps so that a subscriber reconnecting with a recent hash\n"
@@ -143,10 +144,37 @@ constexpr FlagDef kFlags[] = {
      "changed after it (its rows are shared with the next). 0 keeps none.",
      [](absl::string_view v, Settings& s) { return ParseBytesTo(v, s.snapshot_history_bytes); }},
     {"grpc-allow-non-loopback", "", "false",
-     "Allow --grpc-listen on TCP addresses other than loopback. The API has no authentication\n"
-     "and serves the whole config, so only do this on a network only trusted proxies reach.",
+     "Allow --grpc-listen on TCP addresses other than loopback without --grpc-tls-cert. Plain TCP\n"
+     "has no authentication and the API serves the whole config, so only do this on a network\n"
+     "only trusted proxies reach.",
      [](absl::string_view v, Settings& s) { return ParseBoolTo(v, s.grpc_allow_non_loopback); },
      ValueDisplay::kShow, FlagKind::kSwitch},
+    {"grpc-tls-cert", "path", "",
+     "PEM certificate (chain) the gRPC API presents on its TCP listeners. With --grpc-tls-key and\n"
+     "--grpc-client-ca (all three or none), TCP listeners serve TLS 1.2+ and admit only clients\n"
+     "with a certificate issued by that CA; a non-loopback address is then allowed. The files are\n"
+     "checked every --cert-check-interval. Unix sockets are not affected.",
+     [](absl::string_view v, Settings& s) { return ParsePemPathTo(v, s.grpc_tls_cert_path); },
+     ValueDisplay::kHide},
+    {"grpc-tls-key", "path", "", "PEM private key of --grpc-tls-cert.",
+     [](absl::string_view v, Settings& s) { return ParsePemPathTo(v, s.grpc_tls_key_path); },
+     ValueDisplay::kHide},
+    {"grpc-client-ca", "path", "",
+     "PEM CA certificate(s) that gRPC clients' certificates must chain to (see --grpc-tls-cert).",
+     [](absl::string_view v, Settings& s) { return ParsePemPathTo(v, s.grpc_client_ca_path); },
+     ValueDisplay::kHide},
+    {"grpc-allowed-uids", "ids", "",
+     "User ids that may connect to the gRPC unix sockets, checked on each connection\n"
+     "(SO_PEERCRED); others are closed and counted (tether_grpc_peers_refused_total). Default:\n"
+     "tether's own uid. Root is always allowed. A peer passes by its uid or its gid.",
+     [](absl::string_view v, Settings& s) { return ParseIdsTo(v, s.grpc_allowed_uids); },
+     ValueDisplay::kShow, FlagKind::kSingle, ValueShape::kList},
+    {"grpc-allowed-gids", "ids", "",
+     "Group ids whose members may connect to the gRPC unix sockets. Only the peer's effective\n"
+     "(primary) gid counts: SO_PEERCRED carries no supplementary groups. Default: tether's\n"
+     "primary gid.",
+     [](absl::string_view v, Settings& s) { return ParseIdsTo(v, s.grpc_allowed_gids); },
+     ValueDisplay::kShow, FlagKind::kSingle, ValueShape::kList},
     {"grpc-update-cache-bytes", "bytes", "16MiB",
      "How much of the updates built for subscribers (serialised size) the gRPC API keeps to\n"
      "share with later subscribers that need the same; beyond it the least recently used are\n"
@@ -229,7 +257,8 @@ constexpr FlagDef kFlags[] = {
      [](absl::string_view v, Settings& s) { return ParseBoolTo(v, s.guard_empty_config); },
      ValueDisplay::kShow, FlagKind::kSwitch},
     {"cert-check-interval", "duration", "10s",
-     "How often the cluster certificate, key and CA files are checked for rotation.",
+     "How often the cluster certificate, key and CA files, and the --grpc-tls-* files, are\n"
+     "checked for rotation (the latter in whole seconds).",
      [](absl::string_view v, Settings& s) { return ParseDurationTo(v, s.cert_check_interval); }},
 
     // --- Operations ---

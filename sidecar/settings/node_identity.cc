@@ -90,15 +90,16 @@ absl::Status EnsureDataDir(const std::string& dir) {
   if (errno != ENOENT) {
     return absl::ErrnoToStatus(errno, absl::StrCat("--data-dir ", data_dir, ": cannot stat"));
   }
-  // Create missing parents (0755), then the data dir itself (0700: the config cache in it
-  // holds credentials).
+  // Create missing parents (0755), then the data dir itself (0710: the config cache in it holds
+  // credentials, so others get nothing and the group only passage to the default gRPC socket,
+  // which checks its peers itself).
   for (size_t slash = data_dir.find('/', 1); slash != std::string::npos;
        slash = data_dir.find('/', slash + 1)) {
     const std::string parent = data_dir.substr(0, slash);
     if (::stat(parent.c_str(), &st) == 0) continue;
     if (absl::Status s = MakeDir(parent, 0755); !s.ok()) return s;
   }
-  return MakeDir(data_dir, 0700);
+  return MakeDir(data_dir, 0710);
 }
 
 absl::StatusOr<std::string> GenerateUuidV4() {

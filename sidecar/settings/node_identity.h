@@ -32,7 +32,7 @@ absl::Status PrepareNode(Settings& settings);
 // Name of the node id file inside the data dir.
 inline constexpr char kNodeIdFileName[] = "node_id";
 
-// Creates data_dir with mode 0700 if it is missing (missing parents get 0755). An existing
+// Creates data_dir with mode 0710 if it is missing (missing parents get 0755). An existing
 // directory is left as it is. Fails if the path exists and is not a directory.
 absl::Status EnsureDataDir(const std::string& data_dir);
 

@@ -159,13 +159,23 @@ struct Settings {
 
   // --- Local ---
 
-  // Holds node_id and the config cache. PrepareNode creates it 0700 when missing.
+  // Holds node_id and the config cache. PrepareNode creates it 0710 when missing
+  // (the group may reach the default socket in it, not list it).
   std::string data_dir;
   // Where the gRPC API listens; never empty after parsing (default: unix://<data_dir>/tether.sock).
   std::vector<GrpcListenAddress> grpc_listen;
-  // Lets --grpc-listen take a TCP address that is not loopback (refused otherwise: the API has
-  // no authentication and serves the whole config).
+  // Lets --grpc-listen take a TCP address that is not loopback (refused otherwise: without
+  // grpc_tls the API has no authentication and serves the whole config).
   bool grpc_allow_non_loopback = false;
+  // PEM files for mutual TLS on the TCP listeners: all three or none (validation). Only the
+  // paths; gRPC reads them, and again when they change.
+  std::string grpc_tls_cert_path;
+  std::string grpc_tls_key_path;
+  std::string grpc_client_ca_path;
+  // Who may connect to the unix sockets (SO_PEERCRED). Empty: tether's own uid, resp. its
+  // primary gid. Root is always allowed (it can read the cache and the keys anyway).
+  std::vector<uint32_t> grpc_allowed_uids;
+  std::vector<uint32_t> grpc_allowed_gids;
   // Byte budget of the updates the gRPC API keeps for sharing between subscribers.
   int64_t grpc_update_cache_bytes{};
   // Bounds against a flooding client (api::ServerOptions).
@@ -197,7 +207,8 @@ struct Settings {
   absl::Duration max_cache_age;
   // Refuse a config with no services and no routes while the current one has some.
   bool guard_empty_config = false;
-  // How often the cluster cert, key and CA files are read again to pick up a rotation.
+  // How often the cluster cert, key and CA files (and the grpc_tls ones) are read again to pick
+  // up a rotation.
   absl::Duration cert_check_interval;
 
   // --- Operations ---

@@ -6,9 +6,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -288,10 +290,33 @@ bool IsIpLiteral(const std::string& host) {
          ::inet_pton(AF_INET6, host.c_str(), &addr6) == 1;
 }
 
+// Mutual TLS needs all three files: a server certificate without a client CA would admit anyone.
+absl::Status ValidateGrpcTls(const Settings& s) {
+  const std::pair<absl::string_view, const std::string*> files[] = {
+      {"--grpc-tls-cert", &s.grpc_tls_cert_path},
+      {"--grpc-tls-key", &s.grpc_tls_key_path},
+      {"--grpc-client-ca", &s.grpc_client_ca_path}};
+  const size_t given = std::count_if(std::begin(files), std::end(files),
+                                     [](const auto& f) { return !f.second->empty(); });
+  if (given == 0) return absl::OkStatus();
+  if (given != std::size(files)) {
+    return Invalid(
+        "--grpc-tls-cert, --grpc-tls-key and --grpc-client-ca go together: give all "
+        "three or none");
+  }
+  for (const auto& [flag, path] : files) {
+    if (absl::Status st = CheckReadableFile(flag, *path); !st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateGrpc(const Settings& s) {
   // sun_path holds the path and its terminating NUL.
   constexpr size_t kMaxUnixPath = sizeof(sockaddr_un{}.sun_path) - 1;
   if (s.grpc_listen.empty()) return Invalid("--grpc-listen needs at least one address");
+  if (absl::Status st = ValidateGrpcTls(s); !st.ok()) return st;
+  const bool tls = !s.grpc_tls_cert_path.empty();
+  bool has_tcp = false;
   for (size_t i = 0; i < s.grpc_listen.size(); ++i) {
     const GrpcListenAddress& a = s.grpc_listen[i];
     const std::string shown = FormatGrpcListen(a);
@@ -312,12 +337,14 @@ absl::Status ValidateGrpc(const Settings& s) {
                                       " must be an ip address (e.g. 127.0.0.1:50051 or "
                                       "[::1]:50051), or use unix:///path"));
         }
-        if (!s.grpc_allow_non_loopback && !IsLoopbackIp(a.tcp.host)) {
+        if (!tls && !s.grpc_allow_non_loopback && !IsLoopbackIp(a.tcp.host)) {
           return Invalid(absl::StrCat(
               "--grpc-listen ", Quote(shown),
-              " is not a loopback address: the api has no authentication and serves the whole "
-              "config (use 127.0.0.1, [::1] or a unix socket, or pass --grpc-allow-non-loopback)"));
+              " is not a loopback address: without --grpc-tls-cert the api has no authentication "
+              "and serves the whole config (use a unix socket or mutual TLS, or pass "
+              "--grpc-allow-non-loopback)"));
         }
+        has_tcp = true;
         break;
     }
     for (size_t j = 0; j < i; ++j) {
@@ -325,6 +352,9 @@ absl::Status ValidateGrpc(const Settings& s) {
         return Invalid(absl::StrCat("--grpc-listen ", Quote(shown), " is given twice"));
       }
     }
+  }
+  if (tls && !has_tcp) {
+    return Invalid("--grpc-tls-cert applies to TCP listeners and --grpc-listen gives none");
   }
   return absl::OkStatus();
 }

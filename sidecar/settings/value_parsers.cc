@@ -106,6 +106,20 @@ absl::Status ParseCountTo(absl::string_view value, int64_t& out) {
   return absl::OkStatus();
 }
 
+absl::Status ParseIdsTo(absl::string_view value, std::vector<uint32_t>& out) {
+  out.clear();
+  for (absl::string_view item : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+    item = absl::StripAsciiWhitespace(item);
+    uint32_t id = 0;
+    if (item.find_first_not_of("0123456789") != absl::string_view::npos ||
+        !absl::SimpleAtoi(item, &id)) {
+      return Reason("not a comma-separated list of numeric ids");
+    }
+    out.push_back(id);
+  }
+  return absl::OkStatus();
+}
+
 // host, host:port, [v6] or [v6]:port into `out`; without a port, out.port keeps its value. Ports
 // run from `min_port` (1, or 0 where 0 means "any free port") to 65535. The host itself is checked
 // by ValidateSettings.

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -30,6 +31,9 @@ absl::Status ParseBytesTo(absl::string_view value, int64_t& out);
 
 // A count from 1 to 2^31-1 (gRPC takes its limits as int).
 absl::Status ParseCountTo(absl::string_view value, int64_t& out);
+
+// Comma-separated numeric user or group ids: 0,1000. Empty gives an empty list.
+absl::Status ParseIdsTo(absl::string_view value, std::vector<uint32_t>& out);
 
 // true/false, 1/0, yes/no, on/off, in any case.
 absl::Status ParseBoolTo(absl::string_view value, bool& out);

@@ -111,6 +111,13 @@ void StatusBoard::RecordSubscriberRefused() {
   });
 }
 
+void StatusBoard::RecordGrpcPeerRefused(PeerRefusal reason) {
+  Change([reason](StatusView& v) {
+    ++v.totals.grpc_peers_refused[static_cast<size_t>(reason)];
+    return true;
+  });
+}
+
 void StatusBoard::SetReportedHash(std::string hash, std::string because) {
   Change([&](StatusView& v) {
     if (v.config.reported_hash == hash && v.config.reported_because == because) return false;

@@ -136,6 +136,7 @@ class StatusBoard {
   // --write-config and --on-change-exec (export/exporter.h).
   void RecordConfigFileWrite(bool ok);
   void RecordHookRun(HookOutcome outcome);
+  void RecordGrpcPeerRefused(PeerRefusal reason);
   void SetReportedHash(std::string hash, std::string because);
   void SetNode(NodeInfo node);
   // Idempotent.

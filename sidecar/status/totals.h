@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "sidecar/config/decoder.h"
 #include "sidecar/status/connection.h"
@@ -47,6 +48,15 @@ struct DecodeDurations {
 enum class HookOutcome { kOk, kFailed, kTimeout };
 inline constexpr size_t kHookOutcomeCount = 3;
 absl::string_view HookOutcomeName(HookOutcome outcome);
+// Why a connection to a gRPC unix socket was closed unserved (tether_grpc_peers_refused_total).
+enum class PeerRefusal {
+  kNotAllowed,     // the peer's uid and gid are not allowed
+  kNoCredentials,  // SO_PEERCRED failed: nothing to check
+};
+inline constexpr size_t kPeerRefusalCount = 2;
+// The metric's label values, indexed by PeerRefusal.
+inline constexpr std::array<absl::string_view, kPeerRefusalCount> kPeerRefusalNames = {
+    "not_allowed", "no_credentials"};
 
 struct Totals {
   // Indexed by FailureCause.
@@ -68,6 +78,8 @@ struct Totals {
   uint64_t config_file_write_failures = 0;
   // --on-change-exec runs, indexed by HookOutcome.
   std::array<uint64_t, kHookOutcomeCount> hook_runs{};
+  // Connections to the gRPC unix sockets closed by the peer check, indexed by PeerRefusal.
+  std::array<uint64_t, kPeerRefusalCount> grpc_peers_refused{};
   // Of applied configs (a rejected frame has no meaningful decode time).
   DecodeDurations decode_durations;
 };

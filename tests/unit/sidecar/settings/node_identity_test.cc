@@ -110,18 +110,18 @@ TEST(LoadOrCreateNodeIdTest, FailsWhenTheIdFileCannotBeRead) {
   EXPECT_THAT(id.status().message(), HasSubstr("cannot read " + dir.Sub("node_id")));
 }
 
-TEST(LoadOrCreateNodeIdTest, CreatesTheDataDirWith0700) {
+TEST(LoadOrCreateNodeIdTest, CreatesTheDataDirWith0710) {
   TempDir dir;
   const std::string data_dir = dir.Sub("a/b/tether");
   EXPECT_TRUE(IsValidUuid(LoadOk(data_dir)));
-  EXPECT_EQ(ModeOf(data_dir), 0700);
+  EXPECT_EQ(ModeOf(data_dir), 0710);
   EXPECT_EQ(ModeOf(dir.Sub("a")), 0755);
 }
 
-TEST(EnsureDataDirTest, CreatesMissingDirWith0700EvenWithTrailingSlash) {
+TEST(EnsureDataDirTest, CreatesMissingDirWith0710EvenWithTrailingSlash) {
   TempDir dir;
   ASSERT_EQ(EnsureDataDir(dir.Sub("data/")), absl::OkStatus());
-  EXPECT_EQ(ModeOf(dir.Sub("data")), 0700);
+  EXPECT_EQ(ModeOf(dir.Sub("data")), 0710);
 }
 
 TEST(EnsureDataDirTest, LeavesAnExistingDirAlone) {
@@ -167,7 +167,7 @@ TEST(PrepareNodeTest, CreatesTheDataDirAndGeneratesAndReusesTheNodeId) {
   const Settings second = PrepareOk(dir);
   EXPECT_TRUE(IsValidUuid(first.node_id));
   EXPECT_EQ(first.node_id, second.node_id);
-  EXPECT_EQ(ModeOf(dir.Sub("data")), 0700);
+  EXPECT_EQ(ModeOf(dir.Sub("data")), 0710);
   EXPECT_EQ(ModeOf(dir.Sub("data/node_id")), 0600);
   EXPECT_EQ(ReadAll(dir.Sub("data/node_id")), first.node_id + "\n");
   // What PrepareNode fills in still passes validation.
@@ -178,7 +178,7 @@ TEST(PrepareNodeTest, UsesAGivenNodeIdWithoutPersistingIt) {
   TempDir dir;
   const std::string id = "9f6c2d1e-0b4a-4c8e-9d1f-3a2b5c6d7e8f";
   EXPECT_EQ(PrepareOk(dir, {"--node-id=" + id}).node_id, id);
-  EXPECT_EQ(ModeOf(dir.Sub("data")), 0700);  // The data dir is still created.
+  EXPECT_EQ(ModeOf(dir.Sub("data")), 0710);  // The data dir is still created.
   EXPECT_EQ(ModeOf(dir.Sub("data/node_id")), -1);
 }
 
