@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates tetherv1/ (the Go messages and gRPC stubs of proto/tether/v1) into OUT_DIR, by
 # default here. Committed because Go modules are consumed as source (`go get` runs no
-# generators); tests/clients/go_client_test.sh checks that the committed files match the protos.
+# generators); tests/clients/client_libs_test.py checks that the committed files match the protos.
 # Needs protoc, protoc-gen-go and protoc-gen-go-grpc (Debian: protobuf-compiler, protoc-gen-go,
 # protoc-gen-go-grpc).
 set -euo pipefail

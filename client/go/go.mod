@@ -3,7 +3,7 @@ module github.com/tether-sidecar/tether/client/go
 go 1.19
 
 // The versions Debian bookworm ships (golang-google-grpc-dev, golang-google-protobuf-dev), which
-// the tests build against offline in GOPATH mode (tests/clients/go_client_test.sh); any later
+// the tests build against offline in GOPATH mode (tests/clients/client_libs_test.py); any later
 // release works too.
 require (
 	google.golang.org/grpc v1.33.3
