@@ -9,8 +9,8 @@ and one in FULL mode filtered to routes and services, must
 3. refuse an update (the callback raises / returns an error): tether's status shows the nack;
 4. resume after a tether restart on the same data dir: the first update after it is the next
    change, a delta from the hash held before the restart (no resend).
-For Go it first builds offline from Debian's packages (GOPATH mode), runs `go vet` and the unit
-tests, and checks that the committed generated code matches proto/.
+First each library's unit tests run; for Go after building offline from Debian's packages
+(GOPATH mode), `go vet`, and a check that the committed generated code matches proto/.
 
 Exit status: 0 pass, 1 fail. Missing toolchains fail: scripts/deps installs them.
 """
@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 from interop_client import changed_config, expected_state, write_atomically  # noqa: E402
 from interop_test import Process, TestFailure, check, die_with_parent, run  # noqa: E402
@@ -125,8 +126,12 @@ def build_python(args, work):
     pygen = os.path.join(work, "pygen")
     shutil.rmtree(pygen, ignore_errors=True)
     generate(pygen, os.path.join(args.source, "proto"))
-    env = {**os.environ,
-           "PYTHONPATH": f"{pygen}:{os.path.join(args.source, 'client', 'python')}"}
+    package = os.path.join(args.source, "client", "python")
+    env = {**os.environ, "PYTHONPATH": f"{pygen}:{package}", "PYTHONDONTWRITEBYTECODE": "1"}
+    unit = subprocess.run([sys.executable, "-m", "unittest", "discover", "-s",
+                           os.path.join(package, "tests")], env=env, capture_output=True,
+                          text=True, timeout=60)
+    check(unit.returncode == 0, f"client/python unit tests failed:\n{unit.stderr}")
     return [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                          "python_probe.py")], env
 
