@@ -52,9 +52,9 @@ const (
 // proto is the one place that names the generated enum values.
 func (m Mode) proto() tetherv1.Mode {
 	if m == ModeDelta {
-		return tetherv1.Mode_DELTA
+		return tetherv1.Mode_MODE_DELTA
 	}
-	return tetherv1.Mode_FULL
+	return tetherv1.Mode_MODE_FULL
 }
 
 // TLSFiles are PEM files for a TLS listener: CAFile verifies tether; CertFile and KeyFile, when

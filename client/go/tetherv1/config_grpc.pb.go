@@ -20,7 +20,7 @@ type ConfigServiceClient interface {
 	// Subscribes to the config. The first request must be `subscribe` (else INVALID_ARGUMENT);
 	// later requests acknowledge (`ack`) or refuse (`nack`) updates. The server then sends the
 	// current snapshot (full), unless resume_hash names it (nothing until the next change) or, in
-	// DELTA mode, resume_hash names a snapshot the server still holds (the delta from it); after
+	// MODE_DELTA, resume_hash names a snapshot the server still holds (the delta from it); after
 	// that one update per new snapshot that changes the subscribed entity types. A slow client
 	// never holds others up: it gets at most one update in flight, and newer snapshots replace
 	// updates it has not started to receive.
@@ -108,7 +108,7 @@ type ConfigServiceServer interface {
 	// Subscribes to the config. The first request must be `subscribe` (else INVALID_ARGUMENT);
 	// later requests acknowledge (`ack`) or refuse (`nack`) updates. The server then sends the
 	// current snapshot (full), unless resume_hash names it (nothing until the next change) or, in
-	// DELTA mode, resume_hash names a snapshot the server still holds (the delta from it); after
+	// MODE_DELTA, resume_hash names a snapshot the server still holds (the delta from it); after
 	// that one update per new snapshot that changes the subscribed entity types. A slow client
 	// never holds others up: it gets at most one update in flight, and newer snapshots replace
 	// updates it has not started to receive.

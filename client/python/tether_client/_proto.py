@@ -6,8 +6,8 @@ this file alone.
 
 from tether.v1 import config_pb2, config_pb2_grpc, status_pb2, status_pb2_grpc
 
-MODE_FULL = config_pb2.FULL
-MODE_DELTA = config_pb2.DELTA
+MODE_FULL = config_pb2.MODE_FULL
+MODE_DELTA = config_pb2.MODE_DELTA
 
 __all__ = ["config_pb2", "config_pb2_grpc", "status_pb2", "status_pb2_grpc", "MODE_FULL",
            "MODE_DELTA"]
