@@ -18,7 +18,7 @@ namespace {
 constexpr FlagDef kFlags[] = {
     {"config", "path", "",
      "YAML file of settings, keyed by flag name: cluster-control-plane: cp.example.com:8005.\n"
-     "A list takes a YAML list (grpc-listen: [unix:///run/tether.sock, 127.0.0.1:50051]), and\n"
+     "A list takes a YAML list (grpc-listen: [unix:///run/tether/tether.sock]), and\n"
      "cluster-dp-labels also a map. The file beats the defaults; the environment and flags beat\n"
      "the file.",
      // Hidden because every message about the file names it already.
