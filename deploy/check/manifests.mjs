@@ -3,15 +3,19 @@
 //   node manifests.mjs DEPLOY_DIR [--known-env FILE]
 //   node manifests.mjs --print KUSTOMIZATION_DIR      what the checks see, like kustomize build
 //
-// 1. Builds every kustomization under DEPLOY_DIR the way kustomize would, for the features we
-//    use: `resources` (files and directories) and `patches` with JSON 6902 operations and a
-//    kind/name target. Any other field fails, rather than being silently ignored.
+// 1. Builds every kustomization under DEPLOY_DIR the way kustomize would (kustomize.mjs), for
+//    the features we use: `resources` (files and directories) and `patches` with JSON 6902
+//    operations and a kind/name target. Any other field fails, rather than being silently
+//    ignored.
 // 2. Validates every resulting object, and every other manifest under DEPLOY_DIR (the Secret
-//    template), against the Kubernetes schemas of kubernetes-models, and refuses fields the
+//    templates), against the Kubernetes schemas of kubernetes-models, and refuses fields the
 //    schema does not know: the schemas allow unknown fields, and the API server would drop a
 //    misspelt readOnlyRootFilesystem without a word.
-// 3. Checks what the schemas cannot: tether's sidecar wiring (probes, ops port, socket, data
-//    dir, certificate, drain time), the pod's hardening, and a NetworkPolicy that admits only
+// 3. Checks what the schemas cannot (rules.mjs), for both layouts: tether as a sidecar of the
+//    proxy (a shared unix socket, started first) and tether alone in a DaemonSet pod (a TCP
+//    listener with all three mTLS files from a Secret, a Service with internalTrafficPolicy
+//    Local, the gRPC port admitted only to labelled pods); for both, the probes, ops port, data
+//    dir, certificates and drain time, the pod's hardening, and a NetworkPolicy that admits only
 //    chosen peers to the ops port. With --known-env, every TETHER_* and KONG_* variable must be
 //    one that tether or tetherctl knows (from their --help).
 
@@ -19,7 +23,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { stringify } from "yaml";
 import { Fatal, fatal, KUSTOMIZATION_NAMES, kustomizeBuild, loadYaml } from "./kustomize.mjs";
-import { checkOpsPolicy, checkPod, checkSecret, podSpecOf, problems, report } from "./rules.mjs";
+import {
+  checkPod, checkPolicies, checkSecret, checkServices, podSpecOf, problems, report,
+} from "./rules.mjs";
 
 // ---------------------------------------------------------------------------------------------
 // Schema validation.
@@ -144,9 +150,11 @@ async function main() {
   const standalone = files.filter((f) => !used.has(f));
   const standaloneObjects = standalone.flatMap((f) => loadYaml(f).map((o) => ({ file: f, o })));
 
-  const secretNames = new Set(
+  // Secret name -> its keys, for the files tether reads from Secret volumes.
+  const secrets = new Map(
     [...builds.flatMap((b) => b.objects), ...standaloneObjects.map((x) => x.o)]
-      .filter((o) => o.kind === "Secret").map((o) => o.metadata?.name));
+      .filter((o) => o.kind === "Secret")
+      .map((o) => [o.metadata?.name, new Set([...Object.keys(o.data ?? {}), ...Object.keys(o.stringData ?? {})])]));
 
   for (const { file, o } of standaloneObjects) {
     if (o === null || typeof o !== "object" || Array.isArray(o)) {
@@ -164,8 +172,9 @@ async function main() {
       if (o.kind === "Secret") checkSecret(o, where);
       const pod = podSpecOf(o);
       if (pod) {
-        checkPod(pod, where, secretNames, knownEnv);
-        checkOpsPolicy(o, pod, b.objects, where);
+        checkPod(o.kind, pod, where, secrets, knownEnv);
+        checkPolicies(o, pod, b.objects, where);
+        checkServices(o, pod, b.objects, where);
         ++pods;
       }
     }

@@ -90,35 +90,77 @@ function checkProbePorts(c, where) {
   }
 }
 
-function checkTether(t, isInit, pod, podWhere, secretNames) {
-  const where = `${podWhere} ${isInit ? "initContainer" : "container"} tether`;
-  const env = envOf(t);
-  // Ops listener: reachable by kubelet, and the port the probes use.
-  const ops = env.TETHER_OPS_LISTEN;
-  const opsPort = Number(/:([0-9]+)$/.exec(ops ?? "")?.[1]);
-  if (!ops) {
-    report(where, "TETHER_OPS_LISTEN is not set; the default 127.0.0.1:8100 is out of kubelet's reach");
-  } else if (/^(127\.|localhost:|\[::1\]:)/.test(ops)) {
-    report(where, `TETHER_OPS_LISTEN ${ops} is loopback; kubelet probes the pod IP`);
-  }
-  const wantPath = { startupProbe: null, readinessProbe: "/readyz", livenessProbe: "/livez" };
-  for (const [kind, p] of Object.entries(wantPath)) {
-    const probe = t[kind];
-    if (!probe?.httpGet) {
-      report(where, `no ${kind} over HTTP on the ops port`);
-      continue;
-    }
-    if (p && probe.httpGet.path !== p) report(where, `${kind} path ${probe.httpGet.path}, want ${p}`);
-    if (!p && !["/readyz", "/livez"].includes(probe.httpGet.path)) {
-      report(where, `${kind} path ${probe.httpGet.path}, want /readyz or /livez`);
-    }
-    const port = probe.httpGet.port;
-    const number = typeof port === "number" ? port : (t.ports ?? []).find((x) => x.name === port)?.containerPort;
-    if (ops && number !== opsPort) {
-      report(where, `${kind} probes port ${port}, but TETHER_OPS_LISTEN is ${ops}`);
-    }
-  }
+// A pod of tether alone serves the proxy pods of its node over TCP (deploy/daemonset); any other
+// pod holds tether and the proxies it serves over a unix socket they share (deploy/base).
+function tetherOnly(pod) {
+  const all = [...(pod.initContainers ?? []), ...(pod.containers ?? [])];
+  return all.length === 1 && all[0].name === "tether";
+}
 
+const LOOPBACK = /^(127\.|localhost:|\[::1\]:)/;
+const GRPC_TLS_ENV = ["TETHER_GRPC_TLS_CERT", "TETHER_GRPC_TLS_KEY", "TETHER_GRPC_CLIENT_CA"];
+
+// A file tether reads from a Secret: mounted as a directory (a subPath never sees the Secret
+// rotate), read-only, and from a Secret deploy/ defines with that key.
+function checkSecretFile(t, file, pod, where, secrets) {
+  const m = mountFor(t, file);
+  const vol = m && (pod.volumes ?? []).find((v) => v.name === m.name);
+  if (!vol?.secret) {
+    report(where, `${file} is not on a Secret volume`);
+    return;
+  }
+  if (m.subPath) report(where, `${file}: a subPath mount never sees the Secret rotate`);
+  if (!m.readOnly) report(where, `Secret mount ${m.mountPath} is not readOnly`);
+  const keys = secrets.get(vol.secret.secretName);
+  if (!keys) {
+    report(where, `Secret ${vol.secret.secretName} is defined nowhere under deploy/`);
+    return;
+  }
+  const rel = path.posix.relative(m.mountPath, file);
+  const items = vol.secret.items;
+  const key = items ? items.find((i) => i.path === rel)?.key : rel;
+  if (!key || !keys.has(key)) {
+    report(where, `${file}: Secret ${vol.secret.secretName} has no key ${key ?? rel} mounted there`);
+  }
+}
+
+// The TLS settings go together, come from a Secret, and guard every TCP listener: the API
+// serves the whole config, secrets included, to whoever connects.
+function checkGrpcTls(t, env, listen, pod, where, secrets) {
+  const set = GRPC_TLS_ENV.filter((n) => env[n]);
+  if (set.length > 0 && set.length < GRPC_TLS_ENV.length) {
+    const missing = GRPC_TLS_ENV.filter((n) => !env[n]);
+    report(where, `${set.join(", ")} set without ${missing.join(", ")}: tether takes all three or none`);
+  }
+  for (const n of set) checkSecretFile(t, env[n], pod, where, secrets);
+  if (set.length > 0) return;
+  for (const addr of listen.filter((a) => !unixPath(a))) {
+    report(where, `TETHER_GRPC_LISTEN ${addr} is plaintext TCP, which lets whoever reaches it read ` +
+                  `the whole config; set ${GRPC_TLS_ENV.join(", ")} or use a unix socket`);
+  }
+}
+
+// tether alone in a DaemonSet pod: a TCP listener the node's proxy pods can reach (TLS is
+// checkGrpcTls's), on a port declared for the Service and the NetworkPolicy to name.
+function checkNodeWiring(t, isInit, pod, where, listen) {
+  if (isInit) report(where, "the pod's only container is an init container");
+  if (pod.hostNetwork) {
+    report(where, "hostNetwork: tether would listen on the node's addresses, out of NetworkPolicy's reach");
+  }
+  const tcp = listen.filter((a) => !unixPath(a));
+  if (!tcp.some((a) => !LOOPBACK.test(a))) {
+    report(where, "TETHER_GRPC_LISTEN has no non-loopback TCP address, so no proxy pod can reach tether");
+  }
+  for (const addr of tcp) {
+    const port = Number(/:([0-9]+)$/.exec(addr)?.[1]);
+    if (!(t.ports ?? []).some((p) => p.containerPort === port && (p.protocol ?? "TCP") === "TCP")) {
+      report(where, `TETHER_GRPC_LISTEN ${addr}: the container does not declare port ${port}`);
+    }
+  }
+}
+
+// tether next to the proxies it serves: started before them, on a socket they share.
+function checkSidecarWiring(t, isInit, pod, podWhere, where, listen) {
   // Start-up order.
   if (isInit) {
     if (t.restartPolicy !== "Always") {
@@ -133,7 +175,6 @@ function checkTether(t, isInit, pod, podWhere, secretNames) {
   }
 
   // The gRPC socket, shared with every other container.
-  const listen = (env.TETHER_GRPC_LISTEN ?? "").split(",").filter(Boolean);
   const sockets = listen.map(unixPath).filter(Boolean);
   if (sockets.length === 0) report(where, "TETHER_GRPC_LISTEN has no unix:// socket to share with the proxy");
   for (const sock of sockets) {
@@ -161,6 +202,41 @@ function checkTether(t, isInit, pod, podWhere, secretNames) {
       }
     }
   }
+}
+
+function checkTether(t, isInit, pod, podWhere, secrets) {
+  const where = `${podWhere} ${isInit ? "initContainer" : "container"} tether`;
+  const env = envOf(t);
+  // Ops listener: reachable by kubelet, and the port the probes use.
+  const ops = env.TETHER_OPS_LISTEN;
+  const opsPort = Number(/:([0-9]+)$/.exec(ops ?? "")?.[1]);
+  if (!ops) {
+    report(where, "TETHER_OPS_LISTEN is not set; the default 127.0.0.1:8100 is out of kubelet's reach");
+  } else if (LOOPBACK.test(ops)) {
+    report(where, `TETHER_OPS_LISTEN ${ops} is loopback; kubelet probes the pod IP`);
+  }
+  const wantPath = { startupProbe: null, readinessProbe: "/readyz", livenessProbe: "/livez" };
+  for (const [kind, p] of Object.entries(wantPath)) {
+    const probe = t[kind];
+    if (!probe?.httpGet) {
+      report(where, `no ${kind} over HTTP on the ops port`);
+      continue;
+    }
+    if (p && probe.httpGet.path !== p) report(where, `${kind} path ${probe.httpGet.path}, want ${p}`);
+    if (!p && !["/readyz", "/livez"].includes(probe.httpGet.path)) {
+      report(where, `${kind} path ${probe.httpGet.path}, want /readyz or /livez`);
+    }
+    const port = probe.httpGet.port;
+    const number = typeof port === "number" ? port : (t.ports ?? []).find((x) => x.name === port)?.containerPort;
+    if (ops && number !== opsPort) {
+      report(where, `${kind} probes port ${port}, but TETHER_OPS_LISTEN is ${ops}`);
+    }
+  }
+
+  const listen = (env.TETHER_GRPC_LISTEN ?? "").split(",").filter(Boolean);
+  if (tetherOnly(pod)) checkNodeWiring(t, isInit, pod, where, listen);
+  else checkSidecarWiring(t, isInit, pod, podWhere, where, listen);
+  checkGrpcTls(t, env, listen, pod, where, secrets);
 
   // Data dir: must be writable, so on a volume.
   const dataDir = env.TETHER_DATA_DIR ?? DEFAULT_DATA_DIR;
@@ -171,21 +247,8 @@ function checkTether(t, isInit, pod, podWhere, secretNames) {
   // Cluster certificate and key from a Secret mounted as a directory.
   for (const name of ["CLUSTER_CERT", "CLUSTER_CERT_KEY", "CLUSTER_CA_CERT"]) {
     const file = env[`TETHER_${name}`] ?? env[`KONG_${name}`];
-    if (!file) {
-      if (name !== "CLUSTER_CA_CERT") report(where, `neither TETHER_${name} nor KONG_${name} is set`);
-      continue;
-    }
-    const m = mountFor(t, file);
-    const vol = m && (pod.volumes ?? []).find((v) => v.name === m.name);
-    if (!vol?.secret) {
-      report(where, `${file} is not on a Secret volume`);
-      continue;
-    }
-    if (m.subPath) report(where, `${file}: a subPath mount never sees the Secret rotate`);
-    if (!m.readOnly) report(where, `Secret mount ${m.mountPath} is not readOnly`);
-    if (!secretNames.has(vol.secret.secretName)) {
-      report(where, `Secret ${vol.secret.secretName} is defined nowhere under deploy/`);
-    }
+    if (file) checkSecretFile(t, file, pod, where, secrets);
+    else if (name !== "CLUSTER_CA_CERT") report(where, `neither TETHER_${name} nor KONG_${name} is set`);
   }
 
   // Shutdown: the pod must outlive tether's drain.
@@ -202,7 +265,7 @@ function checkTether(t, isInit, pod, podWhere, secretNames) {
   }
 }
 
-export function checkPod(pod, where, secretNames, knownEnv) {
+export function checkPod(kind, pod, where, secrets, knownEnv) {
   const inits = pod.initContainers ?? [];
   const all = [...inits.map((c) => [c, true]), ...(pod.containers ?? []).map((c) => [c, false])];
   const volumes = new Set((pod.volumes ?? []).map((v) => v.name));
@@ -235,12 +298,12 @@ export function checkPod(pod, where, secretNames, knownEnv) {
     return;
   }
   const [[t, isInit]] = tethers;
-  checkTether(t, isInit, pod, where, secretNames);
+  if (tetherOnly(pod) && kind !== "DaemonSet") {
+    report(where, "tether alone in a pod serves the proxy pods of its node: run it as a DaemonSet");
+  }
+  checkTether(t, isInit, pod, where, secrets);
 }
 
-// The ops port is open to the pod network (kubelet probes the pod IP), so a NetworkPolicy must
-// select the pod and admit to that port only chosen peers (Prometheus); kubelet's probes come
-// from the node, which NetworkPolicy always admits.
 function podLabelsOf(obj) {
   return obj.kind === "Pod" ? obj.metadata?.labels ?? {} : obj.spec?.template?.metadata?.labels ?? {};
 }
@@ -267,10 +330,18 @@ function peerIsEveryone(peer) {
   return empty(peer.namespaceSelector) && (peer.podSelector === undefined || empty(peer.podSelector));
 }
 
-export function checkOpsPolicy(obj, pod, objects, where) {
-  const t = [...(pod.initContainers ?? []), ...(pod.containers ?? [])].find((c) => c.name === "tether");
-  const port = Number(/:([0-9]+)$/.exec(envOf(t ?? {}).TETHER_OPS_LISTEN ?? "")?.[1]);
-  if (!t || !port) return;  // checkTether reports these
+// A peer chosen by a pod label, such as the proxies' tether.dev/client: "true".
+function peerIsLabelledPods(peer) {
+  return !peer.ipBlock && Object.keys(peer.podSelector?.matchLabels ?? {}).length > 0;
+}
+
+function tetherOf(pod) {
+  return [...(pod.initContainers ?? []), ...(pod.containers ?? [])].find((c) => c.name === "tether");
+}
+
+// Some NetworkPolicy must select the pod and admit to `port` only peers `peerOk` accepts (and
+// at least one rule must admit some): `what` names those peers in messages.
+function checkIngress(obj, t, port, portWhat, peerOk, what, objects, where) {
   const name = (t.ports ?? []).find((p) => p.containerPort === port)?.name;
   const labels = podLabelsOf(obj);
   const policies = objects.filter((o) => o.kind === "NetworkPolicy" &&
@@ -288,16 +359,75 @@ export function checkOpsPolicy(obj, pod, objects, where) {
       if (ports.length > 0 && !ports.some((p) => portCovers(p, port, name))) continue;
       const from = rule.from ?? [];
       if (from.length === 0 || from.some(peerIsEveryone)) {
-        report(npWhere, `ingress[${i}] admits everyone to tether's ops port ${port}`);
+        report(npWhere, `ingress[${i}] admits everyone to ${portWhat} ${port}`);
+      } else if (!from.every(peerOk)) {
+        report(npWhere, `ingress[${i}] admits to ${portWhat} ${port} peers other than ${what}`);
       } else {
         admitted = true;
       }
     }
   }
   if (!selected) {
-    report(where, `no NetworkPolicy selects the pod, so tether's ops port ${port} is open to every pod`);
+    report(where, `no NetworkPolicy selects the pod, so ${portWhat} ${port} is open to every pod`);
   } else if (!admitted) {
-    report(where, `no NetworkPolicy rule admits Prometheus (or anyone) to tether's ops port ${port}`);
+    report(where, `no NetworkPolicy rule admits ${what} to ${portWhat} ${port}`);
+  }
+}
+
+// The ops port is open to the pod network (kubelet probes the pod IP), so a NetworkPolicy must
+// admit to it only chosen peers (Prometheus); kubelet's probes come from the node, which
+// NetworkPolicy always admits. A tether-only pod's gRPC port is for the node's proxy pods,
+// chosen by a label, and mTLS still checks each of them.
+export function checkPolicies(obj, pod, objects, where) {
+  const t = tetherOf(pod);
+  const port = Number(/:([0-9]+)$/.exec(envOf(t ?? {}).TETHER_OPS_LISTEN ?? "")?.[1]);
+  if (!t || !port) return;  // checkTether reports these
+  checkIngress(obj, t, port, "tether's ops port", () => true, "Prometheus (or anyone)", objects, where);
+  if (!tetherOnly(pod)) return;
+  for (const grpcPort of tcpPorts(t)) {
+    checkIngress(obj, t, grpcPort, "tether's gRPC port", peerIsLabelledPods,
+                 "pods chosen by a label", objects, where);
+  }
+}
+
+// The ports of tether's TCP gRPC listeners.
+function tcpPorts(t) {
+  return (envOf(t).TETHER_GRPC_LISTEN ?? "").split(",").filter((a) => a && !unixPath(a))
+    .map((a) => Number(/:([0-9]+)$/.exec(a)?.[1])).filter((p) => p > 0);
+}
+
+// A tether-only pod is reached through a Service, which must keep each proxy on its own node
+// (internalTrafficPolicy: Local: that node's tether is the one whose config and failure it
+// shares) and inside the cluster.
+export function checkServices(obj, pod, objects, where) {
+  if (!tetherOnly(pod)) return;
+  const t = tetherOf(pod);
+  const labels = podLabelsOf(obj);
+  const services = objects.filter((o) => o.kind === "Service" &&
+    Object.keys(o.spec?.selector ?? {}).length > 0 &&
+    Object.entries(o.spec.selector).every(([k, v]) => labels[k] === v));
+  const served = new Set();
+  for (const svc of services) {
+    const at = `${where}: Service/${svc.metadata?.name}`;
+    if (svc.spec.internalTrafficPolicy !== "Local") {
+      report(at, "internalTrafficPolicy is not Local, so a proxy may reach another node's tether");
+    }
+    if ((svc.spec.type ?? "ClusterIP") !== "ClusterIP") {
+      report(at, `type ${svc.spec.type} exposes tether beyond the cluster's pods; want ClusterIP`);
+    }
+    if (svc.spec.clusterIP === "None") {
+      report(at, "headless: its DNS name lists every node's tether, and internalTrafficPolicy does not apply");
+    }
+    for (const p of svc.spec.ports ?? []) {
+      if ((p.protocol ?? "TCP") !== "TCP") continue;
+      const target = p.targetPort ?? p.port;
+      const port = typeof target === "number"
+        ? target : (t.ports ?? []).find((x) => x.name === target)?.containerPort;
+      served.add(port);
+    }
+  }
+  for (const port of tcpPorts(t)) {
+    if (!served.has(port)) report(where, `no Service selecting the pod sends to tether's gRPC port ${port}`);
   }
 }
 
