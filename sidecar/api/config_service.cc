@@ -78,6 +78,7 @@ ConfigService::ConfigService(config::SnapshotStore& store, status::StatusBoard& 
                              ConfigServiceOptions options)
     : fanout_(std::make_unique<ConfigFanout>(store, status, options.max_chunk_bytes,
                                              options.update_cache_bytes, options.max_subscribers)),
+      peer_names_(options.peer_names),
       // The only registration with the store. A snapshot published before this service existed
       // is sent on subscribe (Initialise reads the store), so nothing is missed.
       publish_observer_(store.AddObserver(
@@ -99,7 +100,9 @@ UpdateCache::Stats ConfigService::StatsForTest() const { return fanout_->Stats()
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ConfigService::Watch(
     grpc::CallbackServerContext* context) {
-  auto reactor = std::make_shared<WatchReactor>(fanout_.get(), context->peer());
+  auto reactor = std::make_shared<WatchReactor>(
+      fanout_.get(),
+      peer_names_ == nullptr ? context->peer() : peer_names_->Describe(context->peer()));
   reactor->Start(fanout_->Register(reactor, reactor));
   return reactor.get();
 }

@@ -37,6 +37,7 @@
 #include <limits>
 #include <memory>
 
+#include "sidecar/api/unix_listener.h"
 #include "sidecar/api/update_builder.h"
 #include "sidecar/api/update_cache.h"
 #include "sidecar/config/snapshot_store.h"
@@ -53,6 +54,8 @@ struct ConfigServiceOptions {
   // Watch streams beyond this are refused with RESOURCE_EXHAUSTED (api::Server passes
   // --grpc-max-subscribers).
   size_t max_subscribers = std::numeric_limits<size_t>::max();
+  // Names the unix clients in status (api::Server's listeners fill it); null: gRPC's peer as is.
+  const UnixPeerNames* peer_names = nullptr;
 };
 
 class ConfigService final
@@ -85,6 +88,7 @@ class ConfigService final
   // Reactors point to it raw: gRPC ends them all (OnDone) before its Shutdown returns, which is
   // before the service goes away.
   std::unique_ptr<ConfigFanout> fanout_;
+  const UnixPeerNames* const peer_names_;
   // Dropped first: no publish reaches fanout_ once it goes.
   config::SnapshotStore::Observers::Handle publish_observer_;
 };

@@ -122,6 +122,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options,
   if (options.max_chunk_bytes > 0) config_options.max_chunk_bytes = options.max_chunk_bytes;
   config_options.update_cache_bytes = options.update_cache_bytes;
   config_options.max_subscribers = options.max_subscribers;
+  config_options.peer_names = &server->unix_peer_names_;
   server->config_service_ = std::make_unique<ConfigService>(store, status, config_options);
   StatusContext context;
   context.ping_interval = options.ping_interval;
@@ -154,9 +155,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options,
   for (size_t i = 0; i < options.listen.size(); ++i) {
     const ListenAddress& a = options.listen[i];
     if (a.kind == ListenAddress::Kind::kUnix) {
-      (*unix_listener)->Start(server->server_.get(), peers, [&status](status::PeerRefusal why) {
-        status.RecordGrpcPeerRefused(why);
-      });
+      (*unix_listener)
+          ->Start(server->server_.get(), &server->unix_peer_names_, peers,
+                  [&status](status::PeerRefusal why) { status.RecordGrpcPeerRefused(why); });
       ++unix_listener;
       server->addresses_.push_back(absl::StrCat("unix://", a.path));
     } else if (ports[i] == 0) {

@@ -111,6 +111,8 @@ class Server {
   Server() = default;
 
   std::vector<std::string> addresses_;
+  // Filled by unix_listeners_, read by config_service_; declared first, so it outlives both.
+  UnixPeerNames unix_peer_names_;
   std::vector<std::unique_ptr<UnixListener>> unix_listeners_;
   // Kept in step with the board by status_service_, declared after it and so destroyed first.
   std::unique_ptr<HealthSwitch> health_;

@@ -17,6 +17,8 @@
 #include <map>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "sidecar/api/log_throttle.h"
@@ -123,12 +125,28 @@ absl::StatusOr<std::unique_ptr<UnixListener>> UnixListener::Bind(std::string pat
   return std::unique_ptr<UnixListener>(new UnixListener(std::move(path), fd, wake));
 }
 
+void UnixPeerNames::Record(int fd, std::string name) {
+  MutexLock lock(&mu_);
+  names_[fd] = std::move(name);
+}
+
+std::string UnixPeerNames::Describe(const std::string& grpc_peer) const {
+  int fd = -1;
+  if (!absl::StartsWith(grpc_peer, "fd:") || !absl::SimpleAtoi(grpc_peer.substr(3), &fd)) {
+    return grpc_peer;
+  }
+  MutexLock lock(&mu_);
+  const auto it = names_.find(fd);
+  return it == names_.end() ? grpc_peer : it->second;
+}
+
 UnixListener::~UnixListener() { Stop(); }
 
-void UnixListener::Start(grpc::Server* server, AllowedPeers allowed, OnRefused on_refused) {
-  thread_ =
-      std::thread([this, server, allowed = std::move(allowed), on_refused = std::move(on_refused)] {
-        AcceptLoop(server, allowed, on_refused);
+void UnixListener::Start(grpc::Server* server, UnixPeerNames* names, AllowedPeers allowed,
+                         OnRefused on_refused) {
+  thread_ = std::thread(
+      [this, server, names, allowed = std::move(allowed), on_refused = std::move(on_refused)] {
+        AcceptLoop(server, names, allowed, on_refused);
       });
 }
 
@@ -148,8 +166,8 @@ void UnixListener::Stop() {
   }
 }
 
-void UnixListener::AcceptLoop(grpc::Server* server, const AllowedPeers& allowed,
-                              const OnRefused& on_refused) {
+void UnixListener::AcceptLoop(grpc::Server* server, UnixPeerNames* names,
+                              const AllowedPeers& allowed, const OnRefused& on_refused) {
   std::map<uid_t, LogThrottle> throttles;
   pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
   while (true) {
@@ -180,6 +198,9 @@ void UnixListener::AcceptLoop(grpc::Server* server, const AllowedPeers& allowed,
       continue;
     }
     if (allowed.Allows(peer.uid, peer.gid)) {
+      // Before the handover, so that no call on the connection can look before it is named.
+      names->Record(conn, absl::StrCat("unix:", path_, " (pid ", peer.pid, ", uid ", peer.uid,
+                                       ", gid ", peer.gid, ")"));
       grpc::AddInsecureChannelFromFd(server, conn);
       continue;
     }

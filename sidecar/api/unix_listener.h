@@ -23,7 +23,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "sidecar/common/mutex.h"
 #include "sidecar/status/totals.h"
 
 namespace grpc {
@@ -41,6 +43,22 @@ struct AllowedPeers {
   bool Allows(uid_t uid, gid_t gid) const;
 };
 
+// Who is behind each connection the listeners handed over. gRPC names such a connection "fd:N",
+// which tells an operator reading the subscriber list nothing; the listener knows the socket and
+// the peer's pid, uid and gid, and records them here by fd.
+class UnixPeerNames {
+ public:
+  void Record(int fd, std::string name);
+  // `grpc_peer` as gRPC spells it, with a recorded "fd:N" replaced by its name.
+  std::string Describe(const std::string& grpc_peer) const;
+
+ private:
+  mutable Mutex mu_;
+  // By fd. A closed connection's fd is reused by a later accept, which overwrites the entry, so
+  // the map never holds more entries than the process has fds.
+  absl::flat_hash_map<int, std::string> names_ ABSL_GUARDED_BY(mu_);
+};
+
 class UnixListener {
  public:
   using OnRefused = std::function<void(status::PeerRefusal)>;
@@ -54,9 +72,11 @@ class UnixListener {
   UnixListener(const UnixListener&) = delete;
   UnixListener& operator=(const UnixListener&) = delete;
 
-  // Starts accepting for `server` (built and started, outliving Stop). `on_refused` runs on the
-  // accept thread for each connection closed unserved.
-  void Start(grpc::Server* server, AllowedPeers allowed, OnRefused on_refused);
+  // Starts accepting for `server` (built and started, outliving Stop), naming each connection it
+  // hands over in `names` (outliving Stop too). `on_refused` runs on the accept thread for each
+  // connection closed unserved.
+  void Start(grpc::Server* server, UnixPeerNames* names, AllowedPeers allowed,
+             OnRefused on_refused);
   // Stops accepting, joins the accept thread, closes the socket and removes its file.
   // Connections already handed over stay the server's.
   void Stop();
@@ -67,7 +87,8 @@ class UnixListener {
   UnixListener(std::string path, int listen_fd, int wake_fd)
       : path_(std::move(path)), listen_fd_(listen_fd), wake_fd_(wake_fd) {}
 
-  void AcceptLoop(grpc::Server* server, const AllowedPeers& allowed, const OnRefused& on_refused);
+  void AcceptLoop(grpc::Server* server, UnixPeerNames* names, const AllowedPeers& allowed,
+                  const OnRefused& on_refused);
 
   const std::string path_;
   int listen_fd_;

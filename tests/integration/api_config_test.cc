@@ -10,6 +10,7 @@
 #include <set>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "tests/integration/api_harness.h"
 
@@ -353,7 +354,9 @@ TEST_F(ApiConfigTest, AckAndNackAreVisibleInGetStatus) {
   EXPECT_EQ(sub.last_sent_hash(), hash);
   EXPECT_EQ(sub.acked_hash(), hash);
   EXPECT_EQ(sub.updates_sent(), 1u);
+  // The unix listener names who connected (gRPC alone would say "fd:N").
   EXPECT_THAT(sub.peer(), HasSubstr("unix:"));
+  EXPECT_THAT(sub.peer(), HasSubstr(absl::StrCat("(pid ", getpid(), ", uid ", getuid())));
   EXPECT_GT(sub.connected_since().seconds(), 0);
 
   ASSERT_TRUE(watch.Nack(hash, "route r1 has no service"));

@@ -700,7 +700,9 @@ type SubscriberStatus struct {
 	unknownFields protoimpl.UnknownFields
 
 	ClientId string `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	// The gRPC peer, e.g. "unix:/run/tether/tether.sock" or "ipv4:127.0.0.1:5555".
+	// Who is connected: "unix:/run/tether/tether.sock (pid 42, uid 10001, gid 10001)" on a unix
+	// socket, gRPC's peer such as "ipv4:10.0.0.7:5555" on TCP, "exec:<program>" for the
+	// --on-change-exec hook.
 	Peer        string   `protobuf:"bytes,2,opt,name=peer,proto3" json:"peer,omitempty"`
 	EntityTypes []string `protobuf:"bytes,3,rep,name=entity_types,json=entityTypes,proto3" json:"entity_types,omitempty"`
 	Mode        Mode     `protobuf:"varint,4,opt,name=mode,proto3,enum=tether.v1.Mode" json:"mode,omitempty"`
