@@ -105,7 +105,9 @@ std::set<std::string> ReflectedServices(const std::shared_ptr<grpc::Channel>& ch
   }
   call->Finish(&status, reinterpret_cast<void*>(6));
   EXPECT_TRUE(step(6));
-  if (must_succeed) EXPECT_TRUE(status.ok()) << status.error_message();
+  if (must_succeed) {
+    EXPECT_TRUE(status.ok()) << status.error_message();
+  }
   if (status_out != nullptr) *status_out = status;
   cq.Shutdown();
   while (cq.Next(&tag, &ok)) {
@@ -229,11 +231,15 @@ TEST_F(ApiStatusTest, WatchStatusEmitsOnConnectApplyRejectDisconnect) {
 
   cp_->CloseAll();
   ASSERT_TRUE(ReadUntil(
-      *reader, [](const v1::Status& s) { return s.control_plane().state() == v1::CONNECTION_STATE_DISCONNECTED; },
+      *reader,
+      [](const v1::Status& s) {
+        return s.control_plane().state() == v1::CONNECTION_STATE_DISCONNECTED;
+      },
       &status));
   EXPECT_THAT(status.control_plane().last_error(), HasSubstr("closed the connection"));
   ASSERT_TRUE(ReadUntil(*reader, [](const v1::Status& s) {
-    return s.control_plane().state() == v1::CONNECTION_STATE_CONNECTED && s.control_plane().reconnect_count() >= 1;
+    return s.control_plane().state() == v1::CONNECTION_STATE_CONNECTED &&
+           s.control_plane().reconnect_count() >= 1;
   }));
   context.TryCancel();
 }

@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "sidecar/api/server.h"
 #include "tests/testing/certs.h"
+#include "tests/testing/testing.h"
 #include "tests/unit/sidecar/api/snapshots.h"
 #include "tether/v1/config.grpc.pb.h"
 #include "tether/v1/status.grpc.pb.h"
@@ -29,23 +30,6 @@ namespace {
 
 constexpr absl::Duration kWait = absl::Seconds(60);
 constexpr char kServerName[] = "tether.test";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = ::testing::TempDir() + "tether_access_XXXXXX";
-    EXPECT_NE(::mkdtemp(tmpl.data()), nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path);
@@ -153,7 +137,7 @@ class ServerAccessTest : public ::testing::Test {
     return board_.Get().totals.grpc_peers_refused[static_cast<size_t>(why)];
   }
 
-  TempDir dir_;
+  tether::testing::TempDir dir_;
   tether::testing::CertFiles ca_, server_cert_, client_cert_, other_ca_, other_client_;
   config::SnapshotStore store_;
   status::StatusBoard board_;

@@ -178,10 +178,10 @@ TEST(MetricsTest, FollowsPrometheusNaming) {
           "tether_config_rejections_total", "tether_control_plane_connected",
           "tether_control_plane_connection_attempts_total",
           "tether_control_plane_connection_failures_total", "tether_control_plane_ping_rtt_seconds",
-          "tether_control_plane_retry_after_waits_total", "tether_on_change_exec_runs_total",
-          "tether_ready", "tether_subscriber_nacks_total", "tether_subscribers",
-          "tether_subscribers_refused_total", "tether_update_cache_evictions_total",
-          "tether_updates_sent_total"));
+          "tether_control_plane_retry_after_waits_total", "tether_grpc_peers_refused_total",
+          "tether_on_change_exec_runs_total", "tether_ready", "tether_subscriber_nacks_total",
+          "tether_subscribers", "tether_subscribers_refused_total",
+          "tether_update_cache_evictions_total", "tether_updates_sent_total"));
   for (const auto& [name, kind] : types) {
     SCOPED_TRACE(name);
     EXPECT_TRUE(absl::StartsWith(name, "tether_"));
