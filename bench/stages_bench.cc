@@ -22,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "bench/config_generator.h"
+#include "bench/floor.h"
 #include "benchmark/benchmark.h"
 #include "protocol/constants.h"
 #include "protocol/kong_hash.h"
@@ -91,14 +92,7 @@ void FloorInflate(benchmark::State& state, Preset preset) {
   const Fixture& fixture = GetFixture(preset);
   std::string out(fixture.message_json.size(), '\0');
   for (auto _ : state) {
-    z_stream stream{};
-    inflateInit2(&stream, 15 + 32);
-    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(fixture.frame.data()));
-    stream.avail_in = static_cast<uInt>(fixture.frame.size());
-    stream.next_out = reinterpret_cast<Bytef*>(out.data());
-    stream.avail_out = static_cast<uInt>(out.size());
-    if (inflate(&stream, Z_FINISH) != Z_STREAM_END) Die("floor inflate failed");
-    inflateEnd(&stream);
+    if (!bench::FloorInflate(fixture.frame, out)) Die("floor inflate failed");
     benchmark::DoNotOptimize(out.data());
   }
   SetCounters(state, fixture, fixture.message_json.size());
@@ -130,10 +124,9 @@ void FloorParse(benchmark::State& state, Preset preset) {
   for (auto _ : state) {
     state.PauseTiming();
     buffer = fixture.message_json;
-    auto document = std::make_unique<rapidjson::Document>();
     state.ResumeTiming();
-    document->ParseInsitu(buffer.data());
-    if (document->HasParseError()) Die("floor parse failed");
+    std::unique_ptr<rapidjson::Document> document = bench::FloorParse(buffer);
+    if (document == nullptr) Die("floor parse failed");
     benchmark::DoNotOptimize(document.get());
     state.PauseTiming();
     document.reset();

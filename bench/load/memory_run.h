@@ -31,6 +31,11 @@ struct MemoryOptions {
 struct MemoryResult {
   size_t entities = 0;
   size_t json_bytes = 0;
+  // Timed in this process on the preset's first frame, medians of a few runs: the floor's two
+  // stages (bench/floor.h) and tether's decode to a snapshot (config::DecodeReconfigure).
+  double floor_inflate_ms = 0;
+  double floor_parse_ms = 0;
+  double decode_ms = 0;
   uint64_t base_rss = 0;     // holding an empty config, subscribers connected
   uint64_t first_rss = 0;    // quiet after the first push of the preset
   uint64_t steady_rss = 0;   // quiet after the last change
@@ -44,7 +49,8 @@ struct MemoryResult {
 
 absl::StatusOr<MemoryResult> RunMemory(const MemoryOptions& options, const std::string& dir);
 
-// The markdown table BENCHMARKS.md shows, ratios included.
+// The markdown table BENCHMARKS.md shows: each figure, its ratio to the floor or to the JSON
+// size, and issue #13's target for it.
 void PrintMemoryTable(const MemoryOptions& options, const MemoryResult& result);
 
 }  // namespace tether::bench
