@@ -162,6 +162,10 @@ std::string ConnectionHint(const status::ConnectionInfo& c, absl::Duration ping_
     case status::FailureCause::kNoPong:
       return "the control plane stopped answering pings: a network problem between tether and "
              "the control plane, or an overloaded control plane";
+    case status::FailureCause::kFrameTooSlow:
+      return "a config from the control plane arrived too slowly (under 64 KiB/s after "
+             "--ping-timeout): a congested or throttled link, or a middlebox holding the "
+             "connection open; the current config stays until one arrives in time";
     case status::FailureCause::kTimeout:
       return absl::StrCat(c.address,
                           " does not complete a connection in time (--connect-timeout): a "

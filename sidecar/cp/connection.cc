@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -227,6 +228,42 @@ void Connection::End(Ending why) {
   ping_timer.cancel();
   resolver.cancel();
   beast::get_lowest_layer(ws).socket().close(ignored);
+}
+
+void Connection::NoteMessageBytes(absl::Time now, uint64_t announced,
+                                  const SessionOptions& options) {
+  if (!receiving()) message_started = now;
+  message_progress = now;
+  // Again on every read: a fragmented message announces each frame only as it begins.
+  message_deadline = message_started + MessageAllowance(announced, options);
+}
+
+absl::Time Connection::AliveUntil(absl::Duration ping_timeout) const {
+  if (!receiving()) return last_seen + ping_timeout;
+  return std::min(message_progress + ping_timeout, message_deadline);
+}
+
+std::optional<Ending> Connection::Overdue(absl::Time now, absl::Duration ping_timeout) const {
+  if (now < AliveUntil(ping_timeout)) return std::nullopt;
+  if (receiving() && now >= message_deadline) {
+    return Failed(FailureCause::kFrameTooSlow,
+                  absl::DeadlineExceededError(
+                      absl::StrCat("message from control plane not complete within ",
+                                   absl::FormatDuration(message_deadline - message_started),
+                                   " of its first bytes (--ping-timeout plus its size at ",
+                                   kMinMessageBytesPerSecond / 1024, " KiB/s)")));
+  }
+  return Failed(FailureCause::kNoPong,
+                absl::DeadlineExceededError(absl::StrCat(
+                    receiving() ? "control plane stalled in the middle of a message for "
+                                : "no pong or frame from control plane within ",
+                    absl::FormatDuration(ping_timeout))));
+}
+
+absl::Duration MessageAllowance(uint64_t announced, const SessionOptions& options) {
+  const uint64_t counted = std::min<uint64_t>(announced, options.max_payload_bytes);
+  return options.ping_timeout +
+         absl::Seconds(static_cast<double>(counted) / kMinMessageBytesPerSecond);
 }
 
 Ending EndingOf(const Connection& c, absl::string_view step, const beast::error_code& ec) {

@@ -9,6 +9,7 @@
 // Connection all run there).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,9 +78,44 @@ struct Connection {
   int tasks = 0;
   std::string peer;  // ip:port connected to (the proxy's, through a proxy)
   absl::Time connected_at = absl::InfinitePast();
-  absl::Time last_seen;       // any frame or bytes from the CP count as life (§4.1)
   absl::Time last_ping_sent;  // for the round-trip time of the next pong
+
+  // Liveness (§4.1). A pong or a complete message is life. Bytes of a message still arriving
+  // are not: a CP (or middlebox) dripping them would otherwise keep a stale connection up
+  // forever. Instead a message, once its first bytes are here, must complete by its deadline
+  // (MessageAllowance) and must not stall for ping_timeout on the way.
+  //
+  // A pong sets last_seen; it does not end a message's deadline (a peer could otherwise slip
+  // pongs between the fragments of a dripped message). Nothing here ever moves AliveUntil
+  // earlier, so the pinger, asleep until the earlier value, needs no wake-up: it checks then.
+  void NoteMessageDone(absl::Time now) {
+    last_seen = now;
+    message_deadline = absl::InfiniteFuture();
+  }
+  // Bytes of a message not yet complete arrived; `announced` is its size as far as its frames
+  // tell (what arrived plus the rest of the current frame).
+  void NoteMessageBytes(absl::Time now, uint64_t announced, const SessionOptions& options);
+  bool receiving() const { return message_deadline != absl::InfiniteFuture(); }
+  // Past this, without a pong or a complete message meanwhile, the connection is dead.
+  absl::Time AliveUntil(absl::Duration ping_timeout) const;
+  // Why the connection is dead at `now` (kNoPong or kFrameTooSlow), or nullopt.
+  std::optional<Ending> Overdue(absl::Time now, absl::Duration ping_timeout) const;
+
+  absl::Time last_seen;                                  // the last pong or complete message
+  absl::Time message_started;                            // receiving(): its first bytes
+  absl::Time message_progress;                           // receiving(): its latest bytes
+  absl::Time message_deadline = absl::InfiniteFuture();  // receiving(): complete by then
 };
+
+// The slowest a message may arrive, once its first bytes have: a 16 MiB config (the largest
+// --cluster-max-payload allows by default) gets 256 s on top of --ping-timeout, which passes any
+// link able to run a data plane. Deliberately no flag: --ping-timeout already lengthens it.
+inline constexpr uint64_t kMinMessageBytesPerSecond = 64 * 1024;
+
+// How long a message announcing `announced` bytes may take from its first bytes: ping_timeout,
+// plus its size at kMinMessageBytesPerSecond. An oversized message (discarded as it arrives)
+// gets no more than one of max_payload_bytes, so a huge announced length buys no time.
+absl::Duration MessageAllowance(uint64_t announced, const SessionOptions& options);
 
 // What one attempt advertises: the version and the basic_info that goes with it.
 struct Advertised {

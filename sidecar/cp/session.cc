@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <utility>
@@ -26,8 +27,8 @@ using status::ConnectionState;
 using status::FailureCause;
 
 constexpr absl::string_view kLog = "cp";
-// Reads are issued in chunks of this size so that liveness is noted while a large frame is still
-// arriving, and so that an oversized frame can be discarded without buffering it.
+// Reads are issued in chunks of this size so that a large frame's progress is noted while it is
+// still arriving, and so that an oversized frame can be discarded without buffering it.
 constexpr size_t kReadChunkBytes = 256 * 1024;
 
 }  // namespace
@@ -308,11 +309,15 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
         c->End(EndingOf(*c, "read", ec));
         co_return;
       }
-      c->last_seen = Now();
       OnCpAnswered(*c);
       frame_bytes += n;
       if (frame_bytes > options_.max_payload_bytes) frame.clear();
-      if (!c->ws.is_message_done()) continue;
+      if (!c->ws.is_message_done()) {
+        // The hint is what the current frame still announces: no permessage-deflate here.
+        c->NoteMessageBytes(Now(), frame_bytes + c->ws.read_size_hint(1), options_);
+        continue;
+      }
+      c->NoteMessageDone(Now());
 
       if (c->ws.got_text()) {
         log::Warn(kLog, "ignoring text frame from control plane", {{"bytes", frame_bytes}});
@@ -340,15 +345,13 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
   }
 
   // Pings right after basic_info, then every interval and whenever a config was applied; ends the
-  // connection when nothing arrived for ping_timeout (§4.1).
+  // connection when it is no longer alive (Connection::AliveUntil, §4.1).
   net::awaitable<void> PingLoop(std::shared_ptr<Connection> c) {
     absl::Time next_ping = Now();
     while (c->phase == Connection::Phase::kOpen) {
       const absl::Time now = Now();
-      if (now - c->last_seen >= options_.ping_timeout) {
-        c->End({FailureCause::kNoPong, absl::DeadlineExceededError(absl::StrCat(
-                                           "no pong or frame from control plane within ",
-                                           absl::FormatDuration(options_.ping_timeout)))});
+      if (std::optional<Ending> dead = c->Overdue(now, options_.ping_timeout)) {
+        c->End(*std::move(dead));
         co_return;
       }
       if (c->ping_now || now >= next_ping) {
@@ -367,7 +370,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
         continue;
       }
       c->ping_timer.expires_at(TimerDeadline(
-          *options_.clock, std::min(next_ping, c->last_seen + options_.ping_timeout)));
+          *options_.clock, std::min(next_ping, c->AliveUntil(options_.ping_timeout))));
       beast::error_code ec;
       co_await c->ping_timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     }

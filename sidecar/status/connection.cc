@@ -46,6 +46,8 @@ absl::string_view FailureCauseName(FailureCause cause) {
       return "ended_after_basic_info";
     case FailureCause::kNoPong:
       return "no_pong";
+    case FailureCause::kFrameTooSlow:
+      return "frame_too_slow";
     case FailureCause::kClosedByCp:
       return "closed_by_cp";
     case FailureCause::kConnectionLost:
@@ -68,6 +70,7 @@ absl::string_view FailureMetricReason(FailureCause cause) {
       return "refused";
     case FailureCause::kTimeout:
     case FailureCause::kNoPong:
+    case FailureCause::kFrameTooSlow:
       return "timeout";
     case FailureCause::kCredentials:
     case FailureCause::kServerUntrusted:

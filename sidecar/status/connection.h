@@ -42,6 +42,7 @@ enum class FailureCause {
                          // Kong's answer to a node version it does not accept (close frame,
                          // then the socket closed at once, often seen as a reset)
   kNoPong,               // nothing from the CP within --ping-timeout
+  kFrameTooSlow,         // a message from the CP did not complete by its deadline (cp/connection.h)
   kClosedByCp,           // the CP sent a close frame on an established connection
   kConnectionLost,       // the connection failed after the CP had spoken (reset, EOF, write)
   kRotation,             // tether closed it to present a rotated cluster certificate

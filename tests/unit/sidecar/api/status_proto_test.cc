@@ -93,6 +93,11 @@ TEST(ConnectionHintTest, NamesTheLikelyCause) {
        Disconnected(FailureCause::kNoPong,
                     absl::DeadlineExceededError("no pong or frame from control plane within 45s")),
        "stopped answering pings"},
+      {"frame too slow",
+       Disconnected(FailureCause::kFrameTooSlow,
+                    absl::DeadlineExceededError("message from control plane not complete within "
+                                                "5m1s of its first bytes")),
+       "arrived too slowly"},
       {"upgrade refused",
        Disconnected(FailureCause::kUpgradeRefused,
                     absl::UnavailableError("websocket upgrade: end of stream")),

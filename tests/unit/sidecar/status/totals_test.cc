@@ -29,6 +29,7 @@ TEST(TotalsTest, EachFailureCauseHasItsMetricReason) {
       {FailureCause::kCpBusy, "protocol"},
       {FailureCause::kEndedAfterBasicInfo, "closed"},
       {FailureCause::kNoPong, "timeout"},
+      {FailureCause::kFrameTooSlow, "timeout"},
       {FailureCause::kClosedByCp, "closed"},
       {FailureCause::kConnectionLost, "closed"},
       {FailureCause::kRotation, "other"},
