@@ -75,8 +75,13 @@ void ControlPlane::PushMessage(absl::string_view message_json) {
 }
 
 void ControlPlane::PushRawFrame(std::string bytes) {
+  PushRawFrameSlowly(std::move(bytes), absl::ZeroDuration());
+}
+
+void ControlPlane::PushRawFrameSlowly(std::string bytes, absl::Duration per_byte) {
   auto frame = std::make_shared<Outgoing>();
   frame->bytes = std::move(bytes);
+  frame->drip = per_byte;
   impl_->RunOnIo([&] { impl_->Broadcast(frame); });
 }
 

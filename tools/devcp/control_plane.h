@@ -112,6 +112,10 @@ class ControlPlane {
   // Queues `bytes` unchanged as one binary frame to every DP past basic_info, once (corrupt
   // gzip, a frame too large, ...). The current config is unchanged.
   void PushRawFrame(std::string bytes);
+  // Like PushRawFrame, but as a CP (or middlebox) dripping it: the frame's header and first
+  // payload byte at once, then one byte every `per_byte`. The DP's pings are answered only once
+  // the frame is written, as they would be by a real peer.
+  void PushRawFrameSlowly(std::string bytes, absl::Duration per_byte);
 
   // A silent, half-open CP: while frozen no byte is read from or written to any connection, so
   // pings go unanswered and the DP's pong deadline fires; new connections stall in TLS. The

@@ -175,7 +175,9 @@ net::awaitable<void> DpSession::WriteLoop(std::shared_ptr<DpSession> self) {
     }
     const OutgoingPtr frame = std::move(queue_.front());
     queue_.pop_front();
+    frames().Drip(ToSteady(frame->drip));
     co_await ws_.async_write(net::buffer(frame->bytes), Await(ec));
+    frames().Drip(SteadyClock::duration::zero());
     if (ec) {
       if (!closing_) Drop(absl::StrCat("write failed: ", ec.message()));
       co_return;

@@ -1,5 +1,5 @@
 // EmptyPongStream: the layer between each DP connection's websocket and its TLS that empties the
-// CP's pongs, as Kong's are (kong-protocol.md §4.1).
+// CP's pongs, as Kong's are (kong-protocol.md §4.1), and on request drips a frame's payload.
 //
 // Why: Beast 1.74 answers a ping inside its read with a pong echoing the ping's payload, and
 // offers no hook to change it (control_callback only observes). So the pong is rewritten on its
@@ -7,11 +7,18 @@
 // 0x8A 0x00, passing every other byte through untouched. It needs no knowledge of compression:
 // devcp does not enable permessage-deflate, and control frames are never compressed anyway.
 //
+// Dripping (Drip): a CP or middlebox that sends a frame's header, then its payload a byte at a
+// time, for tether's test of slow frames. It lives here because only a layer under the websocket
+// can slow a frame down while Beast still owns the writing: Beast then holds its pongs until the
+// frame is written, as a real peer's frame would.
+//
 // Threading: sequence-bound to the CP's io thread, like the streams above and below it.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -28,6 +35,8 @@ class PongEmptier {
   // Appends to `out` what is to be sent for `in`: pieces of `in` itself, and a static byte in
   // place of each pong's length byte. `out` refers to `in`, so it must not outlive it.
   void Rewrite(net::const_buffer in, std::vector<net::const_buffer>& out);
+  // The next byte is payload.
+  bool in_payload() const { return part_ == Part::kPayload; }
 
  private:
   enum class Part { kFirstByte, kLengthByte, kExtendedLength, kMaskKey, kPayload };
@@ -65,6 +74,9 @@ class EmptyPongStream {
   // Called once the upgrade response is written, with no write in flight: from here on, every
   // byte written is part of a websocket frame.
   void StartFrames() { frames_ = true; }
+  // From the next write on, until Drip(zero): each write sends any header bytes and one payload
+  // byte, then waits `per_byte` before it completes.
+  void Drip(std::chrono::steady_clock::duration per_byte) { drip_ = per_byte; }
 
   template <typename MutableBuffers, typename Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
@@ -89,37 +101,72 @@ class EmptyPongStream {
 
     template <typename Self>
     void operator()(Self& self, beast::error_code ec = {}, std::size_t written = 0) {
-      if (started_) {
-        self.complete(ec, !rewritten_ ? written : ec ? 0 : consumed_);
-        return;
+      switch (step_) {
+        case Step::kStart:
+          break;
+        case Step::kWritten:
+          if (ec || !pause_) {
+            self.complete(ec, !rewritten_ ? written : ec ? 0 : consumed_);
+            return;
+          }
+          step_ = Step::kPaused;
+          pause_->async_wait(std::move(self));
+          return;
+        case Step::kPaused:
+          self.complete({}, consumed_);
+          return;
       }
-      started_ = true;
+      step_ = Step::kWritten;
       if (!owner_->frames_) {
         owner_->next_.async_write_some(buffers_, std::move(self));
         return;
       }
       rewritten_ = true;
+      if (owner_->drip_ > std::chrono::steady_clock::duration::zero()) {
+        pause_ = std::make_unique<net::steady_timer>(owner_->next_.get_executor(), owner_->drip_);
+      }
       std::vector<net::const_buffer> out;
       for (auto it = net::buffer_sequence_begin(buffers_); it != net::buffer_sequence_end(buffers_);
            ++it) {
-        const net::const_buffer piece(*it);
-        owner_->emptier_.Rewrite(piece, out);
-        consumed_ += piece.size();
+        if (pause_ ? TakeOneDrop(net::const_buffer(*it), out)
+                   : TakeAll(net::const_buffer(*it), out))
+          break;
       }
       // async_write copies `out`; what it refers to is the caller's, alive until completion.
       net::async_write(owner_->next_, out, std::move(self));
     }
 
    private:
+    enum class Step { kStart, kWritten, kPaused };
+
+    // Each returns whether this write is full.
+    bool TakeAll(net::const_buffer piece, std::vector<net::const_buffer>& out) {
+      owner_->emptier_.Rewrite(piece, out);
+      consumed_ += piece.size();
+      return false;
+    }
+    // Header bytes, up to and including one payload byte.
+    bool TakeOneDrop(net::const_buffer piece, std::vector<net::const_buffer>& out) {
+      for (std::size_t i = 0; i < piece.size(); ++i) {
+        const bool payload = owner_->emptier_.in_payload();
+        owner_->emptier_.Rewrite(net::buffer(piece + i, 1), out);
+        ++consumed_;
+        if (payload) return true;
+      }
+      return false;
+    }
+
     EmptyPongStream* owner_;
     ConstBuffers buffers_;
-    bool started_ = false;
+    Step step_ = Step::kStart;
     bool rewritten_ = false;
     std::size_t consumed_ = 0;
+    std::unique_ptr<net::steady_timer> pause_;  // dripping: the wait after the byte
   };
 
   NextLayer next_;
   bool frames_ = false;
+  std::chrono::steady_clock::duration drip_{};
   PongEmptier emptier_;
 };
 

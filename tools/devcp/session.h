@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "sidecar/common/asio.h"
 #include "tools/devcp/control_plane.h"
 
@@ -22,6 +23,8 @@ struct Outgoing {
   std::string bytes;
   std::string config_hash;                      // kConfig
   std::vector<std::string> configured_plugins;  // kConfig: what §3.4 gates on
+  // kRaw: when set, the payload goes one byte per this after the first (PushRawFrameSlowly).
+  absl::Duration drip = absl::ZeroDuration();
 };
 using OutgoingPtr = std::shared_ptr<const Outgoing>;
 

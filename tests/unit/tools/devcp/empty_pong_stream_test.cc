@@ -1,8 +1,9 @@
 // PongEmptier on frame bytes split every way, and EmptyPongStream over a real loopback TCP
 // connection: raw writes, then a Beast websocket client and server (the server's pong to a ping
-// with a payload arrives empty; data frames and the close handshake are untouched).
+// with a payload arrives empty; data frames and the close handshake are untouched), and dripping.
 #include "tools/devcp/empty_pong_stream.h"
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -149,6 +150,33 @@ TEST_F(LoopbackTest, WritesReportTheCallersBytes) {
   };
   Run(write(), read());
   EXPECT_EQ(received, expected);
+}
+
+// Dripping: a write takes the header and one payload byte, then waits the interval before it
+// completes, so the payload trickles out a byte at a time.
+TEST_F(LoopbackTest, DripsThePayloadAByteAtATime) {
+  const std::string frame = Frame(0x2, "abcde");  // a 2-byte header, then the payload
+  constexpr auto kPerByte = std::chrono::milliseconds(20);
+  std::string received;
+  auto write = [&]() -> net::awaitable<void> {
+    EmptyPongStream<tcp::socket> stream(std::move(server_));
+    stream.StartFrames();
+    stream.Drip(kPerByte);
+    EXPECT_EQ(co_await stream.async_write_some(net::buffer(frame), net::use_awaitable), 3u);
+    EXPECT_EQ(
+        co_await stream.async_write_some(net::buffer(frame.data() + 3, 4), net::use_awaitable), 1u);
+    EXPECT_EQ(
+        co_await net::async_write(stream, net::buffer(frame.data() + 4, 3), net::use_awaitable),
+        3u);
+  };
+  auto read = [&]() -> net::awaitable<void> {
+    received.resize(frame.size());
+    co_await net::async_read(client_, net::buffer(received), net::use_awaitable);
+  };
+  const auto start = std::chrono::steady_clock::now();
+  Run(write(), read());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 5 * kPerByte);
+  EXPECT_EQ(received, frame);
 }
 
 // Beast on both ends: the server answers the client's ping with an empty pong, echoes a binary
