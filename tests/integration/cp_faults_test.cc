@@ -1,7 +1,7 @@
 // Fault injection between tether and its control plane: resets, half-open and trickling peers,
-// frames cut off mid-way, TLS failures, refused connections, unresolvable names, a CP that keeps
-// restarting, and many reconnect cycles. For each fault the status says what happened, backoff
-// applies, recovery is automatic, and the last good config stays current.
+// frames cut off mid-way or dripped, TLS failures, refused connections, unresolvable names, a CP
+// that keeps restarting, and many reconnect cycles. For each fault the status says what happened,
+// backoff applies, recovery is automatic, and the last good config stays current.
 #include <dirent.h>
 #include <unistd.h>
 
@@ -116,6 +116,39 @@ TEST_F(CpFaultsTest, HalfOpenConnectionDetectedByPingTimeout) {
   EXPECT_THAT(LastError(view), HasSubstr("no pong or frame from control plane within 500ms"));
   relay_->SetMode(FaultRelay::Mode::kPass);
   ExpectRecovery(1);
+}
+
+// A CP (or middlebox) dripping a frame, each byte well within --ping-timeout, cannot keep a stale
+// connection up: a message must complete within --ping-timeout plus its size at 64 KiB/s of its
+// first bytes. The connection is dropped as frame_too_slow, counted, and tether reconnects with
+// its config kept.
+TEST_F(CpFaultsTest, DrippedFrameIsDroppedAsTooSlow) {
+  StartThroughRelay({"--ping-interval=200ms", "--ping-timeout=1s"});
+  // 64 KiB: 1 s + 1 s to complete; at 10 bytes a second it would take almost two hours.
+  const absl::Time pushed = absl::Now();
+  cp_->PushRawFrameSlowly(std::string(64 * 1024, 'x'), absl::Milliseconds(100));
+  const status::StatusView view = AwaitStatus([](const status::StatusView& v) {
+    return v.connection.last_cause == status::FailureCause::kFrameTooSlow;
+  });
+  EXPECT_GE(absl::Now() - pushed, absl::Seconds(2));
+  EXPECT_THAT(LastError(view), HasSubstr("not complete within 2s of its first bytes"));
+  EXPECT_EQ(
+      view.totals.connection_failures[static_cast<size_t>(status::FailureCause::kFrameTooSlow)],
+      1u);
+  EXPECT_EQ(view.config.rejections, 0u);  // nothing of it reached the decoder
+  ExpectRecovery(1);
+}
+
+// A large frame at full speed is read whole on the same connection (and refused: it is no gzip).
+TEST_F(CpFaultsTest, LargeFrameAtFullSpeedKeepsTheConnection) {
+  StartThroughRelay({"--ping-interval=200ms", "--ping-timeout=1s"});
+  cp_->PushRawFrame(std::string(8 * 1024 * 1024, 'x'));
+  const status::StatusView view =
+      AwaitStatus([](const status::StatusView& v) { return v.config.rejections == 1; });
+  EXPECT_TRUE(Connected(view));
+  EXPECT_EQ(view.connection.attempts, 1u);
+  ASSERT_TRUE(view.config.current);
+  EXPECT_EQ(view.config.current->config_hash, hash_);
 }
 
 // A CP that trickles bytes during the handshakes cannot hold an attempt open past the connect
