@@ -304,11 +304,22 @@ func (f *TLSFiles) config() (*tls.Config, error) {
 		return nil, fmt.Errorf("watcher TLS CA %s: no PEM certificate", f.CAFile)
 	}
 	if f.CertFile != "" || f.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("watcher TLS client certificate: %w", err)
+		certFile, keyFile := f.CertFile, f.KeyFile
+		load := func() (*tls.Certificate, error) {
+			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				return nil, fmt.Errorf("watcher TLS client certificate: %w", err)
+			}
+			return &cert, nil
 		}
-		config.Certificates = []tls.Certificate{cert}
+		if _, err := load(); err != nil {
+			return nil, err
+		}
+		// Read again at each handshake, so that a renewed certificate (cert-manager rotates
+		// them) serves the next connection without restarting the watcher.
+		config.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return load()
+		}
 	}
 	return config, nil
 }

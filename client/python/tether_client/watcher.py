@@ -11,10 +11,11 @@ does the same on a thread of its own. stop() and snapshot may be used from any t
 from __future__ import annotations
 
 import enum
+import os
 import queue
 import random
 import threading
-from typing import Callable, Generator, Iterator, Optional, Sequence, Tuple
+from typing import Callable, Generator, Iterator, List, Optional, Sequence, Tuple
 
 import grpc
 
@@ -124,14 +125,13 @@ class ConfigWatcher:
         options = [("grpc.initial_reconnect_backoff_ms", int(backoff_min * 1000)),
                    ("grpc.min_reconnect_backoff_ms", int(backoff_min * 1000)),
                    ("grpc.max_reconnect_backoff_ms", int(backoff_max * 1000))]
-        if tls_ca:
-            if tls_server_name:
-                options.append(("grpc.ssl_target_name_override", tls_server_name))
-            self._channel = grpc.secure_channel(target, _credentials(tls_ca, tls_cert, tls_key),
-                                                options)
-        else:
-            self._channel = grpc.insecure_channel(target, options)
-        self._stub = config_pb2_grpc.ConfigServiceStub(self._channel)
+        if tls_ca and tls_server_name:
+            options.append(("grpc.ssl_target_name_override", tls_server_name))
+        self._target = target
+        self._channel_options = options
+        self._tls = (tls_ca, tls_cert, tls_key) if tls_ca else None
+        self._tls_stamp: List[Tuple[int, int]] = []
+        self._open_channel()
         # False after an update could not be assembled, until a stream delivers one: resubscribe
         # without resume_hash to get a full update.
         self._resume = True
@@ -224,6 +224,20 @@ class ConfigWatcher:
                 self._on_error(error, delay)
             if self._stopping.wait(delay):
                 return
+            if self._tls is not None and _stamp(self._tls) != self._tls_stamp:
+                # Renewed certificates (cert-manager rotates them) serve the next connection
+                # without restarting the watcher: gRPC channels keep the bytes they were given.
+                self._channel.close()
+                self._open_channel()
+
+    def _open_channel(self) -> None:
+        if self._tls is not None:
+            self._tls_stamp = _stamp(self._tls)
+            self._channel = grpc.secure_channel(self._target, _credentials(*self._tls),
+                                                self._channel_options)
+        else:
+            self._channel = grpc.insecure_channel(self._target, self._channel_options)
+        self._stub = config_pb2_grpc.ConfigServiceStub(self._channel)
 
     def _stream(self) -> Generator[Snapshot, Optional[str], Tuple[Optional[WatchError], bool]]:
         """One Watch call. Returns why it ended (None when stopped) and whether it delivered."""
@@ -281,6 +295,22 @@ class ConfigWatcher:
             call.cancel()
             with self._lock:
                 self._call = None
+
+
+def _stamp(paths: Sequence[Optional[str]]) -> List[Tuple[int, int]]:
+    """What tells a renewed file: its modification time and size (0s for a missing file, which
+    the next _credentials then reports)."""
+    stamps = []
+    for path in paths:
+        if path is None:
+            stamps.append((0, 0))
+            continue
+        try:
+            st = os.stat(path)
+            stamps.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamps.append((0, 0))
+    return stamps
 
 
 def _credentials(ca: str, cert: Optional[str], key: Optional[str]) -> grpc.ChannelCredentials:
