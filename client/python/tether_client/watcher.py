@@ -237,6 +237,11 @@ class ConfigWatcher:
                                                 self._channel_options)
         else:
             self._channel = grpc.insecure_channel(self._target, self._channel_options)
+        # A connection attempt progresses only while something polls the channel. Between
+        # Watch calls nothing would: a call fails at once while the channel is in
+        # TRANSIENT_FAILURE, so a TCP connect or TLS handshake to a restarted tether would run
+        # into its deadline again and again. A subscription keeps a thread polling until close().
+        self._channel.subscribe(_ignore_connectivity)
         self._stub = config_pb2_grpc.ConfigServiceStub(self._channel)
 
     def _stream(self) -> Generator[Snapshot, Optional[str], Tuple[Optional[WatchError], bool]]:
@@ -295,6 +300,11 @@ class ConfigWatcher:
             call.cancel()
             with self._lock:
                 self._call = None
+
+
+def _ignore_connectivity(_: grpc.ChannelConnectivity) -> None:
+    """The subscription in _open_channel is for its polling; the states themselves are not
+    needed (a Watch call's outcome tells what matters)."""
 
 
 def _stamp(paths: Sequence[Optional[str]]) -> List[Tuple[int, int]]:
