@@ -3,12 +3,14 @@ tether-devcp.
 
 One scenario, run for the client named by --client through its probe (python_probe.py or
 go_probe/, which print what the library delivers): two watchers, one in DELTA mode for all types
-and one in FULL mode filtered to routes and services, must
+on tether's unix socket and one in FULL mode filtered to routes and services over mutual TLS on a
+TCP listener (certificates made here with openssl, for the name tether.test), must
 1. get a full first update equal to what the CP serves (only the filtered types for the second);
 2. follow a config change: a delta from the first hash, and a full update;
 3. refuse an update (the callback raises / returns an error): tether's status shows the nack;
 4. resume after a tether restart on the same data dir: the first update after it is the next
    change, a delta from the hash held before the restart (no resend).
+A third watcher on the TLS listener without a client certificate must be refused.
 First each library's unit tests run; for Go after building offline from Debian's packages
 (GOPATH mode), `go vet`, and a check that the committed generated code matches proto/.
 
@@ -22,6 +24,7 @@ import json
 import os
 import queue
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +39,7 @@ from interop_test import Process, TestFailure, check, die_with_parent, run  # no
 DEADLINE_SECONDS = 30
 GO_MODULE = "github.com/tether-sidecar/tether/client/go"
 FILTER = ("routes", "services")
+SERVER_NAME = "tether.test"
 
 
 class Probe:
@@ -136,6 +140,37 @@ def build_python(args, work):
                                          "python_probe.py")], env
 
 
+def make_certs(tmp):
+    """A CA, tether's server certificate for SERVER_NAME (and 127.0.0.1), and a client certificate
+    it issued; returns {name: (cert path, key path)} for "ca", "server" and "client"."""
+    paths = {}
+    for name, subject, extensions in (
+            ("ca", "tether test CA", ()),
+            ("server", SERVER_NAME, ("basicConstraints=critical,CA:FALSE",
+                                     f"subjectAltName=DNS:{SERVER_NAME},IP:127.0.0.1",
+                                     "extendedKeyUsage=serverAuth")),
+            ("client", "client-libs probe", ("basicConstraints=critical,CA:FALSE",
+                                             "extendedKeyUsage=clientAuth"))):
+        cert, key = os.path.join(tmp, f"grpc-{name}.crt"), os.path.join(tmp, f"grpc-{name}.key")
+        issuer = [] if name == "ca" else ["-CA", paths["ca"][0], "-CAkey", paths["ca"][1]]
+        done = run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", f"/CN={subject}",
+                    "-keyout", key, "-out", cert, *issuer,
+                    *(arg for ext in extensions for arg in ("-addext", ext))])
+        check(done.returncode == 0, f"openssl could not make the {name} certificate:\n"
+              f"{done.stderr}")
+        paths[name] = (cert, key)
+    return paths
+
+
+def free_port():
+    """A TCP port free now on 127.0.0.1: tether must listen on the same one after its restart,
+    where the TLS watcher reconnects, so port 0 will not do."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def bump_retries(config):
     new = copy.deepcopy(config)
     new["services"][0]["retries"] = new["services"][0].get("retries", 5) + 1
@@ -197,12 +232,16 @@ def run_scenario(args, tmp, processes, probe_argv, probe_env):
                                 time.monotonic() + DEADLINE_SECONDS).group(1))
     data_dir = os.path.join(tmp, "data")
     target = f"unix://{data_dir}/tether.sock"
+    tls_target = f"127.0.0.1:{free_port()}"
+    certs = make_certs(tmp)
 
     def start_tether(name):
         tether = Process(name, [
             args.tether, f"--cluster-control-plane=127.0.0.1:{port}", "--cluster-mtls=shared",
             f"--cluster-cert={cert}", f"--cluster-cert-key={key}", f"--data-dir={data_dir}",
-            f"--grpc-listen={target}", "--ops-listen=127.0.0.1:0",
+            f"--grpc-listen={target}", f"--grpc-listen={tls_target}",
+            f"--grpc-tls-cert={certs['server'][0]}", f"--grpc-tls-key={certs['server'][1]}",
+            f"--grpc-client-ca={certs['ca'][0]}", "--ops-listen=127.0.0.1:0",
             "--reconnect-backoff-min=100ms", "--reconnect-backoff-max=1s"], tmp, env)
         processes.append(tether)
         return tether
@@ -231,8 +270,10 @@ def run_scenario(args, tmp, processes, probe_argv, probe_env):
     delta = Probe(delta_id, [*probe_argv, "--target", target, "--client-id", delta_id,
                              "--mode", "delta"], tmp, probe_env)
     processes.append(delta)
-    full_argv = [*probe_argv, "--target", target, "--client-id", full_id, "--mode", "full",
-                 "--types", ",".join(FILTER)]
+    server_tls = ["--tls-ca", certs["ca"][0], "--tls-server-name", SERVER_NAME]
+    client_tls = ["--tls-cert", certs["client"][0], "--tls-key", certs["client"][1]]
+    full_argv = [*probe_argv, "--target", tls_target, *server_tls, *client_tls,
+                 "--client-id", full_id, "--mode", "full", "--types", ",".join(FILTER)]
     if args.client == "python":
         full_argv += ["--style", "iterator"]
     full = Probe(full_id, full_argv, tmp, probe_env)
@@ -248,6 +289,15 @@ def run_scenario(args, tmp, processes, probe_argv, probe_env):
     check(first_full["hash"] == h1, f"hashes differ: {h1} {first_full['hash']}")
     await_status(lambda d: subscriber(d, delta_id).get("acked_hash") == h1
                  and subscriber(d, full_id).get("acked_hash") == h1, f"both acks of {h1}")
+
+    # Without a client certificate the TLS listener refuses the watcher: no update, an error.
+    anonymous = Probe(f"{args.client}-no-client-cert",
+                      [*probe_argv, "--target", tls_target, *server_tls, "--client-id",
+                       f"{args.client}-no-client-cert"], tmp, probe_env)
+    processes.append(anonymous)
+    refused = anonymous.await_event("error")
+    check(refused["code"].upper() == "UNAVAILABLE", f"no client certificate: {refused}")
+    anonymous.stop()
 
     # 2. A change: a delta from h1, and a full update.
     changed = changed_config(served)

@@ -7,7 +7,8 @@ stdout, one JSON object a line: {"event": "update", "hash", "full", "base_hash",
 stdin: a line "nack REASON" makes the next update refused with REASON.
 
 Usage: python_probe.py --target T --client-id ID [--types a,b] [--mode full|delta]
-       [--style callback|iterator]   (PYTHONPATH: client/python and the generated tether.v1)
+       [--style callback|iterator] [--tls-ca PEM [--tls-cert PEM --tls-key PEM]
+       [--tls-server-name N]]   (PYTHONPATH: client/python and the generated tether.v1)
 """
 
 import argparse
@@ -71,11 +72,15 @@ def main() -> None:
     parser.add_argument("--types", default="")
     parser.add_argument("--mode", choices=("full", "delta"), default="full")
     parser.add_argument("--style", choices=("callback", "iterator"), default="callback")
+    for flag in ("ca", "cert", "key", "server-name"):
+        parser.add_argument(f"--tls-{flag}")
     args = parser.parse_args()
     threading.Thread(target=read_commands, daemon=True).start()
     watcher = ConfigWatcher(args.target, args.client_id,
                             entity_types=[t for t in args.types.split(",") if t],
                             mode=Mode.DELTA if args.mode == "delta" else Mode.FULL,
+                            tls_ca=args.tls_ca, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                            tls_server_name=args.tls_server_name,
                             on_update=on_update, on_error=on_error, backoff_max=1.0)
     if args.style == "callback":
         watcher.run()

@@ -1,6 +1,7 @@
 // The Go half of client_libs_test.py: the tether Go Watcher as a proxy would use it, reporting
 // what it receives on stdout in the same JSON lines as python_probe.py (see there), and taking
-// "nack REASON" lines on stdin.
+// "nack REASON" lines on stdin. --tls-ca (with --tls-cert, --tls-key, --tls-server-name) connects
+// over TLS as tether.TLSFiles.
 package main
 
 import (
@@ -75,6 +76,11 @@ func main() {
 	clientID := flag.String("client-id", "", "client id")
 	types := flag.String("types", "", "comma-separated entity types")
 	mode := flag.String("mode", "full", "full or delta")
+	tlsFiles := tether.TLSFiles{}
+	flag.StringVar(&tlsFiles.CAFile, "tls-ca", "", "CA of tether's TLS listener (enables TLS)")
+	flag.StringVar(&tlsFiles.CertFile, "tls-cert", "", "client certificate")
+	flag.StringVar(&tlsFiles.KeyFile, "tls-key", "", "client key")
+	flag.StringVar(&tlsFiles.ServerName, "tls-server-name", "", "name in tether's certificate")
 	flag.Parse()
 	p := &probe{out: json.NewEncoder(os.Stdout)}
 	opts := tether.Options{Target: *target, ClientID: *clientID, Mode: tether.ModeFull,
@@ -90,6 +96,9 @@ func main() {
 	}
 	if *mode == "delta" {
 		opts.Mode = tether.ModeDelta
+	}
+	if tlsFiles.CAFile != "" {
+		opts.TLS = &tlsFiles
 	}
 	watcher, err := tether.NewWatcher(opts)
 	if err != nil {
