@@ -181,8 +181,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const settings::Settings& setti
         std::make_unique<exporter::Exporter>(*std::move(export_options), app->store_, app->status_);
   }
   app->pipeline_ = std::make_unique<pipeline::Pipeline>(
-      [applier = app->applier_.get()](pipeline::Frame frame) {
-        return applier->Apply(std::move(frame));
+      [applier = app->applier_.get(), trimmer = &app->heap_trimmer_](pipeline::Frame frame) {
+        std::optional<std::string> applied = applier->Apply(std::move(frame));
+        // Whatever came of it, the decode freed its buffers (and an applied config will free
+        // the previous one's and its updates' once they are sent).
+        trimmer->Poke();
+        return applied;
       },
       [self, acked = settings.report_hash == settings::ReportHash::kAcked](std::string hash) {
         // With --report-hash=acked the reporter decides what the pings carry.

@@ -29,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "sidecar/api/server.h"
+#include "sidecar/common/heap_trimmer.h"
 #include "sidecar/config/snapshot_store.h"
 #include "sidecar/cp/session.h"
 #include "sidecar/export/exporter.h"
@@ -91,6 +92,8 @@ class App {
   status::StatusBoard status_;
   std::unique_ptr<pipeline::ConfigCache> cache_;
   std::unique_ptr<pipeline::ConfigApplier> applier_;
+  // Poked by the pipeline after each frame; declared before it, so it outlives the pipeline.
+  HeapTrimmer heap_trimmer_;
   // --write-config / --on-change-exec only; follows store_ and reports to status_.
   std::unique_ptr<exporter::Exporter> exporter_;
   std::unique_ptr<boost::asio::io_context> io_;
