@@ -180,6 +180,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const settings::Settings& setti
     app->exporter_ =
         std::make_unique<exporter::Exporter>(*std::move(export_options), app->store_, app->status_);
   }
+  app->trim_on_sent_ = app->status_.AddObserver([self](uint64_t) {
+    // Observers run on every status change (pongs, acks); a trim is due only when another whole
+    // update has gone out.
+    const uint64_t sent = self->status_.UpdatesSent();
+    if (self->updates_sent_seen_.exchange(sent) != sent) self->heap_trimmer_.Poke();
+  });
   app->pipeline_ = std::make_unique<pipeline::Pipeline>(
       [applier = app->applier_.get(), trimmer = &app->heap_trimmer_](pipeline::Frame frame) {
         std::optional<std::string> applied = applier->Apply(std::move(frame));

@@ -92,8 +92,11 @@ class App {
   status::StatusBoard status_;
   std::unique_ptr<pipeline::ConfigCache> cache_;
   std::unique_ptr<pipeline::ConfigApplier> applier_;
-  // Poked by the pipeline after each frame; declared before it, so it outlives the pipeline.
+  // Poked by the pipeline after each frame, and whenever a subscriber has been sent a whole
+  // update (the serialised update is then freed); declared before both, so it outlives them.
   HeapTrimmer heap_trimmer_;
+  std::atomic<uint64_t> updates_sent_seen_{0};
+  status::StatusBoard::Observers::Handle trim_on_sent_;
   // --write-config / --on-change-exec only; follows store_ and reports to status_.
   std::unique_ptr<exporter::Exporter> exporter_;
   std::unique_ptr<boost::asio::io_context> io_;

@@ -209,6 +209,11 @@ Readiness StatusBoard::GetReadiness() const {
   return ReadinessOf(view_);
 }
 
+uint64_t StatusBoard::UpdatesSent() const {
+  MutexLock lock(&mu_);
+  return view_.totals.updates_sent;
+}
+
 uint64_t StatusBoard::version() const {
   MutexLock lock(&mu_);
   return view_.version;

@@ -154,6 +154,8 @@ class StatusBoard {
   StatusView Get() const;
   // ReadinessOf(Get()) without copying the view.
   Readiness GetReadiness() const;
+  // Get().totals.updates_sent without copying the view.
+  uint64_t UpdatesSent() const;
   uint64_t version() const;
 
   // Waits until `pred` holds for the current view or `timeout` passes; returns the last view

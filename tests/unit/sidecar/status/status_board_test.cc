@@ -75,6 +75,22 @@ TEST(StatusBoardTest, NacksAndCacheFailuresAreCountedAfterTheSubscriberLeaves) {
   EXPECT_EQ(view.totals.cache_write_failures, 1u);
 }
 
+// UpdatesSent, which the heap trimmer polls on every change, counts what Get() counts, and
+// keeps counting the updates of subscribers that left.
+TEST(StatusBoardTest, UpdatesSentCountsEveryWholeUpdate) {
+  StatusBoard board;
+  const SubscriberId a = board.AddSubscriber(SubscriberRecord{});
+  const SubscriberId b = board.AddSubscriber(SubscriberRecord{});
+  EXPECT_EQ(board.UpdatesSent(), 0u);
+  board.RecordSent(a, "h1");
+  board.RecordSent(b, "h1");
+  board.RemoveSubscriber(a);
+  board.RecordSent(a, "h2");  // gone: ignored
+  board.RecordSent(b, "h2");
+  EXPECT_EQ(board.UpdatesSent(), 3u);
+  EXPECT_EQ(board.Get().totals.updates_sent, 3u);
+}
+
 }  // namespace
 }  // namespace tether::status
 
