@@ -86,7 +86,11 @@ absl::Status TimeDecode(const std::string& frame, MemoryResult& result) {
   return absl::OkStatus();
 }
 
+// RSS once tether has settled: quiet, then a second more (its HeapTrimmer returns freed memory a
+// quarter second after work ends; common/heap_trimmer.h), then quiet again after that trim.
 absl::StatusOr<uint64_t> QuietRss(pid_t pid, absl::Duration timeout) {
+  if (absl::StatusOr<double> cpu = AwaitQuiet(pid, timeout); !cpu.ok()) return cpu.status();
+  absl::SleepFor(absl::Seconds(1));
   if (absl::StatusOr<double> cpu = AwaitQuiet(pid, timeout); !cpu.ok()) return cpu.status();
   absl::StatusOr<Memory> memory = ReadMemory(pid);
   if (!memory.ok()) return memory.status();

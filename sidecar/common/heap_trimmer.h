@@ -8,11 +8,12 @@
 // RSS 114 MiB above base, and one malloc_trim(0) brought RSS to 40 MiB above base
 // (BENCHMARKS.md, issue #13).
 //
-// After each Poke (the pipeline pokes once per frame it handles) the trimmer trims at the delays
-// of its schedule, counted from the last poke: soon, for the decode's garbage, and again later
-// for what slow subscribers free once their update is sent; then it sleeps until the next poke.
-// A poke during the schedule starts it again. Nothing runs while the config does not change, so
-// idle CPU is unaffected; a trim takes milliseconds.
+// After each Poke (the app pokes once per frame the pipeline handles and whenever a subscriber has
+// been sent a whole update) the trimmer trims at the delays of its schedule, counted from the
+// last poke: a quarter second after a burst of work ends, and again later for what slow
+// subscribers free; then it sleeps until the next poke. A poke during the schedule starts it
+// again, so a busy fan-out is never interrupted by trims, and nothing runs while the config does
+// not change: idle CPU is unaffected. A trim takes milliseconds.
 //
 // Threading: Poke from any thread; trims run on the trimmer's own thread.
 #pragma once
@@ -34,8 +35,8 @@ class HeapTrimmer {
 
   // `trim` runs at each delay of `schedule` (ascending) after the last Poke.
   explicit HeapTrimmer(std::function<void()> trim = TrimHeap,
-                       std::vector<absl::Duration> schedule = {absl::Seconds(1), absl::Seconds(5),
-                                                               absl::Seconds(30)});
+                       std::vector<absl::Duration> schedule = {
+                           absl::Milliseconds(250), absl::Seconds(5), absl::Seconds(30)});
   // Stops at once, a schedule under way or not.
   ~HeapTrimmer();
 
