@@ -34,7 +34,8 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 from interop_client import changed_config, expected_state, write_atomically  # noqa: E402
-from interop_test import Process, TestFailure, check, die_with_parent, run  # noqa: E402
+from interop_test import (Process, TestFailure, check, die_with_parent, run,  # noqa: E402
+                          start_devcp)
 
 DEADLINE_SECONDS = 30
 GO_MODULE = "github.com/tether-sidecar/tether/client/go"
@@ -217,19 +218,8 @@ def main():
 
 
 def run_scenario(args, tmp, processes, probe_argv, probe_env):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TETHER_", "KONG_"))}
-    cert = os.path.join(args.fixtures, "certs/kong_clustering.crt")
-    key = os.path.join(args.fixtures, "certs/kong_clustering.key")
-    cp_config = os.path.join(tmp, "cp-config.json")
-    shutil.copyfile(os.path.join(args.source, "deploy/examples/kong-config.json"), cp_config)
-    with open(cp_config) as f:
-        served = json.load(f)
-    devcp = Process("tether-devcp", [args.devcp, "--listen", "127.0.0.1:0", "--mtls", "shared",
-                                     "--cert", cert, "--key", key, "--config", cp_config],
-                    tmp, env)
-    processes.append(devcp)
-    port = int(devcp.await_line(r"listening.*address=127\.0\.0\.1:(\d+)",
-                                time.monotonic() + DEADLINE_SECONDS).group(1))
+    _, env, cert, key, cp_config, served, port = start_devcp(
+        args, tmp, processes, time.monotonic() + DEADLINE_SECONDS)
     data_dir = os.path.join(tmp, "data")
     target = f"unix://{data_dir}/tether.sock"
     tls_target = f"127.0.0.1:{free_port()}"
@@ -319,6 +309,7 @@ def run_scenario(args, tmp, processes, probe_argv, probe_env):
     check(d3["nacked"] and d3["base_hash"] == h2, f"{delta_id}: {d3['nacked']=} {d3['base_hash']=}")
     h3 = d3["hash"]
     check_state(d3, changed, (), f"{delta_id} at the nacked update")
+    check_state(f3, changed, FILTER, f"{full_id} at the update the other watcher nacked")
     sub = await_status(lambda d: subscriber(d, delta_id).get("nacked_hash") == h3
                        and subscriber(d, full_id).get("acked_hash") == h3,
                        f"the nack of {h3} and the filtered watcher's ack")

@@ -153,8 +153,11 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_test(args, pygen, tmp, processes):
-    deadline = time.monotonic() + DEADLINE_SECONDS
+def start_devcp(args, tmp, processes, deadline):
+    """tether-devcp serving a copy of the example config (the file a test edits to push a change)
+    on a free port. Returns its Process, the environment for child processes (without our
+    TETHER_/KONG_ variables), the cluster certificate and key, the config's path, its content
+    and the CP's port."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("TETHER_", "KONG_"))}
     cert = os.path.join(args.fixtures, "certs/kong_clustering.crt")
@@ -163,13 +166,19 @@ def run_test(args, pygen, tmp, processes):
     shutil.copyfile(os.path.join(args.source, "deploy/examples/kong-config.json"), cp_config)
     with open(cp_config) as f:
         original = json.load(f)
-
     # Port 0: the CP picks a free port and logs it.
     devcp = Process("tether-devcp", [args.devcp, "--listen", "127.0.0.1:0", "--mtls", "shared",
                                      "--cert", cert, "--key", key, "--config", cp_config],
                     tmp, env)
     processes.append(devcp)
     port = int(devcp.await_line(r"listening.*address=127\.0\.0\.1:(\d+)", deadline).group(1))
+    return devcp, env, cert, key, cp_config, original, port
+
+
+def run_test(args, pygen, tmp, processes):
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    devcp, env, cert, key, cp_config, original, port = start_devcp(args, tmp, processes,
+                                                                   deadline)
 
     data_dir = os.path.join(tmp, "data")
     addr = f"unix://{data_dir}/tether.sock"
