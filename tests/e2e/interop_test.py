@@ -224,7 +224,8 @@ def run_test(args, pygen, tmp, processes):
     status = ctl("status", "--json")
     check(status.returncode == 0, f"status --json failed: {status.stderr}")
     doc = json.loads(status.stdout)
-    check(doc["control_plane"]["state"] == "CONNECTION_STATE_CONNECTED", f"state {doc['control_plane']['state']}")
+    check(doc["control_plane"]["state"] == "CONNECTION_STATE_CONNECTED",
+          f"state {doc['control_plane']['state']}")
     check(doc["config"]["hash"] == current_hash,
           f"status hash {doc['config']['hash']}, client holds {current_hash}")
     check(doc["config"]["source"] == "SOURCE_CONTROL_PLANE", f"source {doc['config']['source']}")
