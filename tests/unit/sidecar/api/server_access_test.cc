@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "client/lib/channel.h"
@@ -30,11 +29,6 @@ namespace {
 
 constexpr absl::Duration kWait = absl::Seconds(60);
 constexpr char kServerName[] = "tether.test";
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // The serial number of a PEM certificate, in decimal.
 std::string SerialOf(const std::string& pem) {
@@ -111,10 +105,10 @@ class ServerAccessTest : public ::testing::Test {
   }
   std::shared_ptr<grpc::ChannelCredentials> SslCredentials(const tether::testing::CertFiles* cert) {
     grpc::SslCredentialsOptions o;
-    o.pem_root_certs = ReadAll(ca_.cert_path);
+    o.pem_root_certs = tether::testing::ReadFile(ca_.cert_path);
     if (cert != nullptr) {
-      o.pem_cert_chain = ReadAll(cert->cert_path);
-      o.pem_private_key = ReadAll(cert->key_path);
+      o.pem_cert_chain = tether::testing::ReadFile(cert->cert_path);
+      o.pem_private_key = tether::testing::ReadFile(cert->key_path);
     }
     return grpc::SslCredentials(o);
   }
@@ -187,22 +181,24 @@ TEST_F(ServerAccessTest, RotatedServerCertificateReachesNewConnections) {
   StartTls();
   std::string serial;
   ASSERT_TRUE(GetStatus(SslCredentials(&client_cert_), &serial).ok());
-  EXPECT_EQ(serial, SerialOf(ReadAll(server_cert_.cert_path)));
+  EXPECT_EQ(serial, SerialOf(tether::testing::ReadFile(server_cert_.cert_path)));
 
   const tether::testing::CertFiles rotated =
       tether::testing::MakeIssuedCert(dir_.path(), "rotated", ca_, {.common_name = kServerName});
-  const std::string rotated_serial = SerialOf(ReadAll(rotated.cert_path));
+  const std::string rotated_serial = SerialOf(tether::testing::ReadFile(rotated.cert_path));
   ASSERT_NE(rotated_serial, serial);
   // Key first: a watcher reading between the two sees the old pair or a mismatch it skips.
   std::filesystem::copy_file(rotated.key_path, server_cert_.key_path,
                              std::filesystem::copy_options::overwrite_existing);
   std::filesystem::copy_file(rotated.cert_path, server_cert_.cert_path,
                              std::filesystem::copy_options::overwrite_existing);
-  const absl::Time deadline = absl::Now() + kWait;
-  while (serial != rotated_serial && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(200));
-    GetStatus(SslCredentials(&client_cert_), &serial);
-  }
+  // Nothing signals the provider's reload: new connections are asked until one shows it.
+  EXPECT_TRUE(tether::testing::AwaitUntil(
+      [&] {
+        GetStatus(SslCredentials(&client_cert_), &serial);
+        return serial == rotated_serial;
+      },
+      kWait));
   EXPECT_EQ(serial, rotated_serial);
 }
 
