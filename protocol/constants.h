@@ -3,6 +3,9 @@
 // the sections of the team's protocol notes (kong-protocol.md) that describe it.
 #pragma once
 
+#include <algorithm>
+#include <iterator>
+
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
@@ -30,6 +33,10 @@ inline constexpr size_t kMinMaxPayloadBytes = 4194304;
 // (calculate_config_hash in kong/clustering/config_helper.lua).
 inline constexpr absl::string_view kHashedSections[] = {"routes", "services", "plugins",
                                                         "upstreams", "targets"};
+inline bool IsHashedSection(absl::string_view type) {
+  return std::find(std::begin(kHashedSections), std::end(kHashedSections), type) !=
+         std::end(kHashedSections);
+}
 
 // §2: Kong versions. The CP refuses another major, or a newer minor than its own. 3.9 is the newest
 // open-source line; 3.10 to 3.15 are Kong Enterprise releases, the newest tether knows.

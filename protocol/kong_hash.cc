@@ -59,11 +59,6 @@ absl::string_view Name(const Member& member) {
   return absl::string_view(member.name.GetString(), member.name.GetStringLength());
 }
 
-bool IsHashedSection(absl::string_view key) {
-  return std::find(std::begin(kHashedSections), std::end(kHashedSections), key) !=
-         std::end(kHashedSections);
-}
-
 // The last member named `key`: with repeated keys, the Lua table keeps the last value.
 const rapidjson::Value* FindLastMember(const rapidjson::Value& object, absl::string_view key) {
   const rapidjson::Value* found = nullptr;
@@ -73,8 +68,10 @@ const rapidjson::Value* FindLastMember(const rapidjson::Value& object, absl::str
   return found;
 }
 
+}  // namespace
+
 // Kong's to_sorted_string over a LuaJIT string.buffer, byte for byte.
-class Serializer {
+class KongArrayHasher::Serializer {
  public:
   // to_sorted_string(value, o).
   void Append(const rapidjson::Value& value) {
@@ -111,6 +108,15 @@ class Serializer {
   }
 
   Digest Finish() const { return Md5Digest(buffer_); }
+
+  // Element `i` of an array of `count` (at least one) elements.
+  void AppendElement(size_t i, size_t count, const rapidjson::Value& element) {
+    // Kong unrolls arrays of up to 5 elements with ';' between them, and for longer ones puts a
+    // ';' after every element, the last one included. The hash depends on this quirk.
+    if (count <= 5 && i > 0) buffer_.push_back(';');
+    Append(element);
+    if (count > 5) buffer_.push_back(';');
+  }
 
  private:
   void CompactIfLong() {
@@ -149,13 +155,7 @@ class Serializer {
       buffer_.append("{}");
       return;
     }
-    // Kong unrolls arrays of up to 5 elements with ';' between them, and for longer ones puts a
-    // ';' after every element, the last one included. The hash depends on this quirk.
-    for (rapidjson::SizeType i = 0; i < count; ++i) {
-      if (count <= 5 && i > 0) buffer_.push_back(';');
-      Append(array[i]);
-      if (count > 5) buffer_.push_back(';');
-    }
+    for (rapidjson::SizeType i = 0; i < count; ++i) AppendElement(i, count, array[i]);
   }
 
   void AppendObject(const rapidjson::Value& object, bool skip_hashed_sections) {
@@ -194,7 +194,27 @@ class Serializer {
   std::vector<const Member*> members_;
 };
 
+namespace {
+using Serializer = KongArrayHasher::Serializer;
 }  // namespace
+
+KongArrayHasher::KongArrayHasher(size_t size)
+    : serializer_(std::make_unique<Serializer>()), size_(size) {}
+
+KongArrayHasher::~KongArrayHasher() = default;
+
+void KongArrayHasher::Add(const rapidjson::Value& element) {
+  serializer_->AppendElement(added_++, size_, element);
+}
+
+std::string KongArrayHasher::Finish() {
+  // An empty array is written whole by Append, which this matches: "{}" into an empty buffer.
+  if (size_ == 0) {
+    const rapidjson::Value empty(rapidjson::kArrayType);
+    serializer_->Append(empty);
+  }
+  return Hex(serializer_->Finish());
+}
 
 std::array<uint8_t, 16> KongDigest(const rapidjson::Value& value) {
   Serializer serializer;

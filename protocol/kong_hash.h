@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -22,9 +23,33 @@ namespace tether::protocol {
 // md5 hex of Kong's serialisation of `value`; absent sections hash to 32 zeros at the caller.
 std::string KongHashValue(const rapidjson::Value& value);
 
-// The raw 16-byte md5 that KongHashValue hex-encodes. The decoder stores it per entity, where a
-// fixed-size digest is cheaper to keep and compare than hex.
+// The raw 16-byte md5 that KongHashValue hex-encodes: cheaper than hex to compare (the delta
+// compares rows by it).
 std::array<uint8_t, 16> KongDigest(const rapidjson::Value& value);
+
+// KongHashValue of an array, fed one element at a time, for callers that never hold the whole
+// array as one value (the decoder parses a collection one row at a time). Kong's serialisation
+// of an array depends on its size, hence the size up front.
+class KongArrayHasher {
+ public:
+  explicit KongArrayHasher(size_t size);
+  ~KongArrayHasher();
+  KongArrayHasher(const KongArrayHasher&) = delete;
+  KongArrayHasher& operator=(const KongArrayHasher&) = delete;
+
+  // The elements in order, exactly `size` of them.
+  void Add(const rapidjson::Value& element);
+  // md5 hex, as KongHashValue of the array. Once.
+  std::string Finish();
+
+  // Kong's to_sorted_string, defined in kong_hash.cc, where every hash here uses it.
+  class Serializer;
+
+ private:
+  std::unique_ptr<Serializer> serializer_;
+  const size_t size_;
+  size_t added_ = 0;
+};
 
 struct ConfigHashes {
   // config_hash as the CP would send it; equals hashes["config"] for object inputs.

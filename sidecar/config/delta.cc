@@ -55,10 +55,10 @@ bool FilteredTypesDiffer(const Snapshot& from, const Snapshot& to, const TypeFil
 // kept, which parsed within the decoder's depth cap).
 std::optional<std::array<uint8_t, 16>> CanonicalDigest(absl::string_view json) {
   // Parsed as the decoder parses the message, so every number means what it meant there.
-  std::string text(json);
-  rapidjson::Document row;
-  if (!ParseJsonInSitu(text, DecodeLimits{}.max_json_depth, row).ok()) return std::nullopt;
-  return protocol::KongDigest(row);
+  RowParser parser(DecodeLimits{}.max_json_depth);
+  const absl::StatusOr<const rapidjson::Value*> row = parser.Parse(json);
+  if (!row.ok()) return std::nullopt;
+  return protocol::KongDigest(**row);
 }
 
 // Whether a row means the same in both snapshots. Unchanged rows almost always have the same

@@ -1,40 +1,155 @@
-// JSON parsing as the decoder needs it: Kong's reading of numbers, a depth cap enforced before the
-// tree exists, UTF-8 checked, and where each config_table row is in the text.
+// JSON parsing as the decoder needs it: Kong's reading of numbers, a depth cap enforced as the
+// parse descends, and UTF-8 checked.
 //
-// Why a module of its own: the decoder parses CP messages with it, and the delta compares rows
-// by parsing them the same way, so that "-0" and long doubles mean the same thing to both.
+// Why a module of its own: the decoder reads CP messages with it as a stream of events, and the
+// delta and the decoder's row hashes parse single rows with it into a tree, so that "-0" and long
+// doubles mean the same thing to all of them.
 //
-// Threading: pure functions, thread-safe.
+// Threading: pure functions, thread-safe; a RowParser belongs to one thread at a time.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
-#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "rapidjson/document.h"
+#include "rapidjson/reader.h"
 
 namespace tether::config {
 
-// Where one entity row's JSON is in the message text: [begin, end), from its '{' to its '}'.
-struct RowSpan {
-  size_t begin = 0;
-  size_t end = 0;
+// What stopped a parse that RapidJSON alone would have accepted.
+enum class JsonFailure { kNone, kTooDeep, kNumberTooBig, kLoneSurrogate };
+
+// A number as Kong's cjson reads it (strtod): "-0" is a negative zero, integers beyond 64 bits
+// become doubles. `text` has already passed JSON's number grammar.
+struct JsonNumber {
+  enum class Kind { kInt64, kUint64, kDouble, kTooBig };
+  Kind kind = Kind::kTooBig;
+  int64_t i = 0;
+  uint64_t u = 0;
+  double d = 0;
+};
+JsonNumber ReadJsonNumber(absl::string_view text);
+
+// RapidJSON 1.1.0 decodes the escape of a lone low surrogate (\udc00 to \udfff) to bytes that are
+// not UTF-8: false for a decoded string that holds them.
+bool DecodedStringIsUtf8(const char* text, size_t length);
+
+// A RapidJSON handler that passes every event on to `Target` (a rapidjson::Document, or any class
+// with the same Null/Bool/Int64/Uint64/Double/String/Key/Start*/End* members), with numbers read
+// by ReadJsonNumber and strings checked by DecodedStringIsUtf8. It stops the parse when nesting
+// passes `max_depth`, before the target sees the container, so nothing that walks a tree later
+// (writer, hash) can recurse deeper than that. Parse with kParseJsonFlags.
+template <typename Target>
+class KongJsonEvents {
+ public:
+  KongJsonEvents(Target& target, int max_depth) : target_(target), max_depth_(max_depth) {}
+
+  JsonFailure failure() const { return failure_; }
+
+  bool Null() { return target_.Null(); }
+  bool Bool(bool b) { return target_.Bool(b); }
+  // Never called: with kParseJsonFlags every number arrives as RawNumber. RapidJSON's reader
+  // needs them to compile.
+  bool Int(int) { return false; }
+  bool Uint(unsigned) { return false; }
+  bool Int64(int64_t) { return false; }
+  bool Uint64(uint64_t) { return false; }
+  bool Double(double) { return false; }
+  bool RawNumber(const char* text, rapidjson::SizeType length, bool) {
+    const JsonNumber number = ReadJsonNumber(absl::string_view(text, length));
+    switch (number.kind) {
+      case JsonNumber::Kind::kInt64:
+        return target_.Int64(number.i);
+      case JsonNumber::Kind::kUint64:
+        return target_.Uint64(number.u);
+      case JsonNumber::Kind::kDouble:
+        return target_.Double(number.d);
+      case JsonNumber::Kind::kTooBig:
+        break;
+    }
+    failure_ = JsonFailure::kNumberTooBig;
+    return false;
+  }
+  bool String(const char* text, rapidjson::SizeType length, bool copy) {
+    return CheckUtf8(text, length) && target_.String(text, length, copy);
+  }
+  bool Key(const char* text, rapidjson::SizeType length, bool copy) {
+    return CheckUtf8(text, length) && target_.Key(text, length, copy);
+  }
+  bool StartObject() { return Enter() && target_.StartObject(); }
+  bool EndObject(rapidjson::SizeType members) {
+    --depth_;
+    return target_.EndObject(members);
+  }
+  bool StartArray() { return Enter() && target_.StartArray(); }
+  bool EndArray(rapidjson::SizeType elements) {
+    --depth_;
+    return target_.EndArray(elements);
+  }
+
+ private:
+  bool Enter() {
+    if (++depth_ <= max_depth_) return true;
+    failure_ = JsonFailure::kTooDeep;
+    return false;
+  }
+  bool CheckUtf8(const char* text, rapidjson::SizeType length) {
+    if (DecodedStringIsUtf8(text, length)) return true;
+    failure_ = JsonFailure::kLoneSurrogate;
+    return false;
+  }
+
+  Target& target_;
+  const int max_depth_;
+  int depth_ = 0;
+  JsonFailure failure_ = JsonFailure::kNone;
 };
 
+// Numbers reach KongJsonEvents as text. No kParseValidateEncodingFlag: ValidateJsonText checks
+// the whole buffer first, sixteen bytes at a time while they are ASCII, which is cheaper than
+// checking every byte of every string inside the parser. Recursive (RapidJSON's default, about a
+// tenth faster than kParseIterativeFlag here): one C++ call level per nesting level, bounded by
+// KongJsonEvents' depth cap.
+inline constexpr unsigned kParseJsonFlags = rapidjson::kParseNumbersAsStringsFlag;
+
+// What must hold of a text before RapidJSON parses it: UTF-8 as Kong's simdjson requires, no NUL
+// (RapidJSON's string streams stop at the first one and would drop the rest silently), and no
+// multi-byte sequence cut off by the end (RapidJSON 1.1.0 reads past it). InvalidArgument naming
+// the offset otherwise.
+absl::Status ValidateJsonText(absl::string_view json);
+
+// The Status for a parse that failed with `result`, or OK. Messages name the offset.
+absl::Status JsonParseStatus(const rapidjson::ParseResult& result, JsonFailure failure,
+                             int max_depth);
+
 // Parses `json` in situ into `document` (`json` must stay alive and unmoved while `document` is
-// used; its bytes are overwritten). Numbers are read as Kong's cjson reads them (strtod: "-0" is
-// a negative zero, integers beyond 64 bits become doubles).
+// used; its bytes are overwritten), through KongJsonEvents.
 //
 // Errors: InvalidArgument for anything that is not JSON in UTF-8 (a NUL outside a string, invalid
 // UTF-8, a \u escape of a lone low surrogate, a number beyond a double); ResourceExhausted for
 // nesting deeper than `max_depth`, which also bounds the parser's recursion (a few hundred bytes of
 // stack per level; the decoder's 128 is far from any thread's stack). Messages name the offset.
-//
-// With `rows`, it receives the span of every object that is an element of an array that is a
-// member of the top-level object's config_table, in document order (the rows of the last
-// config_table when the key repeats).
-absl::Status ParseJsonInSitu(std::string& json, int max_depth, rapidjson::Document& document,
-                             std::vector<RowSpan>* rows = nullptr);
+absl::Status ParseJsonInSitu(std::string& json, int max_depth, rapidjson::Document& document);
+
+// Parses one short text after another (rows of a config) into a tree, reusing its buffers.
+class RowParser {
+ public:
+  explicit RowParser(int max_depth) : max_depth_(max_depth), document_(&allocator_) {}
+  RowParser(const RowParser&) = delete;
+  RowParser& operator=(const RowParser&) = delete;
+
+  // The tree of `json`, valid until the next call; errors as ParseJsonInSitu's.
+  absl::StatusOr<const rapidjson::Value*> Parse(absl::string_view json);
+
+ private:
+  const int max_depth_;
+  std::string text_;
+  rapidjson::MemoryPoolAllocator<> allocator_;
+  rapidjson::Document document_;
+};
 
 }  // namespace tether::config

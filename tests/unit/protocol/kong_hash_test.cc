@@ -280,5 +280,27 @@ TEST(KongHashTest, BufferRuleAppliesBetweenKeyAndValue) {
   EXPECT_EQ(KongHashValue(document), expected);
 }
 
+// An array fed one element at a time hashes as the whole array, across the sizes where Kong's
+// separators change (5 and 6 elements), for an empty one, and past the 1,000,000-byte rule.
+TEST(KongHashTest, ArrayHasherMatchesTheWholeArray) {
+  const rapidjson::Document objects = Parse(
+      R"([{"id":"a","n":1,"t":["x","y"]},{"b":null,"a":-0.0},{},[],"s",7,{"id":"z","o":{"k":1}}])");
+  for (rapidjson::SizeType size = 0; size <= objects.Size(); ++size) {
+    SCOPED_TRACE(size);
+    rapidjson::Document prefix(rapidjson::kArrayType);
+    KongArrayHasher hasher(size);
+    for (rapidjson::SizeType i = 0; i < size; ++i) {
+      prefix.PushBack(rapidjson::Value(objects[i], prefix.GetAllocator()), prefix.GetAllocator());
+      hasher.Add(objects[i]);
+    }
+    EXPECT_EQ(hasher.Finish(), KongHashValue(prefix));
+  }
+  std::vector<std::string> strings(3000, std::string(999, 'q'));
+  const rapidjson::Document long_array = StringArray(strings);
+  KongArrayHasher hasher(long_array.Size());
+  for (const rapidjson::Value& element : long_array.GetArray()) hasher.Add(element);
+  EXPECT_EQ(hasher.Finish(), KongHashValue(long_array));
+}
+
 }  // namespace
 }  // namespace tether::protocol

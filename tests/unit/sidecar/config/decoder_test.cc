@@ -355,6 +355,81 @@ TEST(DecoderTest, HashesLargeCollectionsAlongsideEntities) {
   EXPECT_THAT(refused.status().message(), HasSubstr("duplicate id"));
 }
 
+// The snapshot holds the inflated message and nothing else of its text: rows and ids sent without
+// escapes view it; only an escaped id is kept as a decoded copy beside it.
+TEST(DecoderTest, RowsAndIdsViewTheMessageText) {
+  const std::string message =
+      Message(R"({"services":[{"id":"s1"},{"id":"s2","n":1}],"routes":[{"id":"r\u0031"}]})");
+  absl::StatusOr<DecodeResult> result = Decode(message);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const Snapshot& snapshot = *result->snapshot;
+  ASSERT_EQ(snapshot.blocks().size(), 2u);
+  const std::string& text = *snapshot.blocks()[0];
+  EXPECT_EQ(text, message);
+  const auto inside = [&text](absl::string_view view) {
+    return view.data() >= text.data() && view.data() + view.size() <= text.data() + text.size();
+  };
+  for (const char* id : {"s1", "s2"}) {
+    const Entity* entity = snapshot.Find("services", id);
+    ASSERT_NE(entity, nullptr) << id;
+    EXPECT_TRUE(inside(entity->id)) << id;
+    EXPECT_TRUE(inside(entity->json)) << id;
+  }
+  const Entity* escaped = snapshot.Find("routes", "r1");
+  ASSERT_NE(escaped, nullptr);
+  EXPECT_FALSE(inside(escaped->id));
+  EXPECT_EQ(*snapshot.blocks()[1], "r1");
+  EXPECT_TRUE(inside(escaped->json));
+}
+
+// A Lua table's keys come in any order: the type, hashes and config_hash may follow config_table,
+// and a message turns out to be of another type (ignored, however broken its config_table) or
+// the applied config (not an error, however broken) only once it has been read whole.
+TEST(DecoderTest, ReadsKeysInAnyOrder) {
+  const std::string table = R"({"services":[{"id":"s1"}],"consumers":[{"id":"c1"}]})";
+  const std::string hashes = absl::StrCat(R"({"services":")", kHashA, R"("})");
+  absl::StatusOr<DecodeResult> result =
+      Decode(absl::StrCat(R"({"config_table":)", table, R"(,"hashes":)", hashes,
+                          R"(,"config_hash":")", kHashB, R"(","type":"reconfigure"})"));
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->kind, DecodeResult::Kind::kNewSnapshot);
+  EXPECT_EQ(result->snapshot->config_hash, kHashB);
+  EXPECT_EQ(result->snapshot->hashes.at("services"), kHashA);
+  EXPECT_EQ(result->snapshot->types.at("services")->hash, kHashA);
+  EXPECT_EQ(result->snapshot->types.at("consumers")->hash,
+            protocol::KongHashValue(Parse(R"([{"id":"c1"}])")));
+
+  const std::string broken = R"({"services":[{"id":"a"},{"id":"a"}]})";
+  result = Decode(absl::StrCat(R"({"config_table":)", broken, R"(,"type":"ping"})"));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->kind, DecodeResult::Kind::kIgnoredType);
+  EXPECT_EQ(result->message_type, "ping");
+
+  result = Decode(absl::StrCat(R"({"config_table":)", broken, R"(,"config_hash":")", kHashB,
+                               R"(","type":"reconfigure"})"),
+                  kHashB);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->kind, DecodeResult::Kind::kSameHash);
+}
+
+// A repeated config_table replaces the first, even while the helper thread is hashing the first's
+// collections (enough rows to start it): the snapshot and its hashes are the last table's.
+TEST(DecoderTest, RepeatedConfigTableReplacesTheFirstWhileItIsHashed) {
+  std::string first = R"({"consumers":[)";
+  for (int i = 0; i < 5000; ++i) {
+    absl::StrAppend(&first, i == 0 ? "" : ",", R"({"id":"c)", i, R"("})");
+  }
+  absl::StrAppend(&first, "]}");
+  const std::string last = R"({"consumers":[{"id":"only"}]})";
+  absl::StatusOr<DecodeResult> result = Decode(absl::StrCat(
+      R"({"type":"reconfigure","config_table":)", first, R"(,"config_table":)", last, "}"));
+  ASSERT_TRUE(result.ok()) << result.status();
+  const EntityCollection& consumers = *result->snapshot->types.at("consumers");
+  ASSERT_EQ(consumers.items.size(), 1u);
+  EXPECT_EQ(consumers.hash, protocol::KongHashValue(Parse(R"([{"id":"only"}])")));
+  EXPECT_EQ(result->snapshot->hashes.at("consumers"), consumers.hash);
+}
+
 // Numbers keep what Kong would hash: -0 stays negative, and formatting follows "%.14g"; the row
 // is served with the CP's own text for them.
 TEST(DecoderTest, NumbersHashLikeKong) {

@@ -1,0 +1,524 @@
+#include "sidecar/config/message_reader.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "protocol/constants.h"
+#include "rapidjson/reader.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+#include "sidecar/config/json_parse.h"
+
+namespace tether::config {
+namespace {
+
+using rapidjson::SizeType;
+
+// The `hashes` key for the whole config (kong-protocol.md §3.2).
+constexpr absl::string_view kConfigHashKey = "config";
+
+// Error messages quote untrusted strings (type names, ids) escaped and at most this long, so a
+// hostile CP cannot fill our logs through them.
+constexpr size_t kMaxQuotedBytes = 64;
+
+std::string Quote(absl::string_view text) {
+  if (text.size() <= kMaxQuotedBytes) return absl::StrCat("\"", absl::CHexEscape(text), "\"");
+  return absl::StrCat("\"", absl::CHexEscape(text.substr(0, kMaxQuotedBytes)), "\"...");
+}
+
+// A key as it appears in a path such as config_table.routes[3]: bare when it is a plain name,
+// quoted otherwise.
+std::string PathKey(absl::string_view key) {
+  const bool plain = !key.empty() && key.size() <= kMaxQuotedBytes &&
+                     std::all_of(key.begin(), key.end(), [](char c) {
+                       return absl::ascii_isalnum(c) || c == '_' || c == '-';
+                     });
+  return plain ? std::string(key) : Quote(key);
+}
+
+// A scalar as the parser reports it; `text` views the parser's buffer until the event returns.
+struct Scalar {
+  enum class Kind { kNull, kBool, kInt64, kUint64, kDouble, kString };
+  explicit Scalar(Kind k = Kind::kNull) : kind(k) {}
+  template <typename T>
+  static Scalar Of(Kind kind, T Scalar::*field, T value) {
+    Scalar scalar(kind);
+    scalar.*field = value;
+    return scalar;
+  }
+
+  Kind kind;
+  bool b = false;
+  int64_t i = 0;
+  uint64_t u = 0;
+  double d = 0;
+  absl::string_view text;
+
+  std::optional<double> Number() const {
+    switch (kind) {
+      case Kind::kInt64:
+        return static_cast<double>(i);
+      case Kind::kUint64:
+        return static_cast<double>(u);
+      case Kind::kDouble:
+        return d;
+      default:
+        return std::nullopt;
+    }
+  }
+};
+
+// The target of KongJsonEvents for a whole message. Depths count the containers open: inside the
+// message object 1, config_table 2, a collection 3, a row 4.
+class MessageHandler {
+ public:
+  MessageHandler(const std::string& text, const rapidjson::StringStream& stream,
+                 const DecodeLimits& limits, Snapshot& snapshot, CollectionHasher& hasher,
+                 MessageFields& fields)
+      : text_(text),
+        stream_(stream),
+        limits_(limits),
+        snapshot_(snapshot),
+        hasher_(hasher),
+        fields_(fields) {}
+
+  bool Null() { return OnScalar(Scalar{}); }
+  bool Bool(bool b) { return OnScalar(Scalar::Of(Scalar::Kind::kBool, &Scalar::b, b)); }
+  bool Int64(int64_t i) { return OnScalar(Scalar::Of(Scalar::Kind::kInt64, &Scalar::i, i)); }
+  bool Uint64(uint64_t u) { return OnScalar(Scalar::Of(Scalar::Kind::kUint64, &Scalar::u, u)); }
+  bool Double(double d) { return OnScalar(Scalar::Of(Scalar::Kind::kDouble, &Scalar::d, d)); }
+  bool String(const char* text, SizeType length, bool) {
+    return OnScalar(
+        Scalar::Of(Scalar::Kind::kString, &Scalar::text, absl::string_view(text, length)));
+  }
+  bool Key(const char* text, SizeType length, bool);
+  bool StartObject() { return OnStart(/*object=*/true); }
+  bool StartArray() { return OnStart(/*object=*/false); }
+  bool EndObject(SizeType) { return OnEnd(/*object=*/true); }
+  bool EndArray(SizeType) { return OnEnd(/*object=*/false); }
+
+ private:
+  enum class TopKey { kOther, kType, kConfigHash, kHashes, kTimestamp, kConfigTable };
+
+  bool OnScalar(const Scalar& scalar);
+  bool OnStart(bool object);
+  bool OnEnd(bool object);
+
+  void TopLevelValue(const Scalar* scalar, bool object);
+  void HashesValue(const Scalar* scalar);
+  void BeginTable();
+  void TableKey(absl::string_view name);
+  void TableValue(const Scalar* scalar, bool object);
+  void Element(bool object);
+  void IdValue(const Scalar* scalar);
+  void FinishRow();
+  void FinishCollection();
+
+  // Writes `scalar` into the metadata value being read (null: checks what the writer was just
+  // given), and refuses the message once the metadata passes its cap.
+  void WriteMetadata(const Scalar* scalar);
+  void FinishMetadata();
+
+  // The view of the id the parser just reported, into `text_` when the CP sent it without
+  // escapes (nearly always), else into a copy the snapshot keeps.
+  absl::string_view KeepId(absl::string_view decoded);
+
+  void Fail(absl::Status status);
+  void StopBuilding();
+  std::string RowPath(size_t index) const {
+    return absl::StrCat("config_table.", PathKey(member_), "[", index, "]");
+  }
+
+  const std::string& text_;
+  const rapidjson::StringStream& stream_;
+  const DecodeLimits& limits_;
+  Snapshot& snapshot_;
+  CollectionHasher& hasher_;
+  MessageFields& fields_;
+
+  int depth_ = 0;
+  TopKey top_key_ = TopKey::kOther;
+  bool in_hashes_ = false;      // the container at depth 2 is the current `hashes`
+  std::string hashes_key_;      // the key being read in `hashes`
+  bool in_table_ = false;       // the container at depth 2 is the current config_table
+  size_t table_begin_ = 0;      // where it starts in text_
+  bool building_ = false;       // the table's content is still being built
+  std::string member_;          // the config_table key being read
+  bool in_collection_ = false;  // the container at depth 3 is a collection
+  std::shared_ptr<EntityCollection> collection_;  // ... being built
+  absl::string_view id_key_;                      // its primary key: id, or key for parameters
+  size_t row_index_ = 0;                          // the element of the collection being read
+  bool in_row_ = false;                           // the container at depth 4 is a row being built
+  size_t row_begin_ = 0;
+  bool at_id_ = false;  // the row's next value is its primary key's
+  std::optional<absl::string_view> id_;
+  int metadata_depth_ = 0;  // > 0: inside a metadata container value, this deep
+  size_t metadata_bytes_ = 0;
+  rapidjson::StringBuffer metadata_json_;
+  rapidjson::Writer<rapidjson::StringBuffer> metadata_writer_{metadata_json_};
+};
+
+bool MessageHandler::Key(const char* text, SizeType length, bool) {
+  const absl::string_view key(text, length);
+  if (metadata_depth_ > 0) {
+    metadata_writer_.Key(text, length);
+    WriteMetadata(nullptr);
+    return true;
+  }
+  if (depth_ == 1) {
+    top_key_ = key == "type"           ? TopKey::kType
+               : key == "config_hash"  ? TopKey::kConfigHash
+               : key == "hashes"       ? TopKey::kHashes
+               : key == "timestamp"    ? TopKey::kTimestamp
+               : key == "config_table" ? TopKey::kConfigTable
+                                       : TopKey::kOther;
+  } else if (depth_ == 2 && in_hashes_) {
+    hashes_key_.assign(key.data(), key.size());
+  } else if (depth_ == 2 && in_table_) {
+    TableKey(key);
+  } else if (depth_ == 4 && in_row_) {
+    at_id_ = key == id_key_;
+  }
+  return true;
+}
+
+bool MessageHandler::OnScalar(const Scalar& scalar) {
+  if (metadata_depth_ > 0) {
+    WriteMetadata(&scalar);
+    return true;
+  }
+  switch (depth_) {
+    case 0:
+      fields_.is_object = false;
+      break;
+    case 1:
+      TopLevelValue(&scalar, false);
+      break;
+    case 2:
+      if (in_hashes_) HashesValue(&scalar);
+      if (in_table_) TableValue(&scalar, false);
+      break;
+    case 3:
+      if (in_collection_) Element(/*object=*/false);
+      break;
+    case 4:
+      if (in_row_ && at_id_) IdValue(&scalar);
+      break;
+    default:
+      break;
+  }
+  return true;
+}
+
+bool MessageHandler::OnStart(bool object) {
+  if (metadata_depth_ > 0) {
+    ++depth_;
+    ++metadata_depth_;
+    object ? metadata_writer_.StartObject() : metadata_writer_.StartArray();
+    WriteMetadata(nullptr);
+    return true;
+  }
+  switch (depth_) {
+    case 0:
+      fields_.is_object = object;
+      break;
+    case 1:
+      TopLevelValue(nullptr, object);
+      break;
+    case 2:
+      if (in_hashes_) HashesValue(nullptr);
+      if (in_table_) TableValue(nullptr, object);
+      break;
+    case 3:
+      if (in_collection_) Element(object);
+      break;
+    case 4:
+      if (in_row_ && at_id_) IdValue(nullptr);
+      break;
+    default:
+      break;
+  }
+  ++depth_;
+  return true;
+}
+
+bool MessageHandler::OnEnd(bool object) {
+  --depth_;
+  if (metadata_depth_ > 0) {
+    object ? metadata_writer_.EndObject() : metadata_writer_.EndArray();
+    if (--metadata_depth_ == 0) FinishMetadata();
+    return true;
+  }
+  // depth_ is now the level of the container that holds the one that ended.
+  if (depth_ == 3 && in_row_) {
+    FinishRow();
+  } else if (depth_ == 2 && in_collection_) {
+    FinishCollection();
+  } else if (depth_ == 1 && in_table_) {
+    fields_.config_table_text =
+        absl::string_view(text_).substr(table_begin_, stream_.Tell() - table_begin_);
+    in_table_ = false;
+  } else if (depth_ == 1) {
+    in_hashes_ = false;
+  }
+  return true;
+}
+
+void MessageHandler::TopLevelValue(const Scalar* scalar, bool object) {
+  const bool is_string = scalar != nullptr && scalar->kind == Scalar::Kind::kString;
+  switch (top_key_) {
+    case TopKey::kType:
+      fields_.type = is_string ? std::optional<std::string>(scalar->text) : std::nullopt;
+      break;
+    case TopKey::kConfigHash:
+      fields_.has_config_hash = true;
+      fields_.config_hash = is_string ? std::optional<std::string>(scalar->text) : std::nullopt;
+      break;
+    case TopKey::kTimestamp:
+      // Informational only (Kong's DP just logs it), so a non-number is ignored rather than fatal.
+      fields_.timestamp = scalar != nullptr ? scalar->Number() : std::nullopt;
+      break;
+    case TopKey::kHashes:
+      fields_.hashes.clear();
+      fields_.hashes_error = absl::OkStatus();
+      in_hashes_ = scalar == nullptr && object;
+      if (!in_hashes_) fields_.hashes_error = absl::InvalidArgumentError("hashes is not an object");
+      break;
+    case TopKey::kConfigTable:
+      if (scalar == nullptr && object) {
+        BeginTable();
+      } else {
+        fields_.config_table = MessageFields::Table::kNotObject;
+      }
+      break;
+    case TopKey::kOther:
+      break;
+  }
+}
+
+void MessageHandler::HashesValue(const Scalar* scalar) {
+  if (!fields_.hashes_error.ok()) return;
+  if (scalar == nullptr || scalar->kind != Scalar::Kind::kString) {
+    fields_.hashes_error = absl::InvalidArgumentError(
+        absl::StrCat("hashes.", PathKey(hashes_key_), " is not a string"));
+    return;
+  }
+  if (hashes_key_ != kConfigHashKey && !protocol::IsHashedSection(hashes_key_)) return;
+  if (!IsLowerHexHash(scalar->text)) {
+    fields_.hashes_error = absl::InvalidArgumentError(
+        absl::StrCat("hashes.", hashes_key_, ": want 32 lowercase hex chars"));
+    return;
+  }
+  fields_.hashes[hashes_key_] = std::string(scalar->text);
+}
+
+void MessageHandler::BeginTable() {
+  // A repeated config_table replaces what the earlier one built.
+  StopBuilding();
+  fields_.config_table = MessageFields::Table::kObject;
+  fields_.table_keys = 0;
+  fields_.entities = 0;
+  fields_.table_error = absl::OkStatus();
+  metadata_bytes_ = 0;
+  building_ = true;
+  in_table_ = true;
+  table_begin_ = stream_.Tell() - 1;
+}
+
+void MessageHandler::TableKey(absl::string_view name) {
+  member_.assign(name.data(), name.size());
+  if (++fields_.table_keys > limits_.max_types) StopBuilding();
+  if (building_ && (snapshot_.types.find(name) != snapshot_.types.end() ||
+                    snapshot_.metadata.find(member_) != snapshot_.metadata.end())) {
+    // Kong would keep the last; refusing is safer than serving a config that means two things.
+    Fail(absl::InvalidArgumentError(
+        absl::StrCat("config_table.", PathKey(name), ": duplicate key")));
+  }
+}
+
+// Every key of config_table that does not start with `_` and holds an array is an entity
+// collection, even an empty one (decoder.h); anything else is metadata.
+void MessageHandler::TableValue(const Scalar* scalar, bool object) {
+  if (scalar == nullptr && !object && !absl::StartsWith(member_, "_")) {
+    in_collection_ = true;
+    row_index_ = 0;
+    if (!building_) return;
+    collection_ = std::make_shared<EntityCollection>();
+    snapshot_.types.emplace(member_, collection_);
+    // kong-protocol.md §7.3: the primary key is `id`, except for `parameters`.
+    id_key_ = member_ == "parameters" ? "key" : "id";
+    return;
+  }
+  if (!building_) return;
+  metadata_json_.Clear();
+  metadata_writer_.Reset(metadata_json_);
+  if (scalar != nullptr) {
+    WriteMetadata(scalar);
+    FinishMetadata();
+    return;
+  }
+  metadata_depth_ = 1;
+  object ? metadata_writer_.StartObject() : metadata_writer_.StartArray();
+  WriteMetadata(nullptr);
+}
+
+void MessageHandler::Element(bool object) {
+  // Counted past every cap, so that the error can say how many there were.
+  if (++fields_.entities > limits_.max_entities) StopBuilding();
+  if (building_) {
+    if (!object) {
+      Fail(absl::InvalidArgumentError(absl::StrCat(RowPath(row_index_), ": not an object")));
+    } else {
+      in_row_ = true;
+      row_begin_ = stream_.Tell() - 1;  // just past the '{'
+      at_id_ = false;
+      id_.reset();
+    }
+  }
+  // Paths name the element being read until the next one starts.
+  if (!in_row_) ++row_index_;
+}
+
+void MessageHandler::IdValue(const Scalar* scalar) {
+  // The last member with the key's name counts, as in Kong's Lua table.
+  const bool ok =
+      scalar != nullptr && scalar->kind == Scalar::Kind::kString && !scalar->text.empty();
+  id_ = ok ? std::optional<absl::string_view>(KeepId(scalar->text)) : std::nullopt;
+}
+
+absl::string_view MessageHandler::KeepId(absl::string_view decoded) {
+  // RapidJSON parses a string on a local copy of the stream and writes its position back after
+  // the handler returns, so the stream is still at the string's opening quote here. That quote,
+  // the decoded bytes with no backslash among them and a closing quote right after can only be a
+  // string sent without escapes. Anything else (an escape, or a RapidJSON whose stream has moved
+  // on) takes the copy.
+  const size_t open = stream_.Tell();
+  const size_t close = open + 1 + decoded.size();
+  if (close < text_.size() && text_[open] == '"' && text_[close] == '"') {
+    const absl::string_view raw = absl::string_view(text_).substr(open + 1, decoded.size());
+    if (raw == decoded && raw.find('\\') == absl::string_view::npos) return raw;
+  }
+  return snapshot_.Keep(std::string(decoded));
+}
+
+void MessageHandler::FinishRow() {
+  in_row_ = false;
+  const size_t index = row_index_++;
+  if (!building_) return;
+  if (!id_.has_value()) {
+    Fail(absl::InvalidArgumentError(absl::StrCat(RowPath(index), ": missing string ", id_key_)));
+    return;
+  }
+  collection_->items.push_back(
+      Entity{*id_, absl::string_view(text_).substr(row_begin_, stream_.Tell() - row_begin_)});
+}
+
+void MessageHandler::FinishCollection() {
+  in_collection_ = false;
+  if (!building_) return;
+  std::shared_ptr<EntityCollection> collection = std::move(collection_);
+  collection->index.reserve(collection->items.size());
+  for (size_t i = 0; i < collection->items.size(); ++i) {
+    const absl::string_view id = collection->items[i].id;
+    if (!collection->index.try_emplace(id, i).second) {
+      Fail(absl::InvalidArgumentError(
+          absl::StrCat(RowPath(i), ": duplicate ", id_key_, " ", Quote(id))));
+      return;
+    }
+  }
+  // The rows were appended one by one; the spare capacity would be held as long as the config.
+  collection->items.shrink_to_fit();
+  if (protocol::IsHashedSection(member_)) {
+    fields_.hashed_sections[member_] = std::move(collection);
+  } else {
+    hasher_.Add(std::move(collection));
+  }
+}
+
+void MessageHandler::WriteMetadata(const Scalar* scalar) {
+  // The cap is checked before a string is written (its escaped form is at least as long) and
+  // after every event, so the JSON never grows far past it.
+  const size_t used = metadata_bytes_ + member_.size() + metadata_json_.GetSize();
+  const bool fits = used <= limits_.max_metadata_bytes &&
+                    (scalar == nullptr || scalar->kind != Scalar::Kind::kString ||
+                     scalar->text.size() <= limits_.max_metadata_bytes - used);
+  if (fits && scalar != nullptr) {
+    auto& w = metadata_writer_;
+    switch (scalar->kind) {
+      case Scalar::Kind::kNull:
+        w.Null();
+        break;
+      case Scalar::Kind::kBool:
+        w.Bool(scalar->b);
+        break;
+      case Scalar::Kind::kInt64:
+        w.Int64(scalar->i);
+        break;
+      case Scalar::Kind::kUint64:
+        w.Uint64(scalar->u);
+        break;
+      case Scalar::Kind::kDouble:
+        w.Double(scalar->d);
+        break;
+      case Scalar::Kind::kString:
+        w.String(scalar->text.data(), static_cast<SizeType>(scalar->text.size()));
+        break;
+    }
+    WriteMetadata(nullptr);
+    return;
+  }
+  if (fits) return;
+  Fail(absl::ResourceExhaustedError(
+      absl::StrCat("config_table metadata ", PathKey(member_), " takes the metadata over ",
+                   limits_.max_metadata_bytes, " bytes (--cluster-max-metadata)")));
+}
+
+void MessageHandler::FinishMetadata() {
+  if (!building_) return;
+  metadata_bytes_ += member_.size() + metadata_json_.GetSize();
+  snapshot_.metadata.emplace(member_,
+                             std::string(metadata_json_.GetString(), metadata_json_.GetSize()));
+}
+
+void MessageHandler::Fail(absl::Status status) {
+  if (fields_.table_error.ok()) fields_.table_error = std::move(status);
+  StopBuilding();
+}
+
+// Frees what was built (the message will be refused) and builds no more. Counting goes on.
+void MessageHandler::StopBuilding() {
+  building_ = false;
+  snapshot_.types.clear();
+  snapshot_.metadata.clear();
+  fields_.hashed_sections.clear();
+  collection_.reset();
+  in_row_ = false;
+  metadata_depth_ = 0;
+  metadata_json_.ShrinkToFit();
+}
+
+}  // namespace
+
+absl::Status ReadMessage(const std::string& text, const DecodeLimits& limits, Snapshot& snapshot,
+                         CollectionHasher& hasher, MessageFields& fields) {
+  if (absl::Status status = ValidateJsonText(text); !status.ok()) return status;
+  rapidjson::StringStream stream(text.c_str());
+  MessageHandler handler(text, stream, limits, snapshot, hasher, fields);
+  KongJsonEvents<MessageHandler> events(handler, limits.max_json_depth);
+  const rapidjson::ParseResult result = rapidjson::Reader().Parse<kParseJsonFlags>(stream, events);
+  return JsonParseStatus(result, events.failure(), limits.max_json_depth);
+}
+
+bool IsLowerHexHash(absl::string_view text) {
+  return text.size() == 32 && std::all_of(text.begin(), text.end(), [](char c) {
+           return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f');
+         });
+}
+
+}  // namespace tether::config
