@@ -109,13 +109,13 @@ class KongArrayHasher::Serializer {
 
   Digest Finish() const { return Md5Digest(buffer_); }
 
-  // Element `i` of an array of `count` (at least one) elements.
-  void AppendElement(size_t i, size_t count, const rapidjson::Value& element) {
+  // Element `i` of an array, `long_array` when it has more than five elements.
+  void AppendElement(size_t i, bool long_array, const rapidjson::Value& element) {
     // Kong unrolls arrays of up to 5 elements with ';' between them, and for longer ones puts a
     // ';' after every element, the last one included. The hash depends on this quirk.
-    if (count <= 5 && i > 0) buffer_.push_back(';');
+    if (!long_array && i > 0) buffer_.push_back(';');
     Append(element);
-    if (count > 5) buffer_.push_back(';');
+    if (long_array) buffer_.push_back(';');
   }
 
  private:
@@ -155,7 +155,7 @@ class KongArrayHasher::Serializer {
       buffer_.append("{}");
       return;
     }
-    for (rapidjson::SizeType i = 0; i < count; ++i) AppendElement(i, count, array[i]);
+    for (rapidjson::SizeType i = 0; i < count; ++i) AppendElement(i, count > 5, array[i]);
   }
 
   void AppendObject(const rapidjson::Value& object, bool skip_hashed_sections) {
@@ -198,18 +198,18 @@ namespace {
 using Serializer = KongArrayHasher::Serializer;
 }  // namespace
 
-KongArrayHasher::KongArrayHasher(size_t size)
-    : serializer_(std::make_unique<Serializer>()), size_(size) {}
+KongArrayHasher::KongArrayHasher(bool long_array)
+    : serializer_(std::make_unique<Serializer>()), long_array_(long_array) {}
 
 KongArrayHasher::~KongArrayHasher() = default;
 
 void KongArrayHasher::Add(const rapidjson::Value& element) {
-  serializer_->AppendElement(added_++, size_, element);
+  serializer_->AppendElement(added_++, long_array_, element);
 }
 
 std::string KongArrayHasher::Finish() {
   // An empty array is written whole by Append, which this matches: "{}" into an empty buffer.
-  if (size_ == 0) {
+  if (added_ == 0) {
     const rapidjson::Value empty(rapidjson::kArrayType);
     serializer_->Append(empty);
   }

@@ -29,15 +29,15 @@ std::array<uint8_t, 16> KongDigest(const rapidjson::Value& value);
 
 // KongHashValue of an array, fed one element at a time, for callers that never hold the whole
 // array as one value (the decoder parses a collection one row at a time). Kong's serialisation
-// of an array depends on its size, hence the size up front.
+// of an array changes past five elements, hence `long_array` (more than five) up front.
 class KongArrayHasher {
  public:
-  explicit KongArrayHasher(size_t size);
+  explicit KongArrayHasher(bool long_array);
   ~KongArrayHasher();
   KongArrayHasher(const KongArrayHasher&) = delete;
   KongArrayHasher& operator=(const KongArrayHasher&) = delete;
 
-  // The elements in order, exactly `size` of them.
+  // The elements in order: more than five of them exactly when `long_array`.
   void Add(const rapidjson::Value& element);
   // md5 hex, as KongHashValue of the array. Once.
   std::string Finish();
@@ -47,7 +47,7 @@ class KongArrayHasher {
 
  private:
   std::unique_ptr<Serializer> serializer_;
-  const size_t size_;
+  const bool long_array_;
   size_t added_ = 0;
 };
 

@@ -1,5 +1,6 @@
 #include "sidecar/config/collection_hasher.h"
 
+#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -8,6 +9,27 @@
 #include "sidecar/config/json_parse.h"
 
 namespace tether::config {
+namespace {
+
+// Below this, starting a thread costs more than it saves.
+constexpr size_t kMinMessageBytesForHelper = size_t{512} << 10;
+// Rows handed over at once: few enough locks, small enough that the helper starts early. More
+// than five, so that when the first chunk goes, whether the collection has more than five rows
+// (which changes Kong's separators, KongArrayHasher) is known.
+constexpr size_t kRowsPerChunk = 512;
+constexpr size_t kLongArrayRows = 6;
+
+}  // namespace
+
+// A collection being hashed; only the thread hashing its chunks touches `hasher`.
+struct CollectionHasher::Job {
+  std::shared_ptr<EntityCollection> collection;
+  std::optional<protocol::KongArrayHasher> hasher;
+  bool long_array = false;
+};
+
+CollectionHasher::CollectionHasher(int max_depth, size_t message_bytes)
+    : max_depth_(max_depth), use_helper_(message_bytes >= kMinMessageBytesForHelper) {}
 
 CollectionHasher::~CollectionHasher() {
   cancelled_.store(true, std::memory_order_relaxed);
@@ -15,13 +37,58 @@ CollectionHasher::~CollectionHasher() {
   closed_ = true;
 }
 
-void CollectionHasher::Add(std::shared_ptr<EntityCollection> collection) {
-  queued_rows_ += collection->items.size();
+void CollectionHasher::Begin(std::shared_ptr<EntityCollection> collection,
+                             const EntityCollection* previous) {
+  job_ = std::make_shared<Job>();
+  job_->collection = std::move(collection);
+  rows_.clear();
+  rows_.reserve(kRowsPerChunk);
+  row_count_ = 0;
+  same_as_ = previous;
+}
+
+void CollectionHasher::AddRow(absl::string_view json) {
+  if (job_ == nullptr) return;
+  rows_.push_back(json);
+  ++row_count_;
+  if (same_as_ != nullptr) {
+    if (row_count_ <= same_as_->items.size() && same_as_->items[row_count_ - 1].json == json) {
+      return;
+    }
+    // The first difference: hashing starts, from the first row (all still in rows_).
+    same_as_ = nullptr;
+  }
+  if (rows_.size() >= kRowsPerChunk) Flush(/*last=*/false);
+}
+
+void CollectionHasher::End() {
+  if (job_ == nullptr) return;
+  if (same_as_ != nullptr && row_count_ == same_as_->items.size()) {
+    job_->collection->hash = same_as_->hash;
+  } else {
+    Flush(/*last=*/true);
+  }
+  job_.reset();
+  same_as_ = nullptr;
+}
+
+void CollectionHasher::Drop() { job_.reset(); }
+
+void CollectionHasher::Flush(bool last) {
+  // Set before the first chunk is queued, and not touched after: the hashing thread reads it.
+  if (rows_.size() == row_count_) job_->long_array = row_count_ >= kLongArrayRows;
+  Chunk chunk{job_, std::move(rows_), last};
+  rows_.clear();
+  rows_.reserve(kRowsPerChunk);
+  Enqueue(std::move(chunk));
+}
+
+void CollectionHasher::Enqueue(Chunk chunk) {
   {
     MutexLock lock(&mu_);
-    queue_.push_back(std::move(collection));
+    queue_.push_back(std::move(chunk));
   }
-  if (queued_rows_ >= kMinRowsForHelper && !helper_.joinable()) {
+  if (use_helper_ && !helper_.joinable()) {
     try {
       helper_ = std::jthread([this] { Work(/*wait=*/true); });
     } catch (const std::system_error&) {
@@ -35,8 +102,12 @@ absl::Status CollectionHasher::Finish() {
     MutexLock lock(&mu_);
     closed_ = true;
   }
-  Work(/*wait=*/false);
-  if (helper_.joinable()) helper_.join();
+  // One thread hashes a collection's chunks, in order: the helper if there is one.
+  if (helper_.joinable()) {
+    helper_.join();
+  } else {
+    Work(/*wait=*/false);
+  }
   MutexLock lock(&mu_);
   return status_;
 }
@@ -44,35 +115,36 @@ absl::Status CollectionHasher::Finish() {
 void CollectionHasher::Work(bool wait) {
   RowParser parser(max_depth_);
   for (;;) {
-    std::shared_ptr<EntityCollection> collection;
+    Chunk chunk;
     {
       MutexLock lock(&mu_);
       if (wait) {
         mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return closed_ || !queue_.empty(); });
       }
       if (queue_.empty()) return;
-      collection = std::move(queue_.front());
+      chunk = std::move(queue_.front());
       queue_.pop_front();
     }
-    if (absl::Status status = Hash(*collection, parser); !status.ok()) {
+    if (absl::Status status = Hash(chunk, parser); !status.ok()) {
       MutexLock lock(&mu_);
       if (status_.ok()) status_ = std::move(status);
     }
   }
 }
 
-absl::Status CollectionHasher::Hash(EntityCollection& collection, RowParser& parser) const {
-  protocol::KongArrayHasher hasher(collection.items.size());
-  for (const Entity& entity : collection.items) {
+absl::Status CollectionHasher::Hash(Chunk& chunk, RowParser& parser) const {
+  Job& job = *chunk.job;
+  if (!job.hasher.has_value()) job.hasher.emplace(job.long_array);
+  for (absl::string_view json : chunk.rows) {
     if (cancelled_.load(std::memory_order_relaxed)) return absl::CancelledError();
-    const absl::StatusOr<const rapidjson::Value*> row = parser.Parse(entity.json);
+    const absl::StatusOr<const rapidjson::Value*> row = parser.Parse(json);
     if (!row.ok()) {
       return absl::InternalError(
           absl::StrCat("decoder: a row does not parse again: ", row.status().message()));
     }
-    hasher.Add(**row);
+    job.hasher->Add(**row);
   }
-  collection.hash = hasher.Finish();
+  if (chunk.last) job.collection->hash = job.hasher->Finish();
   return absl::OkStatus();
 }
 

@@ -1,15 +1,16 @@
 // Kong's hashes of the entity collections Kong does not hash itself, worked out while the decoder
 // reads the rest of the message.
 //
-// Why: hashing is about a fifth of a large config's decode (BENCHMARKS.md). A collection's hash is
-// one fold over its rows in order (protocol::KongArrayHasher), so the unit of work is a whole
-// collection: a helper thread takes collections as the decoder completes them, and the decoder's
-// thread takes whatever is left once it has read the message. Rows are parsed one at a time into
-// a small reused tree, so no tree of a whole collection ever exists.
+// Why: hashing is about a third of a large config's decode (BENCHMARKS.md), and it can run beside
+// the parse. A collection's hash is one fold over its rows in order (protocol::KongArrayHasher),
+// so one thread does all of it: for a large message a helper thread, fed chunks of rows as the
+// decoder reads them (a collection at the end of the message is then not hashed after it), and
+// for a small one the decoder's thread, at Finish. Rows are parsed one at a time into a small
+// reused tree, so no tree of a whole collection ever exists.
 //
-// Threading: Add and Finish are called from the decoder's thread only. A collection handed to
-// Add is complete: no thread changes its rows afterwards, and only the thread hashing it writes
-// its `hash`, which the decoder reads after Finish has joined the helper.
+// Threading: Begin, AddRow, End, Drop and Finish are called from the decoder's thread only. Rows
+// are views of the message text, which no one changes; a collection's `hash` is written by the
+// thread that hashes it and read by the decoder after Finish has joined the helper.
 #pragma once
 
 #include <atomic>
@@ -17,45 +18,68 @@
 #include <deque>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "sidecar/common/mutex.h"
 #include "sidecar/config/snapshot.h"
 
 namespace tether::config {
 
-class RowParser;
-
 class CollectionHasher {
  public:
-  // `max_depth` is the decoder's nesting cap, which the rows have already passed.
-  explicit CollectionHasher(int max_depth) : max_depth_(max_depth) {}
+  // `max_depth` is the decoder's nesting cap, which the rows have already passed. `message_bytes`
+  // decides whether a helper thread is worth starting.
+  CollectionHasher(int max_depth, size_t message_bytes);
   // On an error path: the helper stops after the row it is on, and is joined.
   ~CollectionHasher();
   CollectionHasher(const CollectionHasher&) = delete;
   CollectionHasher& operator=(const CollectionHasher&) = delete;
 
-  // Queues `collection` to have its `hash` set. Its rows' text must outlive this hasher.
-  void Add(std::shared_ptr<EntityCollection> collection);
+  // The rows of `collection` follow, in order, until End; its `hash` is set by End or Finish. Row
+  // text must outlive this hasher. `previous` (may be null) is the collection of that type in
+  // the config being replaced: if the rows turn out to be the same bytes, so is the hash, and
+  // nothing is hashed (a change of a few entities then costs no hashing of the rest).
+  void Begin(std::shared_ptr<EntityCollection> collection, const EntityCollection* previous);
+  // The next row of the collection begun (none: ignored).
+  void AddRow(absl::string_view json);
+  void End();
+  // Forgets the collection begun (the decoder stopped building it).
+  void Drop();
 
-  // Hashes whatever the helper has not taken, then waits for it: every hash is written after.
-  // Internal if a row did not parse again (a decoder bug: the rows parsed once already).
+  // Hashes whatever is left, then waits for the helper: every hash is written after. Internal if a
+  // row did not parse again (a decoder bug: the rows parsed once already).
   absl::Status Finish();
 
  private:
-  // Below this many rows queued, starting a thread costs more than it saves.
-  static constexpr size_t kMinRowsForHelper = 1000;
+  struct Job;
+  struct Chunk {
+    std::shared_ptr<Job> job;
+    std::vector<absl::string_view> rows;
+    bool last = false;
+  };
 
-  // Takes and hashes queued collections until the queue is empty (`wait`: until it is closed).
+  // Queues the rows gathered so far, once the job's separators are known.
+  void Flush(bool last);
+  void Enqueue(Chunk chunk);
+  // Hashes queued chunks until the queue is empty (`wait`: until it is also closed).
   void Work(bool wait);
-  absl::Status Hash(EntityCollection& collection, RowParser& parser) const;
+  absl::Status Hash(Chunk& chunk, class RowParser& parser) const;
 
   const int max_depth_;
-  size_t queued_rows_ = 0;  // decoder thread only
+  const bool use_helper_;
+  // The collection begun, decoder thread only.
+  std::shared_ptr<Job> job_;
+  std::vector<absl::string_view> rows_;
+  size_t row_count_ = 0;
+  // While not null, every row so far equals this one's, and none was queued.
+  const EntityCollection* same_as_ = nullptr;
+
   std::atomic<bool> cancelled_{false};
   Mutex mu_;  // guards the queue, `closed_` and `status_`
-  std::deque<std::shared_ptr<EntityCollection>> queue_ ABSL_GUARDED_BY(mu_);
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;  // no more Adds: the helper leaves once it is empty
+  std::deque<Chunk> queue_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;  // no more chunks: the helper leaves once it is empty
   absl::Status status_ ABSL_GUARDED_BY(mu_);  // the first failure
   std::jthread helper_;  // last, so that it is joined before the rest is destroyed
 };

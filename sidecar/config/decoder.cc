@@ -63,12 +63,14 @@ absl::StatusOr<protocol::ConfigHashes> ComputeHashes(absl::string_view config_ta
 // The decode after inflating, which the snapshot's text now is. Sets `known_hash` as soon as the
 // message's config_hash is read, so the caller can attach it to a later error.
 absl::StatusOr<DecodeResult> DecodeJson(const std::string& text, const DecodeLimits& limits,
-                                        absl::string_view applied_hash, std::string& known_hash,
+                                        absl::string_view applied_hash, const Snapshot* previous,
+                                        std::string& known_hash,
                                         std::shared_ptr<Snapshot>& snapshot) {
   MessageFields fields;
   // Declared after `snapshot`'s text is alive and destroyed before it: the helper reads rows.
-  CollectionHasher hasher(limits.max_json_depth);
-  if (absl::Status status = ReadMessage(text, limits, *snapshot, hasher, fields); !status.ok()) {
+  CollectionHasher hasher(limits.max_json_depth, text.size());
+  if (absl::Status status = ReadMessage(text, limits, previous, *snapshot, hasher, fields);
+      !status.ok()) {
     return WithCause(status, CauseOf(status, RejectCause::kJson));
   }
   if (!fields.is_object) return absl::InvalidArgumentError("message is not a json object");
@@ -163,7 +165,7 @@ absl::StatusOr<DecodeResult> DecodeJson(const std::string& text, const DecodeLim
 absl::StatusOr<DecodeResult> DecodeReconfigure(absl::string_view frame,
                                                absl::string_view applied_hash,
                                                const DecodeLimits& limits, Source source,
-                                               absl::Time received_at) {
+                                               absl::Time received_at, const Snapshot* previous) {
   const absl::Time start = absl::Now();
   absl::StatusOr<std::string> json =
       Inflate(frame, std::min(limits.max_inflated_bytes, kMaxDocumentBytes));
@@ -176,7 +178,7 @@ absl::StatusOr<DecodeResult> DecodeReconfigure(absl::string_view frame,
   const std::string& text = *snapshot->blocks().front();
   std::string known_hash;
   absl::StatusOr<DecodeResult> result =
-      DecodeJson(text, limits, applied_hash, known_hash, snapshot);
+      DecodeJson(text, limits, applied_hash, previous, known_hash, snapshot);
   if (!result.ok()) {
     absl::Status status = result.status();
     if (!status.GetPayload(kRejectCausePayload).has_value()) {

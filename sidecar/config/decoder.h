@@ -63,8 +63,9 @@ struct DecodeResult {
 };
 
 // Decodes `frame` (the binary websocket payload). `applied_hash` is the hash currently applied
-// (32 zeros when none): a message with that hash is reported as kSameHash without building a
-// snapshot. `source` and `received_at` are stamped on the snapshot.
+// (32 zeros when none): a message with that hash is reported as kSameHash, with no snapshot.
+// `source` and `received_at` are stamped on the snapshot. `previous`, the config the new one would
+// replace, saves hashing the collections that did not change (may be null; it is only read).
 //
 // Errors: InvalidArgument for corrupt gzip, bad JSON, wrong shape (message not an object,
 // config_table missing or not an object, a collection that is not an array of objects, an entity
@@ -79,7 +80,8 @@ struct DecodeResult {
 absl::StatusOr<DecodeResult> DecodeReconfigure(absl::string_view frame,
                                                absl::string_view applied_hash,
                                                const DecodeLimits& limits, Source source,
-                                               absl::Time received_at);
+                                               absl::Time received_at,
+                                               const Snapshot* previous = nullptr);
 
 // What DecodeReconfigure's error says about the frame it rejected.
 struct Rejected {

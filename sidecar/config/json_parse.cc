@@ -179,29 +179,31 @@ absl::Status JsonParseStatus(const rapidjson::ParseResult& result, JsonFailure f
       absl::StrCat("invalid json at offset ", result.Offset(), ": ", reason));
 }
 
-absl::Status ParseJsonInSitu(std::string& json, int max_depth, rapidjson::Document& document) {
-  if (absl::Status status = ValidateJsonText(json); !status.ok()) return status;
-  rapidjson::ParseResult result;
-  JsonFailure failure = JsonFailure::kNone;
-  auto generate = [&](rapidjson::Document& target) {
-    rapidjson::InsituStringStream stream(json.data());
-    KongJsonEvents<rapidjson::Document> events(target, max_depth);
-    result =
-        rapidjson::Reader().Parse<kParseJsonFlags | rapidjson::kParseInsituFlag>(stream, events);
-    failure = events.failure();
-    return !result.IsError();
-  };
-  document.Populate(generate);
-  return JsonParseStatus(result, failure, max_depth);
-}
-
 absl::StatusOr<const rapidjson::Value*> RowParser::Parse(absl::string_view json) {
-  text_.assign(json.data(), json.size());
-  // The old tree views the old text: both go before the next parse.
+  // The old tree goes before the next parse reuses its memory.
   document_.SetNull();
   allocator_.Clear();
-  if (absl::Status status = ParseJsonInSitu(text_, max_depth_, document_); !status.ok()) {
+  stack_allocator_.Clear();
+  rapidjson::ParseResult result;
+  JsonFailure failure = JsonFailure::kNone;
+  size_t end = 0;
+  auto generate = [&](decltype(document_)& target) {
+    // Reads only as far as the value's end, which is within `json` for text that parsed before.
+    rapidjson::StringStream stream(json.data());
+    KongJsonEvents<decltype(document_)> events(target, max_depth_);
+    result = rapidjson::Reader().Parse<kParseJsonFlags | rapidjson::kParseStopWhenDoneFlag>(stream,
+                                                                                            events);
+    failure = events.failure();
+    end = stream.Tell();
+    return !result.IsError();
+  };
+  document_.Populate(generate);
+  if (absl::Status status = JsonParseStatus(result, failure, max_depth_); !status.ok()) {
     return status;
+  }
+  if (end != json.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid json at offset ", end, ": not the end of the value"));
   }
   return &document_;
 }

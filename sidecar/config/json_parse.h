@@ -126,30 +126,35 @@ absl::Status ValidateJsonText(absl::string_view json);
 absl::Status JsonParseStatus(const rapidjson::ParseResult& result, JsonFailure failure,
                              int max_depth);
 
-// Parses `json` in situ into `document` (`json` must stay alive and unmoved while `document` is
-// used; its bytes are overwritten), through KongJsonEvents.
-//
-// Errors: InvalidArgument for anything that is not JSON in UTF-8 (a NUL outside a string, invalid
-// UTF-8, a \u escape of a lone low surrogate, a number beyond a double); ResourceExhausted for
-// nesting deeper than `max_depth`, which also bounds the parser's recursion (a few hundred bytes of
-// stack per level; the decoder's 128 is far from any thread's stack). Messages name the offset.
-absl::Status ParseJsonInSitu(std::string& json, int max_depth, rapidjson::Document& document);
-
-// Parses one short text after another (rows of a config) into a tree, reusing its buffers.
+// Parses JSON values one after another (rows of a config) into a tree, reusing its buffers. For
+// text the decoder has read already (a row or the config_table of a message it accepted), so
+// that it is known to be valid UTF-8 without NUL: it is not checked again.
 class RowParser {
  public:
-  explicit RowParser(int max_depth) : max_depth_(max_depth), document_(&allocator_) {}
+  explicit RowParser(int max_depth)
+      : max_depth_(max_depth),
+        allocator_(tree_buffer_, sizeof(tree_buffer_)),
+        stack_allocator_(stack_buffer_, sizeof(stack_buffer_)),
+        document_(&allocator_, sizeof(stack_buffer_), &stack_allocator_) {}
   RowParser(const RowParser&) = delete;
   RowParser& operator=(const RowParser&) = delete;
 
-  // The tree of `json`, valid until the next call; errors as ParseJsonInSitu's.
+  // The tree of `json`, one JSON value, valid until the next call. `json` need not end in a NUL,
+  // but must lie in text that does (a std::string): the parse stops at the end of the value, and
+  // fails (InvalidArgument) if that is not the end of `json`. Other errors as JsonParseStatus.
   absl::StatusOr<const rapidjson::Value*> Parse(absl::string_view json);
 
  private:
+  // The tree and the parser's stack live in pools that start in these buffers and are cleared for
+  // each parse, so a row of usual size costs no allocation (a Document of its own allocated and
+  // freed both for every row, as much as the rest of the hash).
+  using Pool = rapidjson::MemoryPoolAllocator<>;
   const int max_depth_;
-  std::string text_;
-  rapidjson::MemoryPoolAllocator<> allocator_;
-  rapidjson::Document document_;
+  alignas(8) char tree_buffer_[16 << 10];
+  alignas(8) char stack_buffer_[4 << 10];
+  Pool allocator_;
+  Pool stack_allocator_;
+  rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, Pool> document_;
 };
 
 }  // namespace tether::config

@@ -79,11 +79,12 @@ struct Scalar {
 class MessageHandler {
  public:
   MessageHandler(const std::string& text, const rapidjson::StringStream& stream,
-                 const DecodeLimits& limits, Snapshot& snapshot, CollectionHasher& hasher,
-                 MessageFields& fields)
+                 const DecodeLimits& limits, const Snapshot* previous, Snapshot& snapshot,
+                 CollectionHasher& hasher, MessageFields& fields)
       : text_(text),
         stream_(stream),
         limits_(limits),
+        previous_(previous),
         snapshot_(snapshot),
         hasher_(hasher),
         fields_(fields) {}
@@ -129,6 +130,13 @@ class MessageHandler {
   // escapes (nearly always), else into a copy the snapshot keeps.
   absl::string_view KeepId(absl::string_view decoded);
 
+  // The collection being read's counterpart in the config being replaced, or null.
+  const EntityCollection* PreviousCollection() const {
+    if (previous_ == nullptr) return nullptr;
+    const auto it = previous_->types.find(member_);
+    return it == previous_->types.end() ? nullptr : it->second.get();
+  }
+
   void Fail(absl::Status status);
   void StopBuilding();
   std::string RowPath(size_t index) const {
@@ -138,6 +146,7 @@ class MessageHandler {
   const std::string& text_;
   const rapidjson::StringStream& stream_;
   const DecodeLimits& limits_;
+  const Snapshot* const previous_;
   Snapshot& snapshot_;
   CollectionHasher& hasher_;
   MessageFields& fields_;
@@ -351,6 +360,7 @@ void MessageHandler::TableValue(const Scalar* scalar, bool object) {
     if (!building_) return;
     collection_ = std::make_shared<EntityCollection>();
     snapshot_.types.emplace(member_, collection_);
+    if (!protocol::IsHashedSection(member_)) hasher_.Begin(collection_, PreviousCollection());
     // kong-protocol.md §7.3: the primary key is `id`, except for `parameters`.
     id_key_ = member_ == "parameters" ? "key" : "id";
     return;
@@ -415,8 +425,10 @@ void MessageHandler::FinishRow() {
     Fail(absl::InvalidArgumentError(absl::StrCat(RowPath(index), ": missing string ", id_key_)));
     return;
   }
-  collection_->items.push_back(
-      Entity{*id_, absl::string_view(text_).substr(row_begin_, stream_.Tell() - row_begin_)});
+  const absl::string_view json =
+      absl::string_view(text_).substr(row_begin_, stream_.Tell() - row_begin_);
+  collection_->items.push_back(Entity{*id_, json});
+  hasher_.AddRow(json);
 }
 
 void MessageHandler::FinishCollection() {
@@ -437,7 +449,7 @@ void MessageHandler::FinishCollection() {
   if (protocol::IsHashedSection(member_)) {
     fields_.hashed_sections[member_] = std::move(collection);
   } else {
-    hasher_.Add(std::move(collection));
+    hasher_.End();
   }
 }
 
@@ -498,6 +510,7 @@ void MessageHandler::StopBuilding() {
   snapshot_.metadata.clear();
   fields_.hashed_sections.clear();
   collection_.reset();
+  hasher_.Drop();
   in_row_ = false;
   metadata_depth_ = 0;
   metadata_json_.ShrinkToFit();
@@ -505,11 +518,12 @@ void MessageHandler::StopBuilding() {
 
 }  // namespace
 
-absl::Status ReadMessage(const std::string& text, const DecodeLimits& limits, Snapshot& snapshot,
-                         CollectionHasher& hasher, MessageFields& fields) {
+absl::Status ReadMessage(const std::string& text, const DecodeLimits& limits,
+                         const Snapshot* previous, Snapshot& snapshot, CollectionHasher& hasher,
+                         MessageFields& fields) {
   if (absl::Status status = ValidateJsonText(text); !status.ok()) return status;
   rapidjson::StringStream stream(text.c_str());
-  MessageHandler handler(text, stream, limits, snapshot, hasher, fields);
+  MessageHandler handler(text, stream, limits, previous, snapshot, hasher, fields);
   KongJsonEvents<MessageHandler> events(handler, limits.max_json_depth);
   const rapidjson::ParseResult result = rapidjson::Reader().Parse<kParseJsonFlags>(stream, events);
   return JsonParseStatus(result, events.failure(), limits.max_json_depth);

@@ -4,8 +4,8 @@
 // Why: a tree of a large config is about twice the size of its JSON, and an in-situ parse
 // overwrites the text it parses, so it needs a copy of the text to serve rows from. Read as a
 // stream of events (json_parse.h) instead, the message leaves behind only what the snapshot
-// keeps: each row's span in the text, its id, and the metadata's compact JSON. Collections Kong
-// does not hash are handed to a CollectionHasher as they complete.
+// keeps: each row's span in the text, its id, and the metadata's compact JSON. The rows of the
+// collections Kong does not hash go to a CollectionHasher as they are read.
 //
 // Keys may come in any order (a Lua table's), so the message's fields are reported, not judged:
 // the decoder decides what they mean together (a message of another type is ignored however
@@ -54,12 +54,14 @@ struct MessageFields {
 
 // Reads `text` (a string, so that it ends in a NUL the parser can stop at) into `snapshot`'s
 // `types` and `metadata`, and the rest into `fields`. Entities view `text`, which must outlive
-// `snapshot`. Collections that are not Kong's hashed sections go to `hasher`.
+// `snapshot`. Collections that are not Kong's hashed sections go to `hasher`, with their
+// counterparts in `previous` (the config being replaced; may be null).
 //
 // Errors: what json_parse.h reports for text that is not JSON or nests past the cap; everything
 // else is in `fields`.
-absl::Status ReadMessage(const std::string& text, const DecodeLimits& limits, Snapshot& snapshot,
-                         CollectionHasher& hasher, MessageFields& fields);
+absl::Status ReadMessage(const std::string& text, const DecodeLimits& limits,
+                         const Snapshot* previous, Snapshot& snapshot, CollectionHasher& hasher,
+                         MessageFields& fields);
 
 // 32 lowercase hex chars, the form of every hash in the protocol.
 bool IsLowerHexHash(absl::string_view text);

@@ -50,8 +50,9 @@ std::optional<std::string> ConfigApplier::Apply(Frame frame) {
   const std::string current_hash =
       current != nullptr && current->source == config::Source::kControlPlane ? current->config_hash
                                                                              : "";
-  absl::StatusOr<config::DecodeResult> decoded = config::DecodeReconfigure(
-      frame.bytes, current_hash, options_.limits, config::Source::kControlPlane, frame.received_at);
+  absl::StatusOr<config::DecodeResult> decoded =
+      config::DecodeReconfigure(frame.bytes, current_hash, options_.limits,
+                                config::Source::kControlPlane, frame.received_at, current.get());
   if (!decoded.ok()) {
     config::Rejected rejected = config::RejectionOf(decoded.status());
     Reject(std::move(rejected.config_hash), rejected.cause, std::string(decoded.status().message()),

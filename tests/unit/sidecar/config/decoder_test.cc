@@ -322,14 +322,14 @@ TEST(DecoderTest, DecodesEscapedIds) {
   EXPECT_EQ(x.items[0].json, R"({"id":"a\/b"})");
 }
 
-// Enough rows that the hashes of the types Kong does not hash are shared with a helper thread:
+// Enough bytes that the hashes of the types Kong does not hash are worked out by a helper thread:
 // each is still Kong's hash of its rows, and a bad row met meanwhile fails the decode cleanly.
 TEST(DecoderTest, HashesLargeCollectionsAlongsideEntities) {
   auto rows = [](absl::string_view prefix, int count) {
     std::string out = "[";
     for (int i = 0; i < count; ++i) {
       absl::StrAppend(&out, i == 0 ? "" : ",", R"({"id":")", prefix, i, R"(","n":)", i,
-                      R"(,"tags":["a","b"]})");
+                      R"(,"tags":["a","b"],"pad":")", std::string(200, 'p'), R"("})");
     }
     return absl::StrCat(out, "]");
   };
@@ -417,7 +417,8 @@ TEST(DecoderTest, ReadsKeysInAnyOrder) {
 TEST(DecoderTest, RepeatedConfigTableReplacesTheFirstWhileItIsHashed) {
   std::string first = R"({"consumers":[)";
   for (int i = 0; i < 5000; ++i) {
-    absl::StrAppend(&first, i == 0 ? "" : ",", R"({"id":"c)", i, R"("})");
+    absl::StrAppend(&first, i == 0 ? "" : ",", R"({"id":"c)", i, R"(","pad":")",
+                    std::string(200, 'p'), R"("})");
   }
   absl::StrAppend(&first, "]}");
   const std::string last = R"({"consumers":[{"id":"only"}]})";
@@ -428,6 +429,33 @@ TEST(DecoderTest, RepeatedConfigTableReplacesTheFirstWhileItIsHashed) {
   ASSERT_EQ(consumers.items.size(), 1u);
   EXPECT_EQ(consumers.hash, protocol::KongHashValue(Parse(R"([{"id":"only"}])")));
   EXPECT_EQ(result->snapshot->hashes.at("consumers"), consumers.hash);
+}
+
+// A collection whose rows are the same bytes as in the config being replaced takes its hash from
+// there instead of being hashed again; one differing row, or one row more, and it is hashed.
+TEST(DecoderTest, UnchangedCollectionsTakeThePreviousHash) {
+  const std::vector<std::string> rows = {R"({"id":"c1"})", R"({"id":"c2","n":2})"};
+  auto previous_consumers = std::make_shared<EntityCollection>();
+  for (const std::string& row : rows) previous_consumers->items.push_back(Entity{"", row});
+  // Not the real hash: only a reuse can produce it.
+  previous_consumers->hash = std::string(kHashA);
+  Snapshot previous;
+  previous.types.emplace("consumers", previous_consumers);
+
+  const auto decode = [&](absl::string_view consumers) {
+    absl::StatusOr<DecodeResult> result = DecodeReconfigure(
+        protocol::Gzip(Message(absl::StrCat(R"({"consumers":)", consumers, R"(,"acls":[]})"))),
+        kZeros, DecodeLimits(), Source::kControlPlane, kReceivedAt, &previous);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? result->snapshot->types.at("consumers")->hash : "";
+  };
+  EXPECT_EQ(decode(absl::StrCat("[", rows[0], ",", rows[1], "]")), kHashA);
+  const std::string changed = absl::StrCat("[", rows[0], R"(,{"id":"c2","n":3}])");
+  EXPECT_EQ(decode(changed), protocol::KongHashValue(Parse(changed)));
+  const std::string longer = absl::StrCat("[", rows[0], ",", rows[1], R"(,{"id":"c3"}])");
+  EXPECT_EQ(decode(longer), protocol::KongHashValue(Parse(longer)));
+  const std::string shorter = absl::StrCat("[", rows[0], "]");
+  EXPECT_EQ(decode(shorter), protocol::KongHashValue(Parse(shorter)));
 }
 
 // Numbers keep what Kong would hash: -0 stays negative, and formatting follows "%.14g"; the row
