@@ -1,3 +1,5 @@
+// SubscriberPool (see subscribers.h): one async Watch stream per subscriber, all completing on
+// the pool's queue.
 #include "bench/load/subscribers.h"
 
 #include <grpcpp/grpcpp.h>
@@ -10,10 +12,17 @@
 namespace tether::bench {
 
 // One Watch stream. Reads run back to back; writes (the subscribe, then one ack per update) one
-// at a time, the newest ack replacing one not yet started.
-class SubscriberPool::Subscriber final
-    : public grpc::ClientBidiReactor<v1::WatchRequest, v1::WatchResponse> {
+// at a time, the newest ack replacing one not yet started. Finish is requested once, when a read
+// fails (the stream is over); its completion reports the end to the pool.
+class SubscriberPool::Subscriber {
  public:
+  // What the pool's queue hands back: which operation of which stream completed.
+  struct Tag {
+    enum class Op { kStart, kRead, kWrite, kFinish };
+    Subscriber* subscriber;
+    Op op;
+  };
+
   Subscriber(SubscriberPool& pool, size_t index, v1::Mode mode, const std::string& resume_hash)
       : pool_(pool) {
     grpc::ChannelArguments args;
@@ -31,44 +40,67 @@ class SubscriberPool::Subscriber final
   void Start() {
     // tether may still be starting: wait for its socket rather than fail at once.
     context_.set_wait_for_ready(true);
-    stub_->async()->Watch(&context_, this);
-    {
-      MutexLock lock(&mu_);
-      writing_ = true;
-    }
-    StartWrite(&in_flight_);
-    StartRead(&response_);
-    StartCall();
+    stream_ = stub_->PrepareAsyncWatch(&context_, &pool_.cq_);
+    stream_->StartCall(&start_tag_);
   }
 
   void Cancel() { context_.TryCancel(); }
 
-  void OnReadDone(bool ok) override {
-    if (!ok) return;  // the stream is over; OnDone says why
+  void Complete(Tag::Op op, bool ok) {
+    switch (op) {
+      case Tag::Op::kStart:
+        OnStarted(ok);
+        break;
+      case Tag::Op::kRead:
+        OnReadDone(ok);
+        break;
+      case Tag::Op::kWrite:
+        OnWriteDone(ok);
+        break;
+      case Tag::Op::kFinish:
+        pool_.Ended(
+            status_.ok() ? "" : absl::StrCat(status_.error_code(), " ", status_.error_message()));
+        break;
+    }
+  }
+
+ private:
+  void OnStarted(bool ok) {
+    if (!ok) {
+      stream_->Finish(&status_, &finish_tag_);
+      return;
+    }
+    {
+      MutexLock lock(&mu_);
+      writing_ = true;
+    }
+    stream_->Write(in_flight_, &write_tag_);
+    stream_->Read(&response_, &read_tag_);
+  }
+
+  void OnReadDone(bool ok) {
+    if (!ok) {
+      // The stream is over; Finish says why.
+      stream_->Finish(&status_, &finish_tag_);
+      return;
+    }
     if (response_.last_chunk()) {
       pool_.Received(response_.config_hash(), std::chrono::steady_clock::now());
       Ack(response_.config_hash());
     }
-    StartRead(&response_);
+    stream_->Read(&response_, &read_tag_);
   }
 
-  void OnWriteDone(bool ok) override {
-    bool write;
+  void OnWriteDone(bool ok) {
     {
       MutexLock lock(&mu_);
-      write = ok && !pending_ack_.empty();
-      writing_ = write;
-      if (write) in_flight_.mutable_ack()->set_config_hash(std::exchange(pending_ack_, {}));
+      writing_ = ok && !pending_ack_.empty();
+      if (!writing_) return;
+      in_flight_.mutable_ack()->set_config_hash(std::exchange(pending_ack_, {}));
     }
-    if (write) StartWrite(&in_flight_);
+    stream_->Write(in_flight_, &write_tag_);
   }
 
-  void OnDone(const grpc::Status& status) override {
-    // The pool may destroy this reactor as soon as it hears of the end: nothing after this.
-    pool_.Ended(status.ok() ? "" : absl::StrCat(status.error_code(), " ", status.error_message()));
-  }
-
- private:
   void Ack(const std::string& config_hash) {
     {
       MutexLock lock(&mu_);
@@ -79,14 +111,19 @@ class SubscriberPool::Subscriber final
       writing_ = true;
       in_flight_.mutable_ack()->set_config_hash(config_hash);
     }
-    // Outside mu_: gRPC may run OnWriteDone inline.
-    StartWrite(&in_flight_);
+    stream_->Write(in_flight_, &write_tag_);
   }
 
   SubscriberPool& pool_;
   std::unique_ptr<v1::ConfigService::Stub> stub_;
   grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<v1::WatchRequest, v1::WatchResponse>> stream_;
+  Tag start_tag_{this, Tag::Op::kStart};
+  Tag read_tag_{this, Tag::Op::kRead};
+  Tag write_tag_{this, Tag::Op::kWrite};
+  Tag finish_tag_{this, Tag::Op::kFinish};
   v1::WatchResponse response_;  // the read path only
+  grpc::Status status_;         // filled by Finish
   Mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   // Only the write path touches it while writing_; Ack fills it when no write is in flight.
@@ -94,13 +131,32 @@ class SubscriberPool::Subscriber final
   std::string pending_ack_ ABSL_GUARDED_BY(mu_);
 };
 
-SubscriberPool::SubscriberPool(std::string target) : target_(std::move(target)) {}
+// Two threads: as many as gRPC's callback API ran these streams on (on a machine of up to 4
+// cores), so that what changes is only how they wait for work.
+SubscriberPool::SubscriberPool(std::string target) : target_(std::move(target)) {
+  for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { Serve(); });
+}
 
 SubscriberPool::~SubscriberPool() {
-  MutexLock lock(&mu_);
-  stopping_ = true;
-  for (const auto& subscriber : subscribers_) subscriber->Cancel();
-  mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return ended_ == subscribers_.size(); });
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+    for (const auto& subscriber : subscribers_) subscriber->Cancel();
+    mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return ended_ == subscribers_.size(); });
+  }
+  // Every stream has finished, so nothing starts another operation; what is still queued (a
+  // write failing after the cancel) drains before the threads return.
+  cq_.Shutdown();
+  for (std::thread& thread : threads_) thread.join();
+}
+
+void SubscriberPool::Serve() {
+  void* tag;
+  bool ok;
+  while (cq_.Next(&tag, &ok)) {
+    const auto* completed = static_cast<const Subscriber::Tag*>(tag);
+    completed->subscriber->Complete(completed->op, ok);
+  }
 }
 
 void SubscriberPool::Add(size_t count, v1::Mode mode, const std::string& resume_hash) {
