@@ -37,39 +37,25 @@ CollectionHasher::~CollectionHasher() {
   closed_ = true;
 }
 
-void CollectionHasher::Begin(std::shared_ptr<EntityCollection> collection,
-                             const EntityCollection* previous) {
+void CollectionHasher::Begin(std::shared_ptr<EntityCollection> collection) {
   job_ = std::make_shared<Job>();
   job_->collection = std::move(collection);
   rows_.clear();
   rows_.reserve(kRowsPerChunk);
   row_count_ = 0;
-  same_as_ = previous;
 }
 
 void CollectionHasher::AddRow(absl::string_view json) {
   if (job_ == nullptr) return;
   rows_.push_back(json);
   ++row_count_;
-  if (same_as_ != nullptr) {
-    if (row_count_ <= same_as_->items.size() && same_as_->items[row_count_ - 1].json == json) {
-      return;
-    }
-    // The first difference: hashing starts, from the first row (all still in rows_).
-    same_as_ = nullptr;
-  }
   if (rows_.size() >= kRowsPerChunk) Flush(/*last=*/false);
 }
 
 void CollectionHasher::End() {
   if (job_ == nullptr) return;
-  if (same_as_ != nullptr && row_count_ == same_as_->items.size()) {
-    job_->collection->hash = same_as_->hash;
-  } else {
-    Flush(/*last=*/true);
-  }
+  Flush(/*last=*/true);
   job_.reset();
-  same_as_ = nullptr;
 }
 
 void CollectionHasher::Drop() { job_.reset(); }

@@ -37,11 +37,9 @@ class CollectionHasher {
   CollectionHasher(const CollectionHasher&) = delete;
   CollectionHasher& operator=(const CollectionHasher&) = delete;
 
-  // The rows of `collection` follow, in order, until End; its `hash` is set by End or Finish. Row
-  // text must outlive this hasher. `previous` (may be null) is the collection of that type in
-  // the config being replaced: if the rows turn out to be the same bytes, so is the hash, and
-  // nothing is hashed (a change of a few entities then costs no hashing of the rest).
-  void Begin(std::shared_ptr<EntityCollection> collection, const EntityCollection* previous);
+  // The rows of `collection` follow, in order, until End; its `hash` is set by Finish. Row text
+  // must outlive this hasher.
+  void Begin(std::shared_ptr<EntityCollection> collection);
   // The next row of the collection begun (none: ignored).
   void AddRow(absl::string_view json);
   void End();
@@ -73,8 +71,6 @@ class CollectionHasher {
   std::shared_ptr<Job> job_;
   std::vector<absl::string_view> rows_;
   size_t row_count_ = 0;
-  // While not null, every row so far equals this one's, and none was queued.
-  const EntityCollection* same_as_ = nullptr;
 
   std::atomic<bool> cancelled_{false};
   Mutex mu_;  // guards the queue, `closed_` and `status_`

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
@@ -146,13 +147,32 @@ absl::StatusOr<DecodeResult> DecodeJson(const std::string& text, const DecodeLim
   snapshot->hashes = std::move(hashes);
   snapshot->cp_timestamp = fields.timestamp;
   snapshot->added_bytes = text.size();
-  for (const auto& [type, collection] : fields.hashed_sections) {
-    collection->hash = snapshot->hashes.at(type);
+  if (fields.took_previous) {
+    // Collections taken over from `previous` view its text.
+    std::vector<TextBlock> blocks = snapshot->blocks();
+    blocks.insert(blocks.end(), previous->blocks().begin(), previous->blocks().end());
+    snapshot->SetBlocks(std::move(blocks));
   }
-  for (const auto& [type, collection] : snapshot->types) {
-    snapshot->added_bytes += collection->OverheadBytes();
-    // A collection literally named "config" keeps its own hash but cannot take Kong's key.
-    if (!protocol::IsHashedSection(type) && type != kConfigHashKey) {
+  const auto taken_over = [&](const std::string& type, const CollectionPtr& collection) {
+    if (!fields.took_previous) return false;
+    const auto before = previous->types.find(type);
+    return before != previous->types.end() && before->second == collection;
+  };
+  for (auto& [type, collection] : snapshot->types) {
+    if (!taken_over(type, collection)) snapshot->added_bytes += collection->OverheadBytes();
+    if (protocol::IsHashedSection(type)) {
+      // Kong's sections carry the message's hash. One taken over has the previous message's,
+      // for the same rows: the same unless a CP hashed them differently (§3.5, caveat).
+      const std::string& hash = snapshot->hashes.at(type);
+      if (auto built = fields.hashed_sections.find(type); built != fields.hashed_sections.end()) {
+        built->second->hash = hash;
+      } else if (collection->hash != hash) {
+        auto copy = std::make_shared<EntityCollection>(*collection);
+        copy->hash = hash;
+        collection = std::move(copy);
+      }
+    } else if (type != kConfigHashKey) {
+      // A collection literally named "config" keeps its own hash but cannot take Kong's key.
       snapshot->hashes[type] = collection->hash;
     }
   }

@@ -131,11 +131,13 @@ class MessageHandler {
   absl::string_view KeepId(absl::string_view decoded);
 
   // The collection being read's counterpart in the config being replaced, or null.
-  const EntityCollection* PreviousCollection() const {
+  CollectionPtr PreviousCollection() const {
     if (previous_ == nullptr) return nullptr;
     const auto it = previous_->types.find(member_);
-    return it == previous_->types.end() ? nullptr : it->second.get();
+    return it == previous_->types.end() ? nullptr : it->second;
   }
+  // Hands the rows read so far to the hasher, for a collection it hashes.
+  void HashRowsSoFar();
 
   void Fail(absl::Status status);
   void StopBuilding();
@@ -161,9 +163,13 @@ class MessageHandler {
   std::string member_;          // the config_table key being read
   bool in_collection_ = false;  // the container at depth 3 is a collection
   std::shared_ptr<EntityCollection> collection_;  // ... being built
-  absl::string_view id_key_;                      // its primary key: id, or key for parameters
-  size_t row_index_ = 0;                          // the element of the collection being read
-  bool in_row_ = false;                           // the container at depth 4 is a row being built
+  bool hashed_ = false;                           // ... by the hasher (not a section Kong hashes)
+  // While not null, every row of the collection so far is the same bytes as this one's (its
+  // counterpart in the config being replaced), and none went to the hasher.
+  CollectionPtr same_as_;
+  absl::string_view id_key_;  // its primary key: id, or key for parameters
+  size_t row_index_ = 0;      // the element of the collection being read
+  bool in_row_ = false;       // the container at depth 4 is a row being built
   size_t row_begin_ = 0;
   bool at_id_ = false;  // the row's next value is its primary key's
   std::optional<absl::string_view> id_;
@@ -360,7 +366,9 @@ void MessageHandler::TableValue(const Scalar* scalar, bool object) {
     if (!building_) return;
     collection_ = std::make_shared<EntityCollection>();
     snapshot_.types.emplace(member_, collection_);
-    if (!protocol::IsHashedSection(member_)) hasher_.Begin(collection_, PreviousCollection());
+    hashed_ = !protocol::IsHashedSection(member_);
+    if (hashed_) hasher_.Begin(collection_);
+    same_as_ = PreviousCollection();
     // kong-protocol.md §7.3: the primary key is `id`, except for `parameters`.
     id_key_ = member_ == "parameters" ? "key" : "id";
     return;
@@ -427,13 +435,38 @@ void MessageHandler::FinishRow() {
   }
   const absl::string_view json =
       absl::string_view(text_).substr(row_begin_, stream_.Tell() - row_begin_);
+  const size_t row = collection_->items.size();
   collection_->items.push_back(Entity{*id_, json});
-  hasher_.AddRow(json);
+  if (same_as_ != nullptr) {
+    if (row < same_as_->items.size() && same_as_->items[row].json == json) return;
+    // The first difference: from here the collection is new, and hashed from its first row.
+    same_as_ = nullptr;
+    HashRowsSoFar();
+  } else if (hashed_) {
+    hasher_.AddRow(json);
+  }
+}
+
+void MessageHandler::HashRowsSoFar() {
+  if (!hashed_) return;
+  for (const Entity& entity : collection_->items) hasher_.AddRow(entity.json);
 }
 
 void MessageHandler::FinishCollection() {
   in_collection_ = false;
   if (!building_) return;
+  if (same_as_ != nullptr && same_as_->items.size() == collection_->items.size()) {
+    // Unchanged since the config being replaced: that collection, its index and hash are taken
+    // over now rather than built and then shared (sharing.h), so the copy read here goes before
+    // the peak. Its rows view the previous config's text, which the snapshot then keeps too.
+    snapshot_.types[member_] = std::move(same_as_);
+    fields_.took_previous = true;
+    collection_.reset();
+    hasher_.Drop();
+    return;
+  }
+  if (same_as_ != nullptr) HashRowsSoFar();  // fewer rows than before, all the same so far
+  same_as_ = nullptr;
   std::shared_ptr<EntityCollection> collection = std::move(collection_);
   collection->index.reserve(collection->items.size());
   for (size_t i = 0; i < collection->items.size(); ++i) {
@@ -509,7 +542,9 @@ void MessageHandler::StopBuilding() {
   snapshot_.types.clear();
   snapshot_.metadata.clear();
   fields_.hashed_sections.clear();
+  fields_.took_previous = false;
   collection_.reset();
+  same_as_ = nullptr;
   hasher_.Drop();
   in_row_ = false;
   metadata_depth_ = 0;

@@ -50,12 +50,15 @@ struct MessageFields {
   absl::Status table_error;
   // The collections of Kong's hashed sections, whose hashes the decoder takes from `hashes`.
   std::map<std::string, std::shared_ptr<EntityCollection>> hashed_sections;
+  // Some collection of `snapshot` is the previous config's, whose text it then views.
+  bool took_previous = false;
 };
 
 // Reads `text` (a string, so that it ends in a NUL the parser can stop at) into `snapshot`'s
 // `types` and `metadata`, and the rest into `fields`. Entities view `text`, which must outlive
-// `snapshot`. Collections that are not Kong's hashed sections go to `hasher`, with their
-// counterparts in `previous` (the config being replaced; may be null).
+// `snapshot`. The rows of collections that are not Kong's hashed sections go to `hasher`. A
+// collection whose rows are the same bytes as in `previous` (the config being replaced; may be
+// null) is not built: `snapshot` takes over previous's.
 //
 // Errors: what json_parse.h reports for text that is not JSON or nests past the cap; everything
 // else is in `fields`.

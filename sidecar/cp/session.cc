@@ -336,6 +336,9 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
         log::Debug(kLog, "config frame received", {{"bytes", frame_bytes}});
         info_.config_received = true;
         ++info_.frames_received;
+        // Read in chunks, the buffer grew by doubling: up to twice the frame, which the pipeline
+        // would hold through the decode's peak.
+        frame.shrink_to_fit();
         callbacks_.on_frame(std::move(frame), c->last_seen);
         Publish();
       }

@@ -431,31 +431,56 @@ TEST(DecoderTest, RepeatedConfigTableReplacesTheFirstWhileItIsHashed) {
   EXPECT_EQ(result->snapshot->hashes.at("consumers"), consumers.hash);
 }
 
-// A collection whose rows are the same bytes as in the config being replaced takes its hash from
-// there instead of being hashed again; one differing row, or one row more, and it is hashed.
-TEST(DecoderTest, UnchangedCollectionsTakeThePreviousHash) {
+// A collection whose rows are the same bytes as in the config being replaced is taken over from
+// it, hash included, instead of being built and hashed again; one differing row, one row more or
+// one fewer, and it is built and hashed. A section Kong hashes keeps the message's hash.
+TEST(DecoderTest, UnchangedCollectionsAreTakenOverFromThePreviousConfig) {
   const std::vector<std::string> rows = {R"({"id":"c1"})", R"({"id":"c2","n":2})"};
-  auto previous_consumers = std::make_shared<EntityCollection>();
-  for (const std::string& row : rows) previous_consumers->items.push_back(Entity{"", row});
-  // Not the real hash: only a reuse can produce it.
-  previous_consumers->hash = std::string(kHashA);
-  Snapshot previous;
-  previous.types.emplace("consumers", previous_consumers);
+  auto consumers = std::make_shared<EntityCollection>();
+  auto routes = std::make_shared<EntityCollection>();
+  for (const std::string& row : rows) {
+    consumers->items.push_back(Entity{"", row});
+    routes->items.push_back(Entity{"", row});
+  }
+  // Not the real hashes: only a take-over can produce them.
+  consumers->hash = std::string(kHashA);
+  routes->hash = std::string(kHashA);
+  auto previous = std::make_shared<Snapshot>();
+  previous->types.emplace("consumers", consumers);
+  previous->types.emplace("routes", routes);
+  previous->Keep("previous text");
 
-  const auto decode = [&](absl::string_view consumers) {
-    absl::StatusOr<DecodeResult> result = DecodeReconfigure(
-        protocol::Gzip(Message(absl::StrCat(R"({"consumers":)", consumers, R"(,"acls":[]})"))),
-        kZeros, DecodeLimits(), Source::kControlPlane, kReceivedAt, &previous);
+  const std::string same = absl::StrCat("[", rows[0], ",", rows[1], "]");
+  const auto decode = [&](absl::string_view consumer_rows) {
+    const std::string table =
+        absl::StrCat(R"({"consumers":)", consumer_rows, R"(,"routes":)", same, "}");
+    const std::string hashes = absl::StrCat(R"({"routes":")", kHashB, R"("})");
+    absl::StatusOr<DecodeResult> result =
+        DecodeReconfigure(protocol::Gzip(Message(table, kHashA, hashes)), kZeros, DecodeLimits(),
+                          Source::kControlPlane, kReceivedAt, previous.get());
     EXPECT_TRUE(result.ok()) << result.status();
-    return result.ok() ? result->snapshot->types.at("consumers")->hash : "";
+    return result.ok() ? result->snapshot : nullptr;
   };
-  EXPECT_EQ(decode(absl::StrCat("[", rows[0], ",", rows[1], "]")), kHashA);
+  const std::shared_ptr<Snapshot> taken = decode(same);
+  ASSERT_NE(taken, nullptr);
+  EXPECT_EQ(taken->types.at("consumers"), consumers);
+  EXPECT_EQ(taken->hashes.at("consumers"), kHashA);
+  EXPECT_EQ(taken->types.at("routes")->items.size(), 2u);
+  EXPECT_EQ(taken->types.at("routes")->hash, kHashB);
+  // The previous text stays alive with the new snapshot.
+  EXPECT_THAT(taken->blocks(), testing::Contains(previous->blocks().front()));
+
   const std::string changed = absl::StrCat("[", rows[0], R"(,{"id":"c2","n":3}])");
-  EXPECT_EQ(decode(changed), protocol::KongHashValue(Parse(changed)));
   const std::string longer = absl::StrCat("[", rows[0], ",", rows[1], R"(,{"id":"c3"}])");
-  EXPECT_EQ(decode(longer), protocol::KongHashValue(Parse(longer)));
   const std::string shorter = absl::StrCat("[", rows[0], "]");
-  EXPECT_EQ(decode(shorter), protocol::KongHashValue(Parse(shorter)));
+  for (const std::string& other : {changed, longer, shorter}) {
+    SCOPED_TRACE(other);
+    const std::shared_ptr<Snapshot> built = decode(other);
+    ASSERT_NE(built, nullptr);
+    EXPECT_NE(built->types.at("consumers"), consumers);
+    EXPECT_EQ(built->types.at("consumers")->hash, protocol::KongHashValue(Parse(other)));
+    EXPECT_EQ(built->types.at("consumers")->Find("c1")->json, rows[0]);
+  }
 }
 
 // Numbers keep what Kong would hash: -0 stays negative, and formatting follows "%.14g"; the row
