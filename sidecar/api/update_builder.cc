@@ -3,14 +3,11 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <grpcpp/support/slice.h>
 
-#include <algorithm>
 #include <cassert>
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -60,43 +57,6 @@ v1::WatchResponse MakeHeader(const config::Snapshot& target, const config::TypeF
   return header;
 }
 
-// The snapshot's text blocks as gRPC slices that hold a reference to their block, so that a chunk
-// can send entity JSON from where the snapshot keeps it, without copying it, and the bytes stay
-// alive as long as gRPC holds any slice of them, whatever happens to the snapshot meanwhile.
-class BlockSlices {
- public:
-  explicit BlockSlices(const config::Snapshot& snapshot) {
-    for (const config::TextBlock& block : snapshot.blocks()) blocks_.push_back({block, {}});
-    std::sort(blocks_.begin(), blocks_.end(),
-              [](const Entry& a, const Entry& b) { return a.block->data() < b.block->data(); });
-  }
-
-  // A slice of exactly `text`, or nullopt when `text` is not in one of the blocks.
-  std::optional<grpc::Slice> Of(absl::string_view text) {
-    auto it = std::upper_bound(blocks_.begin(), blocks_.end(), text.data(),
-                               [](const char* at, const Entry& e) { return at < e.block->data(); });
-    if (it == blocks_.begin()) return std::nullopt;
-    Entry& entry = *--it;
-    const size_t offset = static_cast<size_t>(text.data() - entry.block->data());
-    if (offset + text.size() > entry.block->size()) return std::nullopt;
-    if (!entry.slice.has_value()) {
-      // The slice owns a reference to the block; gRPC frees it with the slice's last reference.
-      auto* owner = new config::TextBlock(entry.block);
-      entry.slice.emplace(
-          const_cast<char*>(entry.block->data()), entry.block->size(),
-          [](void* p) { delete static_cast<config::TextBlock*>(p); }, owner);
-    }
-    return entry.slice->sub(offset, offset + text.size());
-  }
-
- private:
-  struct Entry {
-    config::TextBlock block;
-    std::optional<grpc::Slice> slice;  // made on first use
-  };
-  std::vector<Entry> blocks_;
-};
-
 // Packs entities into chunks under the byte budget, serialising each chunk once.
 //
 // A chunk is serialised only when the next one starts or the update ends, because only then is it
@@ -105,40 +65,24 @@ class BlockSlices {
 // chunk goes alone in its own chunk, and the first chunk carries all the metadata however big it
 // is (the client's receive limit, not ours, then decides; in practice a Kong row or metadata key
 // is far below 4 MiB).
-//
-// Upserts do not go through the protobuf message: each is written as its wire bytes, a small
-// prefix (field tag, lengths, type, id) copied into one buffer per chunk, and the entity JSON as a
-// slice of the snapshot's own text (BlockSlices). A chunk is then the header's serialisation
-// followed by those pieces; protobuf reads fields in any order, and keeps repeated ones in theirs.
 class ChunkWriter {
  public:
-  // `metadata` goes on the first chunk only; may be empty. Upserts' JSON is sent from `source`'s
-  // text where it lies in it.
+  // `metadata` goes on the first chunk only; may be empty.
   ChunkWriter(v1::WatchResponse header, std::map<std::string, std::string> metadata,
-              const config::Snapshot& source, size_t max_chunk_bytes, Update& update)
+              size_t max_chunk_bytes, Update& update)
       : header_(std::move(header)),
         metadata_(std::move(metadata)),
         max_chunk_bytes_(max_chunk_bytes),
-        update_(update),
-        text_(source) {
+        update_(update) {
     StartChunk();
   }
 
   void AddUpsert(absl::string_view type, const config::Entity& entity) {
     MakeRoom(UpsertSize(type, entity.id, entity.json));
-    // tether.v1.WatchResponse.upserts (5) holding a tether.v1.Entity: type (1), id (2), json (3).
-    const size_t body = StringFieldSize(type) + StringFieldSize(entity.id) +
-                        StringFieldSize(entity.json) - entity.json.size();
-    const size_t begin = prefixes_.size();
-    AppendTag(5);
-    AppendVarint(body + entity.json.size());
-    AppendString(1, type);
-    AppendString(2, entity.id);
-    AppendTag(3);
-    AppendVarint(entity.json.size());
-    std::optional<grpc::Slice> json = text_.Of(entity.json);
-    if (!json.has_value()) prefixes_.append(entity.json.data(), entity.json.size());  // copied
-    upserts_.push_back(Upsert{begin, prefixes_.size(), std::move(json)});
+    v1::Entity* upsert = chunk_.add_upserts();
+    upsert->set_type(std::string(type));
+    upsert->set_id(entity.id.data(), entity.id.size());
+    upsert->set_json(entity.json.data(), entity.json.size());
     ++update_.upserts;
   }
 
@@ -167,21 +111,6 @@ class ChunkWriter {
     chunk_items_ = 0;
   }
 
-  void AppendTag(int field) { prefixes_.push_back(static_cast<char>(field << 3 | 2)); }
-  void AppendVarint(size_t value) {
-    char bytes[10];
-    uint8_t* end =
-        CodedOutputStream::WriteVarint64ToArray(value, reinterpret_cast<uint8_t*>(bytes));
-    prefixes_.append(bytes, reinterpret_cast<char*>(end) - bytes);
-  }
-  // A string field; proto3 leaves out empty ones.
-  void AppendString(int field, absl::string_view value) {
-    if (value.empty()) return;
-    AppendTag(field);
-    AppendVarint(value.size());
-    prefixes_.append(value.data(), value.size());
-  }
-
   void MakeRoom(size_t item_bytes) {
     // The first chunk's metadata counts as content: rather than overflow with it, the item
     // starts the next chunk, which has no metadata.
@@ -196,54 +125,26 @@ class ChunkWriter {
 
   void Serialise(bool last_chunk) {
     chunk_.set_last_chunk(last_chunk);
-    const size_t header_size = chunk_.ByteSizeLong();
-    std::vector<grpc::Slice> pieces;
-    pieces.reserve(1 + 2 * upserts_.size());
-    // Serialised straight into the slice gRPC will send (as grpc::SerializationTraits does for
-    // small messages); copies of the ByteBuffer share every piece.
-    grpc::Slice& header = pieces.emplace_back(header_size);
-    uint8_t* end = chunk_.SerializeWithCachedSizesToArray(const_cast<uint8_t*>(header.begin()));
-    assert(end == header.end());
-    (void)end;
-    size_t size = header_size;
-    if (!upserts_.empty()) {
-      auto* prefixes = new std::string(std::move(prefixes_));
-      const grpc::Slice all(
-          prefixes->data(), prefixes->size(), [](void* p) { delete static_cast<std::string*>(p); },
-          prefixes);
-      for (Upsert& upsert : upserts_) {
-        pieces.push_back(all.sub(upsert.begin, upsert.end));
-        size += upsert.end - upsert.begin;
-        if (upsert.json.has_value()) {
-          size += upsert.json->size();
-          pieces.push_back(*std::move(upsert.json));
-        }
-      }
-    }
+    const size_t size = chunk_.ByteSizeLong();
     assert(size <= chunk_bytes_);
-    update_.chunks.emplace_back(pieces.data(), pieces.size());
+    // Serialised straight into the slice gRPC will send (as grpc::SerializationTraits does for
+    // small messages): one copy of the entity bytes, and copies of the ByteBuffer share it.
+    grpc::Slice slice(size);
+    uint8_t* end = chunk_.SerializeWithCachedSizesToArray(const_cast<uint8_t*>(slice.begin()));
+    assert(end == slice.end());
+    (void)end;
+    update_.chunks.emplace_back(&slice, 1);
     update_.bytes += size;
+    // Frees this chunk's entity copies before the next chunk is built.
     chunk_.Clear();
-    prefixes_ = std::string();
-    upserts_.clear();
   }
-
-  // One upsert's wire bytes: prefixes_[begin, end), then `json` unless it was copied in there.
-  struct Upsert {
-    size_t begin;
-    size_t end;
-    std::optional<grpc::Slice> json;
-  };
 
   const v1::WatchResponse header_;
   const std::map<std::string, std::string> metadata_;
   const size_t max_chunk_bytes_;
   Update& update_;
-  BlockSlices text_;
-  v1::WatchResponse chunk_;  // the chunk's header, metadata and removals
-  std::string prefixes_;     // the chunk's upserts but their JSON
-  std::vector<Upsert> upserts_;
-  // Serialised size of the chunk with last_chunk set; exact, from the wire format.
+  v1::WatchResponse chunk_;
+  // Serialised size of chunk_ with last_chunk set; exact, from the wire format.
   size_t chunk_bytes_ = 0;
   size_t chunk_items_ = 0;
 };
@@ -257,7 +158,7 @@ UpdatePtr BuildFullUpdate(const config::Snapshot& snapshot, const config::TypeFi
   update->full = true;
   v1::WatchResponse header = MakeHeader(snapshot, filter);
   header.set_full(true);
-  ChunkWriter writer(std::move(header), snapshot.metadata, snapshot, max_chunk_bytes, *update);
+  ChunkWriter writer(std::move(header), snapshot.metadata, max_chunk_bytes, *update);
   for (const auto& [type, collection] : snapshot.types) {
     if (!filter.Matches(type)) continue;
     for (const config::Entity& entity : collection->items) writer.AddUpsert(type, entity);
@@ -285,7 +186,7 @@ UpdatePtr BuildDeltaUpdate(const config::Snapshot& base, const config::Snapshot&
     metadata = target.metadata;
     for (const auto& [key, json] : base.metadata) metadata.try_emplace(key);
   }
-  ChunkWriter writer(std::move(header), std::move(metadata), target, max_chunk_bytes, *update);
+  ChunkWriter writer(std::move(header), std::move(metadata), max_chunk_bytes, *update);
   for (const config::EntityChange& change : delta.upserts) {
     writer.AddUpsert(change.type, *change.entity);
   }
