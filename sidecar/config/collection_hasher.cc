@@ -1,5 +1,6 @@
 #include "sidecar/config/collection_hasher.h"
 
+#include <algorithm>
 #include <optional>
 #include <system_error>
 #include <utility>
@@ -21,11 +22,13 @@ constexpr size_t kLongArrayRows = 6;
 
 }  // namespace
 
-// A collection being hashed; only the thread hashing its chunks touches `hasher`.
+// A collection being hashed; only the thread that owns it touches `hasher`.
 struct CollectionHasher::Job {
   std::shared_ptr<EntityCollection> collection;
   std::optional<protocol::KongArrayHasher> hasher;
   bool long_array = false;
+  // The thread that took its first chunk and takes all the others, in order (guarded by mu_).
+  Worker owner = Worker::kNone;
 };
 
 CollectionHasher::CollectionHasher(int max_depth, size_t message_bytes)
@@ -76,7 +79,7 @@ void CollectionHasher::Enqueue(Chunk chunk) {
   }
   if (use_helper_ && !helper_.joinable()) {
     try {
-      helper_ = std::jthread([this] { Work(/*wait=*/true); });
+      helper_ = std::jthread([this] { Work(Worker::kHelper); });
     } catch (const std::system_error&) {
       // No thread to be had (a pids limit): Finish() hashes everything on this one.
     }
@@ -88,28 +91,36 @@ absl::Status CollectionHasher::Finish() {
     MutexLock lock(&mu_);
     closed_ = true;
   }
-  // One thread hashes a collection's chunks, in order: the helper if there is one.
-  if (helper_.joinable()) {
-    helper_.join();
-  } else {
-    Work(/*wait=*/false);
-  }
+  // The helper may still be on the collections it took; this thread takes the rest.
+  Work(Worker::kDecoder);
+  if (helper_.joinable()) helper_.join();
   MutexLock lock(&mu_);
   return status_;
 }
 
-void CollectionHasher::Work(bool wait) {
+void CollectionHasher::Work(Worker self) {
   RowParser parser(max_depth_);
   for (;;) {
     Chunk chunk;
     {
       MutexLock lock(&mu_);
-      if (wait) {
-        mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return closed_ || !queue_.empty(); });
+      // The first chunk of a collection no one has taken, or of one this thread has.
+      const auto next = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return std::find_if(queue_.begin(), queue_.end(), [self](const Chunk& c) {
+          return c.job->owner == Worker::kNone || c.job->owner == self;
+        });
+      };
+      // The helper waits for chunks until the decoder has read the message; the decoder, which
+      // only comes here then, does not.
+      if (self == Worker::kHelper) {
+        mu_.Await([&]()
+                      ABSL_NO_THREAD_SAFETY_ANALYSIS { return closed_ || next() != queue_.end(); });
       }
-      if (queue_.empty()) return;
-      chunk = std::move(queue_.front());
-      queue_.pop_front();
+      const auto it = next();
+      if (it == queue_.end()) return;
+      it->job->owner = self;
+      chunk = std::move(*it);
+      queue_.erase(it);
     }
     if (absl::Status status = Hash(chunk, parser); !status.ok()) {
       MutexLock lock(&mu_);

@@ -3,9 +3,10 @@
 //
 // Why: hashing is about a third of a large config's decode (BENCHMARKS.md), and it can run beside
 // the parse. A collection's hash is one fold over its rows in order (protocol::KongArrayHasher),
-// so one thread does all of it: for a large message a helper thread, fed chunks of rows as the
-// decoder reads them (a collection at the end of the message is then not hashed after it), and
-// for a small one the decoder's thread, at Finish. Rows are parsed one at a time into a small
+// so one thread hashes all of a collection. For a large message a helper thread is fed chunks of
+// rows as the decoder reads them, so a collection early in the message is hashed during the read;
+// once the decoder has read it all, it takes the collections the helper has not started. A small
+// message is hashed on the decoder's thread alone. Rows are parsed one at a time into a small
 // reused tree, so no tree of a whole collection ever exists.
 //
 // Threading: Begin, AddRow, End, Drop and Finish are called from the decoder's thread only. Rows
@@ -51,6 +52,7 @@ class CollectionHasher {
   absl::Status Finish();
 
  private:
+  enum class Worker { kNone, kHelper, kDecoder };
   struct Job;
   struct Chunk {
     std::shared_ptr<Job> job;
@@ -61,8 +63,9 @@ class CollectionHasher {
   // Queues the rows gathered so far, once the job's separators are known.
   void Flush(bool last);
   void Enqueue(Chunk chunk);
-  // Hashes queued chunks until the queue is empty (`wait`: until it is also closed).
-  void Work(bool wait);
+  // Hashes the queued chunks `self` may take: those of collections it owns or no one does. The
+  // helper waits for more until the queue is closed.
+  void Work(Worker self);
   absl::Status Hash(Chunk& chunk, class RowParser& parser) const;
 
   const int max_depth_;
@@ -73,7 +76,7 @@ class CollectionHasher {
   size_t row_count_ = 0;
 
   std::atomic<bool> cancelled_{false};
-  Mutex mu_;  // guards the queue, `closed_` and `status_`
+  Mutex mu_;  // guards the queue, `closed_`, `status_` and each Job's `owner`
   std::deque<Chunk> queue_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;  // no more chunks: the helper leaves once it is empty
   absl::Status status_ ABSL_GUARDED_BY(mu_);  // the first failure
