@@ -468,14 +468,10 @@ void MessageHandler::FinishCollection() {
   if (same_as_ != nullptr) HashRowsSoFar();  // fewer rows than before, all the same so far
   same_as_ = nullptr;
   std::shared_ptr<EntityCollection> collection = std::move(collection_);
-  collection->index.reserve(collection->items.size());
-  for (size_t i = 0; i < collection->items.size(); ++i) {
-    const absl::string_view id = collection->items[i].id;
-    if (!collection->index.try_emplace(id, i).second) {
-      Fail(absl::InvalidArgumentError(
-          absl::StrCat(RowPath(i), ": duplicate ", id_key_, " ", Quote(id))));
-      return;
-    }
+  if (const std::optional<size_t> duplicate = collection->BuildIndex(); duplicate.has_value()) {
+    Fail(absl::InvalidArgumentError(absl::StrCat(RowPath(*duplicate), ": duplicate ", id_key_, " ",
+                                                 Quote(collection->items[*duplicate].id))));
+    return;
   }
   // The rows were appended one by one; the spare capacity would be held as long as the config.
   collection->items.shrink_to_fit();

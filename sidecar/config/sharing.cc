@@ -174,13 +174,7 @@ SharingStats ShareWithPrevious(Snapshot& next, const Snapshot& previous) {
   }
 
   // Index keys view ids, which may have moved.
-  for (const auto& collection : rebuilt) {
-    collection->index.clear();
-    collection->index.reserve(collection->items.size());
-    for (size_t i = 0; i < collection->items.size(); ++i) {
-      collection->index.emplace(collection->items[i].id, i);
-    }
-  }
+  for (const auto& collection : rebuilt) collection->BuildIndex();
 
   // Accounting: what `next` holds that `previous` does not.
   size_t added = 0;

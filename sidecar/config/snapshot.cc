@@ -2,16 +2,42 @@
 
 #include <utility>
 
+#include "absl/hash/hash.h"
+
 namespace tether::config {
 
+EntityCollection::EntityCollection(const EntityCollection& other)
+    : items(other.items), hash(other.hash) {
+  BuildIndex();
+}
+
+size_t EntityCollection::IdHash::operator()(uint32_t position) const {
+  return (*this)((*items)[position].id);
+}
+size_t EntityCollection::IdHash::operator()(absl::string_view id) const {
+  return absl::Hash<absl::string_view>{}(id);
+}
+bool EntityCollection::IdEq::operator()(uint32_t a, absl::string_view b) const {
+  return (*items)[a].id == b;
+}
+
 const Entity* EntityCollection::Find(absl::string_view id) const {
-  const auto it = index.find(id);
-  return it == index.end() ? nullptr : &items[it->second];
+  const auto it = index_.find(id);
+  return it == index_.end() ? nullptr : &items[*it];
+}
+
+std::optional<size_t> EntityCollection::BuildIndex() {
+  index_.clear();
+  index_.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!index_.insert(static_cast<uint32_t>(i)).second) return i;
+  }
+  return std::nullopt;
 }
 
 size_t EntityCollection::OverheadBytes() const {
   return sizeof(EntityCollection) + items.capacity() * sizeof(Entity) + hash.capacity() +
-         index.capacity() * (sizeof(decltype(index)::value_type) + 1);
+         index_.capacity() * (sizeof(uint32_t) + 1);
 }
 
 size_t Snapshot::EntityCount() const {

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
@@ -39,6 +39,11 @@ struct Entity {
 // published; a collection that did not change from one config to the next is shared by both
 // snapshots (sharing.h).
 struct EntityCollection {
+  EntityCollection() = default;
+  // A copy indexes its own items.
+  EntityCollection(const EntityCollection& other);
+  EntityCollection& operator=(const EntityCollection&) = delete;
+
   std::vector<Entity> items;
   // Kong's hash for the section (from the message for Kong's hashed sections, computed with the
   // same algorithm for every other type).
@@ -47,11 +52,31 @@ struct EntityCollection {
   // Null when no entity of this type has that id.
   const Entity* Find(absl::string_view id) const;
 
-  // id -> index into items. Built once by the decoder; keys view the entities' ids.
-  absl::flat_hash_map<absl::string_view, size_t> index;
+  // Indexes `items` by id, once they are all in (and again whenever their ids move). The position
+  // of the first entity whose id repeats an earlier one's, or nullopt when every id differs.
+  std::optional<size_t> BuildIndex();
+  size_t IndexSize() const { return index_.size(); }
 
   // Memory the collection holds beyond the text its entities view.
   size_t OverheadBytes() const;
+
+ private:
+  // The index holds positions into `items`, hashed and compared by their entity's id: a slot is
+  // 4 bytes instead of a 16-byte view and an 8-byte position.
+  struct IdHash {
+    using is_transparent = void;
+    const std::vector<Entity>* items;
+    size_t operator()(uint32_t position) const;
+    size_t operator()(absl::string_view id) const;
+  };
+  struct IdEq {
+    using is_transparent = void;
+    const std::vector<Entity>* items;
+    bool operator()(uint32_t a, uint32_t b) const { return (*this)(a, (*items)[b].id); }
+    bool operator()(uint32_t a, absl::string_view b) const;
+    bool operator()(absl::string_view a, uint32_t b) const { return (*this)(b, a); }
+  };
+  absl::flat_hash_set<uint32_t, IdHash, IdEq> index_{0, IdHash{&items}, IdEq{&items}};
 };
 using CollectionPtr = std::shared_ptr<const EntityCollection>;
 

@@ -39,7 +39,7 @@ inline void CheckSnapshot(const config::Snapshot& snapshot) {
     Require(snapshot.hashes.count(std::string(section)) == 1, "hashes lack a kong section");
   }
   for (const auto& [type, collection] : snapshot.types) {
-    Require(collection->index.size() == collection->items.size(), "index and items differ in size");
+    Require(collection->IndexSize() == collection->items.size(), "index and items differ in size");
     Require(IsHash(collection->hash), "collection hash is not 32 lowercase hex chars");
     for (size_t i = 0; i < collection->items.size(); ++i) {
       const config::Entity& entity = collection->items[i];

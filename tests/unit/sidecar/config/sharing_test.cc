@@ -47,7 +47,7 @@ void ExpectSameConfig(const Snapshot& shared, const Snapshot& alone) {
     const EntityCollection& got = *shared.types.at(type);
     EXPECT_EQ(got.hash, collection->hash);
     ASSERT_EQ(got.items.size(), collection->items.size());
-    EXPECT_EQ(got.index.size(), collection->index.size());
+    EXPECT_EQ(got.IndexSize(), collection->IndexSize());
     for (size_t i = 0; i < got.items.size(); ++i) {
       EXPECT_EQ(got.items[i].id, collection->items[i].id);
       EXPECT_EQ(got.items[i].json, collection->items[i].json);
