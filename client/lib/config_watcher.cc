@@ -1,6 +1,6 @@
-// ConfigWatcher (config_watcher.h): the Watch stream's reactor, which assembles chunks and writes
-// acks and nacks on gRPC's threads, and the watcher's own thread, which runs the callbacks and the
-// reconnect backoff.
+// ConfigWatcher (config_watcher.h): the Watch stream, which assembles chunks and writes acks and
+// nacks on the watcher's completion-queue thread, and the watcher's sequence thread, which runs
+// the callbacks and the reconnect backoff.
 #include "client/lib/config_watcher.h"
 
 #include <grpcpp/grpcpp.h>
@@ -27,36 +27,46 @@ constexpr absl::Duration kNackGrace = absl::Seconds(1);
 
 }  // namespace
 
-// One Watch call: subscribes, assembles chunks into mirrors, hands each complete update to the
-// watcher and writes acks and nacks. It never outlives its watcher: Stop waits for OnDone.
+// One Watch call on the watcher's completion queue: subscribes, assembles chunks into mirrors,
+// hands each complete update to the watcher and writes acks and nacks. It never outlives its
+// watcher: Stop waits for its Finish.
 //
-// Flows (client_callback.h): reads run from reactions except that reading pauses after each
-// complete update until the watcher's thread calls ResumeReading; writes (subscribe, then acks
-// and nacks) are queued, one in flight, and may start from the watcher's thread. Both flows
-// start outside reactions, so each holds the call open (AddMultipleHolds(2) before StartCall) and
-// releases its hold exactly once: the read flow when a read fails, the write flow when it is idle
-// and either the read flow ended or the last write (a nack's half-close) completed.
+// Flows: once the call has started, reads run back to back from read completions except that
+// reading pauses after each complete update until the watcher's thread calls ResumeReading; writes
+// (subscribe, then acks and nacks) are queued, one in flight, and may start from the watcher's
+// thread. Finish is requested once, when the read flow has ended (a read failed) and no write is
+// in flight: nothing else is pending then, so its completion is the stream's last.
 //
-// Threading: thread-safe. Send, ResumeReading and Cancel may be called from any thread;
-// ResumeReading only once per handed-over update. mu_ guards the write queue and the flow flags;
-// the read-flow fields are touched by one reaction (or ResumeReading) at a time.
-class WatchStream final : public grpc::ClientBidiReactor<v1::WatchRequest, v1::WatchResponse>,
-                          public std::enable_shared_from_this<WatchStream> {
+// Threading: thread-safe. Completions run on the watcher's completion-queue thread; Send,
+// ResumeReading and Cancel may be called from any thread; ResumeReading only once per handed-over
+// update. mu_ guards the write queue and the flow flags; the read-flow fields are touched by one
+// completion (or ResumeReading) at a time.
+class WatchStream final : public std::enable_shared_from_this<WatchStream> {
  public:
+  // What the watcher's completion queue hands back: which operation of which stream completed.
+  struct Tag {
+    enum class Op { kStart, kRead, kWrite, kFinish };
+    WatchStream* stream;
+    Op op;
+  };
+
   WatchStream(ConfigWatcher::Impl* owner, MirrorPtr held)
       : owner_(owner), assembler_(std::move(held)) {}
 
-  // Starts the call with `subscribe` as its first message. The watcher holds a reference until
-  // it has handled OnDone.
-  void Start(v1::ConfigService::Stub* stub, v1::WatchRequest subscribe);
+  // Starts the call on `cq` with `subscribe` as its first message. The watcher holds a reference
+  // until it has handled the stream's end.
+  void Start(v1::ConfigService::Stub* stub, grpc::CompletionQueue* cq, v1::WatchRequest subscribe);
 
   // Queues an ack or nack; dropped once the stream is ending.
   void Send(v1::WatchRequest request) { Enqueue(std::move(request), WriteEnd::kKeepOpen); }
 
   // Reads the next update; called by the watcher's thread once per handed-over update.
-  void ResumeReading() { StartRead(&response_); }
+  void ResumeReading() { call_->Read(&response_, &read_tag_); }
 
   void Cancel() { context_.TryCancel(); }
+
+  // On the completion-queue thread: `op` completed.
+  void Complete(Tag::Op op, bool ok);
 
  private:
   enum class WriteEnd { kKeepOpen, kHalfClose };
@@ -65,24 +75,32 @@ class WatchStream final : public grpc::ClientBidiReactor<v1::WatchRequest, v1::W
     WriteEnd end = WriteEnd::kKeepOpen;
   };
 
-  void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnDone(const grpc::Status& status) override;
+  void OnStarted();
+  void OnReadDone(bool ok);
+  void OnWriteDone(bool ok);
+  void OnFinished();
 
   void Enqueue(v1::WatchRequest request, WriteEnd end);
   void StartNextWrite(const PendingWrite& write);
-  // True once when the write flow's hold may go: it is idle and nothing more will be written.
-  bool TakeWriteHoldLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // True once, when Finish may be requested: the read flow ended and no write is in flight (and
+  // none starts after, as Enqueue drops writes once reads are over).
+  bool TakeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   ConfigWatcher::Impl* const owner_;
   grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<v1::WatchRequest, v1::WatchResponse>> call_;
+  Tag start_tag_{this, Tag::Op::kStart};
+  Tag read_tag_{this, Tag::Op::kRead};
+  Tag write_tag_{this, Tag::Op::kWrite};
+  Tag finish_tag_{this, Tag::Op::kFinish};
+  grpc::Status status_;  // filled by Finish
 
   // Read flow.
   v1::WatchResponse response_;
   UpdateAssembler assembler_;
   UpdateInfo update_;  // the update being assembled
-  // Set when an update could not be assembled; later chunks are drained and dropped. OnDone
-  // reads it after every reaction has finished.
+  // Set when an update could not be assembled; later chunks are drained and dropped. OnFinished
+  // reads it after every other completion.
   absl::Status failure_;
 
   absl::Mutex mu_;
@@ -92,14 +110,14 @@ class WatchStream final : public grpc::ClientBidiReactor<v1::WatchRequest, v1::W
   bool half_close_queued_ ABSL_GUARDED_BY(mu_) = false;  // no more writes accepted
   bool writes_over_ ABSL_GUARDED_BY(mu_) = false;        // half-closed, or a write failed
   bool reads_over_ ABSL_GUARDED_BY(mu_) = false;
-  bool write_hold_taken_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// The watcher's state and its thread's loop.
+// The watcher's state, its thread's loop and its streams' completion queue.
 //
-// Threading: the watcher's thread runs Run (and with it every callback); streams report from
-// gRPC threads through the On* methods, which only record under mu_ and return. mu_ is never
-// held across a callback or a gRPC call.
+// Threading: the watcher's thread runs Run (and with it every callback), which starts and joins
+// the completion-queue thread; streams report from that thread through the On* methods, which
+// only record under mu_ and return. mu_ is never held across a callback or a gRPC call.
 class ConfigWatcher::Impl {
  public:
   Impl(WatcherOptions options, WatcherCallbacks callbacks, std::shared_ptr<grpc::Channel> channel)
@@ -115,7 +133,7 @@ class ConfigWatcher::Impl {
   }
 
   // Starts streams, delivers updates and waits out backoff until Stop, then returns once the
-  // last stream has ended.
+  // last stream has ended and the completion-queue thread has returned.
   void Run();
   void Stop();
   MirrorPtr mirror() const {
@@ -123,7 +141,7 @@ class ConfigWatcher::Impl {
     return delivered_;
   }
 
-  // From the current stream's reactions.
+  // From the current stream's completions, on the completion-queue thread.
   void OnStreamUpdate(std::shared_ptr<WatchStream> stream, MirrorPtr mirror, UpdateInfo info);
   void OnStreamFailed();
   void OnStreamDone(absl::Status status, absl::Status failure);
@@ -139,6 +157,11 @@ class ConfigWatcher::Impl {
     absl::Status failure;  // why the watcher ended it, when it did
   };
 
+  // Run's loop, until Stop and the last stream's end.
+  void Sequence();
+  // The completion-queue thread: hands each completion to its stream until the queue is shut
+  // down and drained.
+  void ServeCompletions();
   void StartStream();
   void Deliver(Delivery delivery);
   // Reports the end and returns the delay before the next stream.
@@ -147,6 +170,8 @@ class ConfigWatcher::Impl {
   const WatcherOptions options_;
   const WatcherCallbacks callbacks_;
   const std::unique_ptr<v1::ConfigService::Stub> stub_;
+  // Every stream's operations complete here (see the header for why not gRPC's callback API).
+  grpc::CompletionQueue cq_;
 
   // Only the watcher's thread uses these.
   // Reset by a stream that delivered an update (progressed_), not by time connected.
@@ -172,30 +197,61 @@ class ConfigWatcher::Impl {
 
 // --- WatchStream ---
 
-void WatchStream::Start(v1::ConfigService::Stub* stub, v1::WatchRequest subscribe) {
-  stub->async()->Watch(&context_, this);
-  AddMultipleHolds(2);
-  Enqueue(std::move(subscribe), WriteEnd::kKeepOpen);
-  StartRead(&response_);
-  StartCall();
+void WatchStream::Start(v1::ConfigService::Stub* stub, grpc::CompletionQueue* cq,
+                        v1::WatchRequest subscribe) {
+  {
+    absl::MutexLock lock(&mu_);
+    // The write flow owns the subscribe from here; OnStarted writes it.
+    writes_.push_back(PendingWrite{std::move(subscribe), WriteEnd::kKeepOpen});
+    writing_ = true;
+  }
+  call_ = stub->PrepareAsyncWatch(&context_, cq);
+  call_->StartCall(&start_tag_);
+}
+
+void WatchStream::Complete(Tag::Op op, bool ok) {
+  switch (op) {
+    case Tag::Op::kStart:
+      // A call that failed to start fails this first write and read, which ends it as usual.
+      OnStarted();
+      break;
+    case Tag::Op::kRead:
+      OnReadDone(ok);
+      break;
+    case Tag::Op::kWrite:
+      OnWriteDone(ok);
+      break;
+    case Tag::Op::kFinish:
+      OnFinished();
+      break;
+  }
+}
+
+void WatchStream::OnStarted() {
+  const PendingWrite* subscribe;
+  {
+    absl::MutexLock lock(&mu_);
+    subscribe = &writes_.front();
+  }
+  StartNextWrite(*subscribe);
+  call_->Read(&response_, &read_tag_);
 }
 
 void WatchStream::OnReadDone(bool ok) {
   if (!ok) {
-    bool release_write_hold;
+    bool finish;
     {
       absl::MutexLock lock(&mu_);
       reads_over_ = true;
       writes_.erase(writes_.begin() + (writing_ ? 1 : 0), writes_.end());
-      release_write_hold = TakeWriteHoldLocked();
+      finish = TakeFinishLocked();
     }
-    if (release_write_hold) RemoveHold();
-    RemoveHold();  // the read flow's
+    if (finish) call_->Finish(&status_, &finish_tag_);
     return;
   }
   if (!failure_.ok()) {
     // Drain until tether ends the stream or the nack grace runs out.
-    StartRead(&response_);
+    call_->Read(&response_, &read_tag_);
     return;
   }
   if (update_.chunks == 0) {
@@ -214,11 +270,11 @@ void WatchStream::OnReadDone(bool ok) {
     nack.mutable_nack()->set_error(std::string(added.status().message()));
     Enqueue(std::move(nack), WriteEnd::kHalfClose);
     owner_->OnStreamFailed();
-    StartRead(&response_);
+    call_->Read(&response_, &read_tag_);
     return;
   }
   if (!added->has_value()) {
-    StartRead(&response_);  // more chunks of this update to come
+    call_->Read(&response_, &read_tag_);  // more chunks of this update to come
     return;
   }
   owner_->OnStreamUpdate(shared_from_this(), **added, std::exchange(update_, UpdateInfo{}));
@@ -241,15 +297,15 @@ void WatchStream::Enqueue(v1::WatchRequest request, WriteEnd end) {
 
 void WatchStream::StartNextWrite(const PendingWrite& write) {
   if (write.end == WriteEnd::kHalfClose) {
-    StartWriteLast(&write.request, grpc::WriteOptions());
+    call_->WriteLast(write.request, grpc::WriteOptions(), &write_tag_);
   } else {
-    StartWrite(&write.request);
+    call_->Write(write.request, &write_tag_);
   }
 }
 
 void WatchStream::OnWriteDone(bool ok) {
   const PendingWrite* next = nullptr;
-  bool release_write_hold = false;
+  bool finish = false;
   {
     absl::MutexLock lock(&mu_);
     const bool was_last = writes_.front().end == WriteEnd::kHalfClose;
@@ -259,33 +315,50 @@ void WatchStream::OnWriteDone(bool ok) {
     if (writes_over_ || reads_over_) writes_.clear();
     if (writes_.empty()) {
       writing_ = false;
-      release_write_hold = TakeWriteHoldLocked();
+      finish = TakeFinishLocked();
     } else {
       next = &writes_.front();
     }
   }
   if (next != nullptr) StartNextWrite(*next);
-  if (release_write_hold) RemoveHold();
+  if (finish) call_->Finish(&status_, &finish_tag_);
 }
 
-bool WatchStream::TakeWriteHoldLocked() {
-  if (write_hold_taken_ || writing_ || !(reads_over_ || writes_over_)) return false;
-  write_hold_taken_ = true;
+bool WatchStream::TakeFinishLocked() {
+  if (finish_requested_ || writing_ || !reads_over_) return false;
+  finish_requested_ = true;
   return true;
 }
 
-void WatchStream::OnDone(const grpc::Status& status) {
-  // The watcher drops its reference once it has handled the end, maybe before this returns.
+void WatchStream::OnFinished() {
+  // The watcher's thread drops its reference once it has handled the end, maybe before this
+  // returns.
   std::shared_ptr<WatchStream> keep = shared_from_this();
-  // The last use of owner_: after this the watcher may be gone.
   owner_->OnStreamDone(
-      absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message()),
+      absl::Status(static_cast<absl::StatusCode>(status_.error_code()), status_.error_message()),
       failure_);
 }
 
 // --- ConfigWatcher::Impl ---
 
 void ConfigWatcher::Impl::Run() {
+  std::thread completions([this] { ServeCompletions(); });
+  Sequence();
+  // The last stream has finished: nothing starts another operation, and nothing is queued.
+  cq_.Shutdown();
+  completions.join();
+}
+
+void ConfigWatcher::Impl::ServeCompletions() {
+  void* tag;
+  bool ok;
+  while (cq_.Next(&tag, &ok)) {
+    const auto* completed = static_cast<const WatchStream::Tag*>(tag);
+    completed->stream->Complete(completed->op, ok);
+  }
+}
+
+void ConfigWatcher::Impl::Sequence() {
   absl::Time reconnect_at = absl::Now();
   for (;;) {
     std::optional<Delivery> delivery;
@@ -347,7 +420,7 @@ void ConfigWatcher::Impl::StartStream() {
     progressed_ = false;
   }
   // A Stop from here on cancels the context; gRPC then cancels the call as it is created.
-  stream->Start(stub_.get(), std::move(request));
+  stream->Start(stub_.get(), &cq_, std::move(request));
 }
 
 void ConfigWatcher::Impl::Deliver(Delivery delivery) {

@@ -95,14 +95,22 @@ struct WatcherCallbacks {
 // Subscribes to tether's config and keeps the subscription up until Stop. Owned by the proxy.
 //
 // Threading: thread-safe. Create, Stop, mirror() and the destructor may be called from any
-// thread. The watcher owns one thread (its sequence) on which every callback runs, one at a time;
-// gRPC's threads only assemble chunks and hand complete updates over.
+// thread. The watcher owns two threads: its sequence, on which every callback runs, one at a time,
+// and its completion-queue thread, which blocks in the queue's Next(), assembles chunks, writes
+// acks and nacks, and hands complete updates over. No user code runs on gRPC's own threads.
+//
+// Why a completion queue rather than gRPC's callback API (ClientBidiReactor): with gRPC 1.51 on
+// Linux the callback API's reactions run on a few shared "nexting" threads (two on up to five
+// cores) that wait at most 1 s for an event and, after an idle second, sleep 100 ms without
+// polling, so an update tether wrote could sit unread in the socket for up to 100 ms
+// (BENCHMARKS.md, "The small preset's p99"). The completion-queue thread never stops polling, and
+// other users of the callback API in the process cannot hold the watcher up.
 //
 // Lifecycle: Create connects in the background and returns at once; callbacks start on the
 // watcher's thread. Stop (also run by the destructor) is idempotent and returns once the stream
-// has ended (its OnDone ran) and no callback is running. Stop may be called from a callback: it
-// then returns without waiting, and no further callback starts; the destructor may run inside a
-// callback too.
+// has ended (its Finish completed), no callback is running and both threads are done. Stop may be
+// called from a callback: it then returns without waiting, and no further callback starts; the
+// destructor may run inside a callback too.
 class ConfigWatcher {
  public:
   // InvalidArgument for bad options (empty target or client_id, no on_update, bad backoff,
@@ -120,7 +128,7 @@ class ConfigWatcher {
   // Never null.
   MirrorPtr mirror() const;
 
-  // Internal; named here so that the stream reactor in config_watcher.cc can report to it.
+  // Internal; named here so that the stream in config_watcher.cc can report to it.
   class Impl;
 
  private:
