@@ -45,13 +45,12 @@ void CollectionHasher::Begin(std::shared_ptr<EntityCollection> collection) {
   job_->collection = std::move(collection);
   rows_.clear();
   rows_.reserve(kRowsPerChunk);
-  row_count_ = 0;
+  queued_any_ = false;
 }
 
 void CollectionHasher::AddRow(absl::string_view json) {
   if (job_ == nullptr) return;
   rows_.push_back(json);
-  ++row_count_;
   if (rows_.size() >= kRowsPerChunk) Flush(/*last=*/false);
 }
 
@@ -65,7 +64,9 @@ void CollectionHasher::Drop() { job_.reset(); }
 
 void CollectionHasher::Flush(bool last) {
   // Set before the first chunk is queued, and not touched after: the hashing thread reads it.
-  if (rows_.size() == row_count_) job_->long_array = row_count_ >= kLongArrayRows;
+  // The first chunk is full (so past five rows) or the whole collection.
+  if (!queued_any_) job_->long_array = rows_.size() >= kLongArrayRows;
+  queued_any_ = true;
   Chunk chunk{job_, std::move(rows_), last};
   rows_.clear();
   rows_.reserve(kRowsPerChunk);

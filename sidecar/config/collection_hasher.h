@@ -73,7 +73,7 @@ class CollectionHasher {
   // The collection begun, decoder thread only.
   std::shared_ptr<Job> job_;
   std::vector<absl::string_view> rows_;
-  size_t row_count_ = 0;
+  bool queued_any_ = false;  // a chunk of it was queued
 
   std::atomic<bool> cancelled_{false};
   Mutex mu_;  // guards the queue, `closed_`, `status_` and each Job's `owner`
