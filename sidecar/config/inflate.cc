@@ -21,29 +21,8 @@ constexpr size_t kMinInitialBytes = size_t{64} << 10;
 // deflate cannot expand data more than ~1032-fold, so a gzip trailer claiming more is a lie.
 constexpr size_t kMaxDeflateRatio = 1032;
 
-// Ends the zlib stream on every return path.
-class InflateStream {
- public:
-  InflateStream() = default;
-  ~InflateStream() {
-    if (initialized_) inflateEnd(&stream_);
-  }
-  InflateStream(const InflateStream&) = delete;
-  InflateStream& operator=(const InflateStream&) = delete;
+}  // namespace
 
-  int Init() {
-    const int rc = inflateInit2(&stream_, kAutoDetectWindowBits);
-    initialized_ = rc == Z_OK;
-    return rc;
-  }
-  z_stream& stream() { return stream_; }
-
- private:
-  z_stream stream_{};
-  bool initialized_ = false;
-};
-
-// The gzip trailer's ISIZE when `compressed` is a gzip member of plausible size, else nullopt.
 std::optional<size_t> TrailerSize(absl::string_view compressed) {
   const bool gzip = compressed.size() >= 18 && static_cast<unsigned char>(compressed[0]) == 0x1f &&
                     static_cast<unsigned char>(compressed[1]) == 0x8b;
@@ -55,6 +34,8 @@ std::optional<size_t> TrailerSize(absl::string_view compressed) {
   if (isize == 0 || isize / kMaxDeflateRatio > compressed.size()) return std::nullopt;
   return isize;
 }
+
+namespace {
 
 // A first output size: the gzip trailer's ISIZE (uncompressed size mod 2^32) when plausible, so a
 // normal frame inflates without reallocation; else a small multiple of the input. Never more than
@@ -98,72 +79,108 @@ std::string ZlibMessage(const z_stream& stream, int rc) {
 
 }  // namespace
 
+struct Inflater::Stream {
+  Stream() = default;
+  ~Stream() {
+    if (initialized) inflateEnd(&z);
+  }
+  z_stream z{};
+  bool initialized = false;
+};
+
+Inflater::Inflater(absl::string_view compressed, size_t max_bytes)
+    : compressed_(compressed), max_bytes_(max_bytes), stream_(std::make_unique<Stream>()) {
+  if (compressed.empty()) {
+    error_ = absl::InvalidArgumentError("inflate: empty input");
+    return;
+  }
+  const int rc = inflateInit2(&stream_->z, kAutoDetectWindowBits);
+  stream_->initialized = rc == Z_OK;
+  if (rc != Z_OK) {
+    error_ = rc == Z_MEM_ERROR
+                 ? absl::ResourceExhaustedError("inflate: out of memory")
+                 : absl::InternalError(absl::StrCat("inflate: init failed, code ", rc));
+  }
+}
+
+Inflater::~Inflater() = default;
+
+absl::Status Inflater::Fail(absl::Status status) {
+  error_ = std::move(status);
+  return error_;
+}
+
+absl::StatusOr<size_t> Inflater::Read(char* out, size_t size) {
+  if (!error_.ok()) return error_;
+  if (ended_) return 0;
+  z_stream& z = stream_->z;
+  size_t written = 0;
+  // z_stream counts in uInt, so buffers above 4 GiB go in slices.
+  while (written < size) {
+    const size_t in_chunk = std::min<size_t>(compressed_.size() - consumed_, UINT_MAX);
+    const size_t out_chunk = std::min<size_t>(size - written, UINT_MAX);
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed_.data() + consumed_));
+    z.avail_in = static_cast<uInt>(in_chunk);
+    z.next_out = reinterpret_cast<Bytef*>(out + written);
+    z.avail_out = static_cast<uInt>(out_chunk);
+    const int rc = inflate(&z, Z_NO_FLUSH);
+    consumed_ += in_chunk - z.avail_in;
+    written += out_chunk - z.avail_out;
+    produced_ += out_chunk - z.avail_out;
+    if (produced_ > max_bytes_) {
+      return Fail(absl::ResourceExhaustedError(
+          absl::StrCat("inflate: output exceeds the ", max_bytes_, "-byte limit")));
+    }
+    switch (rc) {
+      case Z_OK:
+        break;
+      case Z_STREAM_END:
+        if (consumed_ != compressed_.size()) {
+          return Fail(absl::InvalidArgumentError(
+              absl::StrCat("inflate: ", compressed_.size() - consumed_,
+                           " unexpected bytes after the compressed data")));
+        }
+        ended_ = true;
+        return written;
+      case Z_BUF_ERROR:
+        // No progress with room left in the output: the input ran out.
+        if (z.avail_out != 0) {
+          return Fail(absl::InvalidArgumentError("inflate: truncated compressed data"));
+        }
+        break;
+      case Z_MEM_ERROR:
+        return Fail(absl::ResourceExhaustedError("inflate: out of memory"));
+      case Z_NEED_DICT:
+        return Fail(
+            absl::InvalidArgumentError("inflate: compressed data needs a preset dictionary"));
+      default:  // Z_DATA_ERROR, Z_STREAM_ERROR
+        return Fail(absl::InvalidArgumentError(
+            absl::StrCat("inflate: corrupt compressed data: ", ZlibMessage(z, rc))));
+    }
+    // Input all consumed without the stream ending and without filling the output: truncated.
+    if (consumed_ == compressed_.size() && z.avail_out != 0) {
+      return Fail(absl::InvalidArgumentError("inflate: truncated compressed data"));
+    }
+  }
+  return written;
+}
+
 absl::StatusOr<std::string> Inflate(absl::string_view compressed, size_t max_bytes) {
-  if (compressed.empty()) return absl::InvalidArgumentError("inflate: empty input");
   if (std::optional<std::string> whole = InflateWhole(compressed, max_bytes); whole.has_value()) {
     return *std::move(whole);
   }
-
-  InflateStream holder;
-  z_stream& stream = holder.stream();
-  if (const int rc = holder.Init(); rc != Z_OK) {
-    return rc == Z_MEM_ERROR ? absl::ResourceExhaustedError("inflate: out of memory")
-                             : absl::InternalError(absl::StrCat("inflate: init failed, code ", rc));
-  }
-
+  Inflater inflater(compressed, max_bytes);
   // One byte of room beyond the cap tells "exactly max_bytes" from "more than max_bytes".
   const size_t limit = max_bytes == SIZE_MAX ? SIZE_MAX : max_bytes + 1;
   std::string out;
-  out.resize(InitialOutputBytes(compressed, limit));
+  out.resize(std::max<size_t>(InitialOutputBytes(compressed, limit), 1));
   size_t produced = 0;
-  size_t consumed = 0;
-  int rc = Z_OK;
-  while (rc != Z_STREAM_END) {
-    if (produced == out.size()) {
-      if (out.size() >= limit) {
-        return absl::ResourceExhaustedError(
-            absl::StrCat("inflate: output exceeds the ", max_bytes, "-byte limit"));
-      }
-      out.resize(out.size() > limit / 2 ? limit : out.size() * 2);
-    }
-    // z_stream counts in uInt, so buffers above 4 GiB go in slices.
-    const size_t in_chunk = std::min<size_t>(compressed.size() - consumed, UINT_MAX);
-    const size_t out_chunk = std::min<size_t>(out.size() - produced, UINT_MAX);
-    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data() + consumed));
-    stream.avail_in = static_cast<uInt>(in_chunk);
-    stream.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
-    stream.avail_out = static_cast<uInt>(out_chunk);
-    rc = inflate(&stream, Z_NO_FLUSH);
-    consumed += in_chunk - stream.avail_in;
-    produced += out_chunk - stream.avail_out;
-    switch (rc) {
-      case Z_OK:
-      case Z_STREAM_END:
-        break;
-      case Z_BUF_ERROR:
-        // No progress: either the output is full (grow and go on) or the input ran out.
-        if (stream.avail_out == 0) break;
-        return absl::InvalidArgumentError("inflate: truncated compressed data");
-      case Z_MEM_ERROR:
-        return absl::ResourceExhaustedError("inflate: out of memory");
-      case Z_NEED_DICT:
-        return absl::InvalidArgumentError("inflate: compressed data needs a preset dictionary");
-      default:  // Z_DATA_ERROR, Z_STREAM_ERROR
-        return absl::InvalidArgumentError(
-            absl::StrCat("inflate: corrupt compressed data: ", ZlibMessage(stream, rc)));
-    }
-    // Input all consumed without the stream ending and without filling the output: truncated.
-    if (rc == Z_OK && consumed == compressed.size() && stream.avail_out != 0) {
-      return absl::InvalidArgumentError("inflate: truncated compressed data");
-    }
-  }
-  if (produced > max_bytes) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("inflate: output exceeds the ", max_bytes, "-byte limit"));
-  }
-  if (consumed != compressed.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("inflate: ", compressed.size() - consumed,
-                                                   " unexpected bytes after the compressed data"));
+  while (true) {
+    if (produced == out.size()) out.resize(out.size() > limit / 2 ? limit : out.size() * 2);
+    absl::StatusOr<size_t> read = inflater.Read(out.data() + produced, out.size() - produced);
+    if (!read.ok()) return read.status();
+    if (*read == 0) break;
+    produced += *read;
   }
   out.resize(produced);
   return out;
