@@ -19,6 +19,7 @@
 #include "sidecar/config/inflate.h"
 #include "sidecar/config/json_parse.h"
 #include "sidecar/config/message_reader.h"
+#include "sidecar/config/text_window.h"
 
 namespace tether::config {
 namespace {
@@ -61,19 +62,25 @@ absl::StatusOr<protocol::ConfigHashes> ComputeHashes(absl::string_view config_ta
   return protocol::CalculateConfigHash(**tree);
 }
 
-// The decode after inflating, which the snapshot's text now is. Sets `known_hash` as soon as the
-// message's config_hash is read, so the caller can attach it to a later error.
-absl::StatusOr<DecodeResult> DecodeJson(const std::string& text, const DecodeLimits& limits,
-                                        absl::string_view applied_hash, const Snapshot* previous,
-                                        std::string& known_hash,
-                                        std::shared_ptr<Snapshot>& snapshot) {
+// The decode of `frame` into `snapshot`. Sets `known_hash` as soon as the message's config_hash is
+// read, so the caller can attach it to a later error.
+absl::StatusOr<DecodeResult> DecodeMessage(absl::string_view frame, const DecodeLimits& limits,
+                                           absl::string_view applied_hash, const Snapshot* previous,
+                                           std::string& known_hash, Snapshot& snapshot) {
+  const size_t max_inflated = std::min(limits.max_inflated_bytes, kMaxDocumentBytes);
+  TextWindow window(frame, max_inflated);
   MessageFields fields;
-  // Declared after `snapshot`'s text is alive and destroyed before it: the helper reads rows.
-  CollectionHasher hasher(limits.max_json_depth, text.size());
-  if (absl::Status status = ReadMessage(text, limits, previous, *snapshot, hasher, fields);
-      !status.ok()) {
-    return WithCause(status, CauseOf(status, RejectCause::kJson));
+  // Destroyed before `snapshot`, whose rows its helper reads.
+  CollectionHasher hasher(limits.max_json_depth, TrailerSize(frame).value_or(frame.size()));
+  absl::Status read = ReadMessage(window, limits, previous, snapshot, hasher, fields);
+  // Errors in the order a decode of the whole inflated text finds them.
+  window.Drain();
+  if (const absl::Status& error = window.inflate_error(); !error.ok()) {
+    return WithCause(error, CauseOf(error, RejectCause::kGzip));
   }
+  if (!window.text_error().ok()) read = window.text_error();
+  if (!read.ok()) return WithCause(read, CauseOf(read, RejectCause::kJson));
+  snapshot.decoded_bytes = window.inflated();
   if (!fields.is_object) return absl::InvalidArgumentError("message is not a json object");
   if (!fields.type.has_value()) return absl::InvalidArgumentError("message: missing string type");
   // §3.1: Kong's DP silently ignores other message types.
@@ -109,8 +116,12 @@ absl::StatusOr<DecodeResult> DecodeJson(const std::string& text, const DecodeLim
     config_hash = *std::move(fields.config_hash);
     hashes = std::move(fields.hashes);
   } else {
-    absl::StatusOr<protocol::ConfigHashes> computed =
-        ComputeHashes(fields.config_table_text, limits.max_json_depth);
+    // The only use of the whole text: the message is inflated again for it.
+    absl::StatusOr<std::string> text = Inflate(frame, max_inflated);
+    if (!text.ok()) return text.status();
+    absl::StatusOr<protocol::ConfigHashes> computed = ComputeHashes(
+        absl::string_view(*text).substr(fields.table_begin, fields.table_end - fields.table_begin),
+        limits.max_json_depth);
     if (!computed.ok()) return computed.status();
     config_hash = std::move(computed->config_hash);
     hashes = std::move(computed->hashes);
@@ -143,27 +154,28 @@ absl::StatusOr<DecodeResult> DecodeJson(const std::string& text, const DecodeLim
   if (!fields.table_error.ok()) return fields.table_error;
   if (absl::Status status = hasher.Finish(); !status.ok()) return status;
 
-  snapshot->config_hash = std::move(config_hash);
-  snapshot->hashes = std::move(hashes);
-  snapshot->cp_timestamp = fields.timestamp;
-  snapshot->added_bytes = text.size();
-  if (fields.took_previous) {
-    // Collections taken over from `previous` view its text.
-    std::vector<TextBlock> blocks = snapshot->blocks();
+  snapshot.config_hash = std::move(config_hash);
+  snapshot.hashes = std::move(hashes);
+  snapshot.cp_timestamp = fields.timestamp;
+  snapshot.added_bytes = 0;
+  for (const TextBlock& block : snapshot.blocks()) snapshot.added_bytes += block->size();
+  if (fields.views_previous) {
+    // Entities and collections taken over from `previous` view its text.
+    std::vector<TextBlock> blocks = snapshot.blocks();
     blocks.insert(blocks.end(), previous->blocks().begin(), previous->blocks().end());
-    snapshot->SetBlocks(std::move(blocks));
+    snapshot.SetBlocks(std::move(blocks));
   }
   const auto taken_over = [&](const std::string& type, const CollectionPtr& collection) {
-    if (!fields.took_previous) return false;
+    if (!fields.views_previous) return false;
     const auto before = previous->types.find(type);
     return before != previous->types.end() && before->second == collection;
   };
-  for (auto& [type, collection] : snapshot->types) {
-    if (!taken_over(type, collection)) snapshot->added_bytes += collection->OverheadBytes();
+  for (auto& [type, collection] : snapshot.types) {
+    if (!taken_over(type, collection)) snapshot.added_bytes += collection->OverheadBytes();
     if (protocol::IsHashedSection(type)) {
       // Kong's sections carry the message's hash. One taken over has the previous message's,
       // for the same rows: the same unless a CP hashed them differently (§3.5, caveat).
-      const std::string& hash = snapshot->hashes.at(type);
+      const std::string& hash = snapshot.hashes.at(type);
       if (auto built = fields.hashed_sections.find(type); built != fields.hashed_sections.end()) {
         built->second->hash = hash;
       } else if (collection->hash != hash) {
@@ -173,7 +185,7 @@ absl::StatusOr<DecodeResult> DecodeJson(const std::string& text, const DecodeLim
       }
     } else if (type != kConfigHashKey) {
       // A collection literally named "config" keeps its own hash but cannot take Kong's key.
-      snapshot->hashes[type] = collection->hash;
+      snapshot.hashes[type] = collection->hash;
     }
   }
   result.kind = DecodeResult::Kind::kNewSnapshot;
@@ -187,18 +199,10 @@ absl::StatusOr<DecodeResult> DecodeReconfigure(absl::string_view frame,
                                                const DecodeLimits& limits, Source source,
                                                absl::Time received_at, const Snapshot* previous) {
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::string> json =
-      Inflate(frame, std::min(limits.max_inflated_bytes, kMaxDocumentBytes));
-  if (!json.ok()) return WithCause(json.status(), CauseOf(json.status(), RejectCause::kGzip));
-  const size_t decoded_bytes = json->size();
-
-  // Entities view the inflated text itself, which the snapshot keeps from the start.
   auto snapshot = std::make_shared<Snapshot>();
-  snapshot->Keep(*std::move(json));
-  const std::string& text = *snapshot->blocks().front();
   std::string known_hash;
   absl::StatusOr<DecodeResult> result =
-      DecodeJson(text, limits, applied_hash, previous, known_hash, snapshot);
+      DecodeMessage(frame, limits, applied_hash, previous, known_hash, *snapshot);
   if (!result.ok()) {
     absl::Status status = result.status();
     if (!status.GetPayload(kRejectCausePayload).has_value()) {
@@ -211,7 +215,6 @@ absl::StatusOr<DecodeResult> DecodeReconfigure(absl::string_view frame,
     snapshot->source = source;
     snapshot->received_at = received_at;
     snapshot->compressed_bytes = frame.size();
-    snapshot->decoded_bytes = decoded_bytes;
     // Last, so it covers the whole decode.
     snapshot->decode_duration = absl::Now() - start;
     result->snapshot = std::move(snapshot);

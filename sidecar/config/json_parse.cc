@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/charconv.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -116,7 +117,7 @@ JsonNumber ReadJsonNumber(absl::string_view text) {
   return number;
 }
 
-// The raw bytes were validated (ValidateJsonText), so an ED followed by A0 or above can only come
+// The raw bytes were validated (ValidateJsonPiece), so an ED followed by A0 or above can only come
 // from an escape. Served entity JSON, and the ids and type names that go into proto string
 // fields, must be UTF-8 (a client's protobuf refuses the whole update otherwise), and Kong's
 // simdjson refuses such escapes too.
@@ -136,21 +137,39 @@ bool DecodedStringIsUtf8(const char* text, size_t length) {
   return true;
 }
 
-absl::Status ValidateJsonText(absl::string_view json) {
+std::string Quote(absl::string_view text) {
+  if (text.size() <= kMaxQuotedBytes) return absl::StrCat("\"", absl::CHexEscape(text), "\"");
+  return absl::StrCat("\"", absl::CHexEscape(text.substr(0, kMaxQuotedBytes)), "\"...");
+}
+
+std::string PathKey(absl::string_view key) {
+  const bool plain = !key.empty() && key.size() <= kMaxQuotedBytes &&
+                     std::all_of(key.begin(), key.end(), [](char c) {
+                       return absl::ascii_isalnum(c) || c == '_' || c == '-';
+                     });
+  return plain ? std::string(key) : Quote(key);
+}
+
+absl::Status ValidateJsonPiece(absl::string_view piece, size_t offset, bool last, size_t& checked) {
+  checked = FirstInvalidByte(piece);
+  if (checked == piece.size()) return absl::OkStatus();
+  // A bad byte this near the end may start a sequence the next piece completes.
+  if (!last && piece.size() - checked < 4) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid json at offset ", offset + checked,
+                   piece[checked] == '\0' ? ": nul byte outside a string" : ": invalid utf-8"));
+}
+
+absl::Status CheckJsonTextEnd(absl::string_view last_bytes, size_t offset) {
   // RapidJSON 1.1.0 validates a multi-byte UTF-8 sequence by taking its continuation bytes without
   // looking for the end, so a lead byte (C0 or above) in the last two bytes makes the parse read
-  // (and in situ, write back) up to two bytes past the terminating NUL. JSON text never ends that
-  // way (the string holding the sequence would still be open), so such a buffer is refused first.
-  for (size_t i = json.size() - std::min<size_t>(json.size(), 2); i < json.size(); ++i) {
-    if (static_cast<unsigned char>(json[i]) >= 0xC0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid json at offset ", i, ": utf-8 sequence cut off by the end"));
+  // up to two bytes past the terminating NUL. JSON text never ends that way (the string holding
+  // the sequence would still be open), so such a text is refused before the parser gets there.
+  for (size_t i = 0; i < last_bytes.size(); ++i) {
+    if (static_cast<unsigned char>(last_bytes[i]) >= 0xC0) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid json at offset ", offset + i,
+                                                     ": utf-8 sequence cut off by the end"));
     }
-  }
-  if (const size_t bad = FirstInvalidByte(json); bad != json.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid json at offset ", bad,
-                     json[bad] == '\0' ? ": nul byte outside a string" : ": invalid utf-8"));
   }
   return absl::OkStatus();
 }

@@ -109,18 +109,32 @@ class KongJsonEvents {
   JsonFailure failure_ = JsonFailure::kNone;
 };
 
-// Numbers reach KongJsonEvents as text. No kParseValidateEncodingFlag: ValidateJsonText checks
-// the whole buffer first, sixteen bytes at a time while they are ASCII, which is cheaper than
-// checking every byte of every string inside the parser. Recursive (RapidJSON's default, about a
-// tenth faster than kParseIterativeFlag here): one C++ call level per nesting level, bounded by
-// KongJsonEvents' depth cap.
+// Numbers reach KongJsonEvents as text. No kParseValidateEncodingFlag: ValidateJsonPiece checks
+// each piece of text before the parser reads it, sixteen bytes at a time while they are ASCII,
+// which is cheaper than checking every byte of every string inside the parser. Recursive
+// (RapidJSON's default, about a tenth faster than kParseIterativeFlag here): one C++ call level per
+// nesting level, bounded by KongJsonEvents' depth cap.
 inline constexpr unsigned kParseJsonFlags = rapidjson::kParseNumbersAsStringsFlag;
 
+// Error messages quote untrusted strings (type names, ids) escaped and at most this long, so a
+// hostile CP cannot fill our logs through them.
+inline constexpr size_t kMaxQuotedBytes = 64;
+std::string Quote(absl::string_view text);
+// A key as it appears in a path such as config_table.routes[3]: bare when it is a plain name,
+// quoted otherwise.
+std::string PathKey(absl::string_view key);
+
 // What must hold of a text before RapidJSON parses it: UTF-8 as Kong's simdjson requires, no NUL
-// (RapidJSON's string streams stop at the first one and would drop the rest silently), and no
-// multi-byte sequence cut off by the end (RapidJSON 1.1.0 reads past it). InvalidArgument naming
-// the offset otherwise.
-absl::Status ValidateJsonText(absl::string_view json);
+// (RapidJSON's streams stop at the first one and would drop the rest silently), and no multi-byte
+// sequence cut off by the end (RapidJSON 1.1.0 reads past it). Checked a piece at a time as the
+// text is inflated: `piece` starts at `offset` in the text, and InvalidArgument names the offset.
+// Unless `last`, a bad byte in the piece's last three may start a sequence the next piece
+// completes, so it is no error yet: `checked` stops before it, and the caller puts those bytes in
+// front of the next piece. Otherwise `checked` is how far the piece is good.
+absl::Status ValidateJsonPiece(absl::string_view piece, size_t offset, bool last, size_t& checked);
+// Once the text has ended, before its last piece: its last (up to) two bytes, which start at
+// `offset`.
+absl::Status CheckJsonTextEnd(absl::string_view last_bytes, size_t offset);
 
 // The Status for a parse that failed with `result`, or OK. Messages name the offset.
 absl::Status JsonParseStatus(const rapidjson::ParseResult& result, JsonFailure failure,

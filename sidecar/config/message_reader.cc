@@ -4,9 +4,9 @@
 #include <cstring>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "protocol/constants.h"
@@ -22,25 +22,6 @@ using rapidjson::SizeType;
 
 // The `hashes` key for the whole config (kong-protocol.md §3.2).
 constexpr absl::string_view kConfigHashKey = "config";
-
-// Error messages quote untrusted strings (type names, ids) escaped and at most this long, so a
-// hostile CP cannot fill our logs through them.
-constexpr size_t kMaxQuotedBytes = 64;
-
-std::string Quote(absl::string_view text) {
-  if (text.size() <= kMaxQuotedBytes) return absl::StrCat("\"", absl::CHexEscape(text), "\"");
-  return absl::StrCat("\"", absl::CHexEscape(text.substr(0, kMaxQuotedBytes)), "\"...");
-}
-
-// A key as it appears in a path such as config_table.routes[3]: bare when it is a plain name,
-// quoted otherwise.
-std::string PathKey(absl::string_view key) {
-  const bool plain = !key.empty() && key.size() <= kMaxQuotedBytes &&
-                     std::all_of(key.begin(), key.end(), [](char c) {
-                       return absl::ascii_isalnum(c) || c == '_' || c == '-';
-                     });
-  return plain ? std::string(key) : Quote(key);
-}
 
 // A scalar as the parser reports it; `text` views the parser's buffer until the event returns.
 struct Scalar {
@@ -78,14 +59,15 @@ struct Scalar {
 // message object 1, config_table 2, a collection 3, a row 4.
 class MessageHandler {
  public:
-  MessageHandler(const std::string& text, const rapidjson::StringStream& stream,
-                 const DecodeLimits& limits, const Snapshot* previous, Snapshot& snapshot,
-                 CollectionHasher& hasher, MessageFields& fields)
-      : text_(text),
+  MessageHandler(TextWindow& window, const TextWindow::Stream& stream, const DecodeLimits& limits,
+                 const Snapshot* previous, Snapshot& snapshot, CollectionHasher& hasher,
+                 MessageFields& fields)
+      : window_(window),
         stream_(stream),
         limits_(limits),
         previous_(previous),
         snapshot_(snapshot),
+        rows_(snapshot),
         hasher_(hasher),
         fields_(fields) {}
 
@@ -126,9 +108,17 @@ class MessageHandler {
   void WriteMetadata(const Scalar* scalar);
   void FinishMetadata();
 
-  // The view of the id the parser just reported, into `text_` when the CP sent it without
-  // escapes (nearly always), else into a copy the snapshot keeps.
-  absl::string_view KeepId(absl::string_view decoded);
+  // A row's primary key: where the CP sent it in the message, when without escapes (nearly
+  // always), else a copy the snapshot keeps.
+  struct Id {
+    size_t offset = 0;
+    size_t size = 0;
+    std::optional<absl::string_view> kept;
+  };
+  Id KeepId(absl::string_view decoded);
+  // The row just read, as the snapshot keeps it: previous's entity when it has the same bytes,
+  // else a copy of the window's text.
+  Entity KeepRow(absl::string_view json, const Id& id);
 
   // The collection being read's counterpart in the config being replaced, or null.
   CollectionPtr PreviousCollection() const {
@@ -145,11 +135,12 @@ class MessageHandler {
     return absl::StrCat("config_table.", PathKey(member_), "[", index, "]");
   }
 
-  const std::string& text_;
-  const rapidjson::StringStream& stream_;
+  TextWindow& window_;
+  const TextWindow::Stream& stream_;
   const DecodeLimits& limits_;
   const Snapshot* const previous_;
   Snapshot& snapshot_;
+  TextAppender rows_;  // the rows that are not previous's
   CollectionHasher& hasher_;
   MessageFields& fields_;
 
@@ -158,21 +149,23 @@ class MessageHandler {
   bool in_hashes_ = false;      // the container at depth 2 is the current `hashes`
   std::string hashes_key_;      // the key being read in `hashes`
   bool in_table_ = false;       // the container at depth 2 is the current config_table
-  size_t table_begin_ = 0;      // where it starts in text_
+  size_t table_begin_ = 0;      // where it starts in the message
   bool building_ = false;       // the table's content is still being built
   std::string member_;          // the config_table key being read
   bool in_collection_ = false;  // the container at depth 3 is a collection
   std::shared_ptr<EntityCollection> collection_;  // ... being built
   bool hashed_ = false;                           // ... by the hasher (not a section Kong hashes)
-  // While not null, every row of the collection so far is the same bytes as this one's (its
-  // counterpart in the config being replaced), and none went to the hasher.
+  // The collection's counterpart in the config being replaced, or null.
+  CollectionPtr previous_collection_;
+  // While not null, every row of the collection so far is the same bytes as this one's (then
+  // previous_collection_), and none went to the hasher.
   CollectionPtr same_as_;
   absl::string_view id_key_;  // its primary key: id, or key for parameters
   size_t row_index_ = 0;      // the element of the collection being read
   bool in_row_ = false;       // the container at depth 4 is a row being built
   size_t row_begin_ = 0;
   bool at_id_ = false;  // the row's next value is its primary key's
-  std::optional<absl::string_view> id_;
+  std::optional<Id> id_;
   int metadata_depth_ = 0;  // > 0: inside a metadata container value, this deep
   size_t metadata_bytes_ = 0;
   rapidjson::StringBuffer metadata_json_;
@@ -276,8 +269,8 @@ bool MessageHandler::OnEnd(bool object) {
   } else if (depth_ == 2 && in_collection_) {
     FinishCollection();
   } else if (depth_ == 1 && in_table_) {
-    fields_.config_table_text =
-        absl::string_view(text_).substr(table_begin_, stream_.Tell() - table_begin_);
+    fields_.table_begin = table_begin_;
+    fields_.table_end = stream_.Tell();
     in_table_ = false;
   } else if (depth_ == 1) {
     in_hashes_ = false;
@@ -368,7 +361,8 @@ void MessageHandler::TableValue(const Scalar* scalar, bool object) {
     snapshot_.types.emplace(member_, collection_);
     hashed_ = !protocol::IsHashedSection(member_);
     if (hashed_) hasher_.Begin(collection_);
-    same_as_ = PreviousCollection();
+    previous_collection_ = PreviousCollection();
+    same_as_ = previous_collection_;
     // kong-protocol.md §7.3: the primary key is `id`, except for `parameters`.
     id_key_ = member_ == "parameters" ? "key" : "id";
     return;
@@ -395,6 +389,7 @@ void MessageHandler::Element(bool object) {
     } else {
       in_row_ = true;
       row_begin_ = stream_.Tell() - 1;  // just past the '{'
+      window_.Pin(row_begin_);
       at_id_ = false;
       id_.reset();
     }
@@ -407,22 +402,24 @@ void MessageHandler::IdValue(const Scalar* scalar) {
   // The last member with the key's name counts, as in Kong's Lua table.
   const bool ok =
       scalar != nullptr && scalar->kind == Scalar::Kind::kString && !scalar->text.empty();
-  id_ = ok ? std::optional<absl::string_view>(KeepId(scalar->text)) : std::nullopt;
+  id_ = ok ? std::optional<Id>(KeepId(scalar->text)) : std::nullopt;
 }
 
-absl::string_view MessageHandler::KeepId(absl::string_view decoded) {
+MessageHandler::Id MessageHandler::KeepId(absl::string_view decoded) {
   // RapidJSON parses a string on a local copy of the stream and writes its position back after
   // the handler returns, so the stream is still at the string's opening quote here. That quote,
   // the decoded bytes with no backslash among them and a closing quote right after can only be a
   // string sent without escapes. Anything else (an escape, or a RapidJSON whose stream has moved
-  // on) takes the copy.
+  // on) takes the copy. The row is pinned, so the window holds the string.
   const size_t open = stream_.Tell();
   const size_t close = open + 1 + decoded.size();
-  if (close < text_.size() && text_[open] == '"' && text_[close] == '"') {
-    const absl::string_view raw = absl::string_view(text_).substr(open + 1, decoded.size());
-    if (raw == decoded && raw.find('\\') == absl::string_view::npos) return raw;
+  if (window_.At(open) == '"' && window_.At(close) == '"') {
+    const absl::string_view raw = window_.Text(open + 1, close);
+    if (raw == decoded && raw.find('\\') == absl::string_view::npos) {
+      return Id{open + 1, decoded.size(), std::nullopt};
+    }
   }
-  return snapshot_.Keep(std::string(decoded));
+  return Id{0, decoded.size(), snapshot_.Keep(std::string(decoded))};
 }
 
 void MessageHandler::FinishRow() {
@@ -430,21 +427,45 @@ void MessageHandler::FinishRow() {
   const size_t index = row_index_++;
   if (!building_) return;
   if (!id_.has_value()) {
+    window_.Unpin();
     Fail(absl::InvalidArgumentError(absl::StrCat(RowPath(index), ": missing string ", id_key_)));
     return;
   }
-  const absl::string_view json =
-      absl::string_view(text_).substr(row_begin_, stream_.Tell() - row_begin_);
+  const Entity entity = KeepRow(window_.Text(row_begin_, stream_.Tell()), *id_);
+  window_.Unpin();
   const size_t row = collection_->items.size();
-  collection_->items.push_back(Entity{*id_, json});
+  collection_->items.push_back(entity);
   if (same_as_ != nullptr) {
-    if (row < same_as_->items.size() && same_as_->items[row].json == json) return;
+    if (row < same_as_->items.size() && same_as_->items[row].json.data() == entity.json.data()) {
+      return;
+    }
     // The first difference: from here the collection is new, and hashed from its first row.
     same_as_ = nullptr;
     HashRowsSoFar();
   } else if (hashed_) {
-    hasher_.AddRow(json);
+    hasher_.AddRow(entity.json);
   }
+}
+
+Entity MessageHandler::KeepRow(absl::string_view json, const Id& id) {
+  const absl::string_view id_text =
+      id.kept.has_value() ? *id.kept : window_.Text(id.offset, id.offset + id.size);
+  if (previous_collection_ != nullptr) {
+    // Rows mostly come in the previous config's order: its row at the same place first, then its
+    // row with the same id. The same bytes are the same id.
+    const std::vector<Entity>& items = previous_collection_->items;
+    const size_t row = collection_->items.size();
+    const Entity* before = row < items.size() && items[row].json == json
+                               ? &items[row]
+                               : previous_collection_->Find(id_text);
+    if (before != nullptr && before->json == json) {
+      fields_.views_previous = true;
+      return *before;
+    }
+  }
+  const absl::string_view kept = rows_.Add(json);
+  if (id.kept.has_value()) return Entity{*id.kept, kept};
+  return Entity{kept.substr(id.offset - row_begin_, id.size), kept};
 }
 
 void MessageHandler::HashRowsSoFar() {
@@ -460,7 +481,7 @@ void MessageHandler::FinishCollection() {
     // over now rather than built and then shared (sharing.h), so the copy read here goes before
     // the peak. Its rows view the previous config's text, which the snapshot then keeps too.
     snapshot_.types[member_] = std::move(same_as_);
-    fields_.took_previous = true;
+    fields_.views_previous = true;
     collection_.reset();
     hasher_.Drop();
     return;
@@ -538,23 +559,23 @@ void MessageHandler::StopBuilding() {
   snapshot_.types.clear();
   snapshot_.metadata.clear();
   fields_.hashed_sections.clear();
-  fields_.took_previous = false;
+  fields_.views_previous = false;
   collection_.reset();
+  previous_collection_ = nullptr;
   same_as_ = nullptr;
   hasher_.Drop();
   in_row_ = false;
+  window_.Unpin();
   metadata_depth_ = 0;
   metadata_json_.ShrinkToFit();
 }
 
 }  // namespace
 
-absl::Status ReadMessage(const std::string& text, const DecodeLimits& limits,
-                         const Snapshot* previous, Snapshot& snapshot, CollectionHasher& hasher,
-                         MessageFields& fields) {
-  if (absl::Status status = ValidateJsonText(text); !status.ok()) return status;
-  rapidjson::StringStream stream(text.c_str());
-  MessageHandler handler(text, stream, limits, previous, snapshot, hasher, fields);
+absl::Status ReadMessage(TextWindow& window, const DecodeLimits& limits, const Snapshot* previous,
+                         Snapshot& snapshot, CollectionHasher& hasher, MessageFields& fields) {
+  TextWindow::Stream stream(window);
+  MessageHandler handler(window, stream, limits, previous, snapshot, hasher, fields);
   KongJsonEvents<MessageHandler> events(handler, limits.max_json_depth);
   const rapidjson::ParseResult result = rapidjson::Reader().Parse<kParseJsonFlags>(stream, events);
   return JsonParseStatus(result, events.failure(), limits.max_json_depth);

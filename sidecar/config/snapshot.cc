@@ -1,5 +1,6 @@
 #include "sidecar/config/snapshot.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/hash/hash.h"
@@ -54,6 +55,27 @@ const Entity* Snapshot::Find(absl::string_view type, absl::string_view id) const
 absl::string_view Snapshot::Keep(std::string text) {
   blocks_.push_back(std::make_shared<const std::string>(std::move(text)));
   return *blocks_.back();
+}
+
+std::string* Snapshot::NewBlock(size_t capacity) {
+  auto block = std::make_shared<std::string>();
+  block->reserve(capacity);
+  std::string* text = block.get();
+  blocks_.push_back(std::move(block));
+  return text;
+}
+
+absl::string_view TextAppender::Add(absl::string_view text) {
+  constexpr size_t kFirstBlockBytes = size_t{64} << 10;
+  constexpr size_t kMaxBlockBytes = size_t{1} << 20;
+  if (block_ == nullptr || block_->capacity() - block_->size() < text.size()) {
+    const size_t bytes = block_ == nullptr ? kFirstBlockBytes : next_block_bytes_;
+    next_block_bytes_ = std::min(bytes * 2, kMaxBlockBytes);
+    block_ = snapshot_.NewBlock(std::max(text.size(), bytes));
+  }
+  const size_t at = block_->size();
+  block_->append(text.data(), text.size());
+  return absl::string_view(*block_).substr(at);
 }
 
 }  // namespace tether::config

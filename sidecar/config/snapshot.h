@@ -115,6 +115,9 @@ struct Snapshot {
   // Takes ownership of `text` and returns a view of it that is valid as long as the snapshot:
   // what entity ids and JSON point into (for a decoded snapshot, the inflated message itself).
   absl::string_view Keep(std::string text);
+  // An empty block with room for `capacity` bytes, for text appended while the snapshot is built:
+  // appends that fit never move what the block already holds, so views of it stay valid.
+  std::string* NewBlock(size_t capacity);
   // The text the entities view.
   const std::vector<TextBlock>& blocks() const { return blocks_; }
   // Replaces the blocks (sharing.cc, once the entities view only `blocks`, which may be other
@@ -131,5 +134,20 @@ struct Snapshot {
 };
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;
+
+// Text appended to blocks a snapshot being built keeps, each view valid as long as the snapshot.
+// Blocks start small and double up to a cap, so that a few rows hold little and a whole config
+// few blocks.
+class TextAppender {
+ public:
+  explicit TextAppender(Snapshot& snapshot) : snapshot_(snapshot) {}
+
+  absl::string_view Add(absl::string_view text);
+
+ private:
+  Snapshot& snapshot_;
+  std::string* block_ = nullptr;  // the block being filled
+  size_t next_block_bytes_ = 0;
+};
 
 }  // namespace tether::config

@@ -6,6 +6,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -334,9 +335,10 @@ TEST(DecoderTest, HashesLargeCollectionsAlongsideEntities) {
   EXPECT_THAT(refused.status().message(), HasSubstr("duplicate id"));
 }
 
-// The snapshot holds the inflated message and nothing else of its text: rows and ids sent without
-// escapes view it; only an escaped id is kept as a decoded copy beside it.
-TEST(DecoderTest, RowsAndIdsViewTheMessageText) {
+// The snapshot keeps the rows' text and nothing else of the message: rows are copied out of the
+// inflate window into a block the snapshot keeps, ids sent without escapes view their row, and
+// only an escaped id is kept as a decoded copy beside it.
+TEST(DecoderTest, RowsAndIdsViewTheTextTheSnapshotKeeps) {
   const std::string message =
       Message(R"({"services":[{"id":"s1"},{"id":"s2","n":1}],"routes":[{"id":"r\u0031"}]})");
   absl::StatusOr<DecodeResult> result = Decode(message);
@@ -344,7 +346,8 @@ TEST(DecoderTest, RowsAndIdsViewTheMessageText) {
   const Snapshot& snapshot = *result->snapshot;
   ASSERT_EQ(snapshot.blocks().size(), 2u);
   const std::string& text = *snapshot.blocks()[0];
-  EXPECT_EQ(text, message);
+  EXPECT_EQ(text, R"({"id":"s1"}{"id":"s2","n":1}{"id":"r\u0031"})");
+  EXPECT_EQ(snapshot.decoded_bytes, message.size());
   const auto inside = [&text](absl::string_view view) {
     return view.data() >= text.data() && view.data() + view.size() <= text.data() + text.size();
   };
@@ -359,6 +362,26 @@ TEST(DecoderTest, RowsAndIdsViewTheMessageText) {
   EXPECT_FALSE(inside(escaped->id));
   EXPECT_EQ(*snapshot.blocks()[1], "r1");
   EXPECT_TRUE(inside(escaped->json));
+}
+
+// Rows far larger than the inflate window, and ids that end near a refill, come out whole: the
+// window keeps the row being read, however long, and grows for it.
+TEST(DecoderTest, RowsLongerThanTheWindowComeOutWhole) {
+  std::string table = R"({"plugins":[)";
+  std::vector<std::string> rows;
+  for (size_t pad : {size_t{10}, size_t{700} << 10, size_t{3}, size_t{300} << 10, size_t{1}}) {
+    rows.push_back(absl::StrCat(R"({"config":")", std::string(pad, 'x'), R"(","id":"p)",
+                                rows.size(), R"("})"));
+    absl::StrAppend(&table, rows.size() == 1 ? "" : ",", rows.back());
+  }
+  absl::StrAppend(&table, "]}");
+  absl::StatusOr<DecodeResult> result = Decode(Message(table));
+  ASSERT_TRUE(result.ok()) << result.status();
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Entity* entity = result->snapshot->Find("plugins", absl::StrCat("p", i));
+    ASSERT_NE(entity, nullptr) << i;
+    EXPECT_EQ(entity->json, rows[i]);
+  }
 }
 
 // A Lua table's keys come in any order: the type, hashes and config_hash may follow config_table,
@@ -417,10 +440,13 @@ TEST(DecoderTest, UnchangedCollectionsAreTakenOverFromThePreviousConfig) {
   const std::vector<std::string> rows = {R"({"id":"c1"})", R"({"id":"c2","n":2})"};
   auto consumers = std::make_shared<EntityCollection>();
   auto routes = std::make_shared<EntityCollection>();
-  for (const std::string& row : rows) {
-    consumers->items.push_back(Entity{"", row});
-    routes->items.push_back(Entity{"", row});
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const absl::string_view id = i == 0 ? "c1" : "c2";
+    consumers->items.push_back(Entity{id, rows[i]});
+    routes->items.push_back(Entity{id, rows[i]});
   }
+  consumers->BuildIndex();
+  routes->BuildIndex();
   // Not the real hashes: only a take-over can produce them.
   consumers->hash = std::string(kHashA);
   routes->hash = std::string(kHashA);
@@ -460,6 +486,32 @@ TEST(DecoderTest, UnchangedCollectionsAreTakenOverFromThePreviousConfig) {
     EXPECT_EQ(built->types.at("consumers")->hash, protocol::KongHashValue(Parse(other)));
     EXPECT_EQ(built->types.at("consumers")->Find("c1")->json, rows[0]);
   }
+}
+
+// In a collection that changed, every row the previous config has byte for byte is its entity,
+// viewing its text, wherever it moved; only the new rows are copied.
+TEST(DecoderTest, UnchangedRowsViewThePreviousConfig) {
+  const std::string table = R"({"routes":[{"id":"a"},{"id":"b","n":1},{"id":"c"}]})";
+  absl::StatusOr<DecodeResult> first = Decode(Message(table));
+  ASSERT_TRUE(first.ok()) << first.status();
+  const Snapshot& previous = *first->snapshot;
+  // "b" changed, "c" moved to the front, "d" is new.
+  const std::string next = R"({"routes":[{"id":"c"},{"id":"a"},{"id":"b","n":2},{"id":"d"}]})";
+  absl::StatusOr<DecodeResult> second =
+      DecodeReconfigure(protocol::Gzip(Message(next)), kZeros, DecodeLimits(),
+                        Source::kControlPlane, kReceivedAt, &previous);
+  ASSERT_TRUE(second.ok()) << second.status();
+  const Snapshot& snapshot = *second->snapshot;
+  for (const char* id : {"a", "c"}) {
+    SCOPED_TRACE(id);
+    EXPECT_EQ(snapshot.Find("routes", id)->json.data(), previous.Find("routes", id)->json.data());
+    EXPECT_EQ(snapshot.Find("routes", id)->id.data(), previous.Find("routes", id)->id.data());
+  }
+  EXPECT_EQ(snapshot.Find("routes", "b")->json, R"({"id":"b","n":2})");
+  EXPECT_EQ(snapshot.Find("routes", "d")->json, R"({"id":"d"})");
+  // The new rows are the snapshot's own text; the previous config's is kept with it.
+  EXPECT_EQ(*snapshot.blocks().front(), R"({"id":"b","n":2}{"id":"d"})");
+  EXPECT_THAT(snapshot.blocks(), testing::Contains(previous.blocks().front()));
 }
 
 // Numbers keep what Kong would hash: -0 stays negative, and formatting follows "%.14g"; the row

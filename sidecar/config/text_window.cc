@@ -1,0 +1,104 @@
+#include "sidecar/config/text_window.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "sidecar/config/json_parse.h"
+
+namespace tether::config {
+namespace {
+
+// The window's first size, and the least it reads at once; it doubles when a pinned row needs
+// more. Small enough to stay in the cache, large enough that refills are rare.
+constexpr size_t kInitialWindowBytes = size_t{256} << 10;
+constexpr size_t kMinReadBytes = size_t{64} << 10;
+
+}  // namespace
+
+TextWindow::Stream::Stream(TextWindow& window)
+    : window_(&window),
+      data_(window.buffer_.data()),
+      p_(data_),
+      end_(data_ + window.valid_),
+      base_(window.base_) {
+  if (p_ >= end_) window.Refill(*this);
+}
+
+TextWindow::TextWindow(absl::string_view compressed, size_t max_bytes)
+    : inflater_(compressed, max_bytes) {
+  buffer_.resize(kInitialWindowBytes);
+  buffer_[0] = '\0';
+}
+
+void TextWindow::Refill(Stream& stream) {
+  const size_t position = std::min(stream.Tell(), base_ + valid_);
+  // What the reader may still look at: its position, or the row it pinned before it.
+  const size_t keep = std::min(pin_.value_or(position), position);
+  const size_t drop = keep - base_;
+  if (drop > 0) {
+    std::memmove(buffer_.data(), buffer_.data() + drop, valid_ - drop);
+    base_ = keep;
+    valid_ -= drop;
+  }
+  if (buffer_.size() - valid_ < kMinReadBytes) buffer_.resize(buffer_.size() * 2);
+  ReadPiece();
+  buffer_[valid_] = '\0';
+  stream.data_ = buffer_.data();
+  stream.base_ = base_;
+  stream.p_ = buffer_.data() + (position - base_);
+  stream.end_ = buffer_.data() + valid_;
+}
+
+bool TextWindow::ReadPiece() {
+  while (!ended_ && inflate_error_.ok() && text_error_.ok()) {
+    // The carried bytes go back where they were, in front of the new ones. One byte stays free
+    // for the NUL.
+    std::memcpy(buffer_.data() + valid_, carry_.data(), carry_.size());
+    const size_t start = valid_ + carry_.size();
+    absl::StatusOr<size_t> read =
+        inflater_.Read(buffer_.data() + start, buffer_.size() - 1 - start);
+    if (!read.ok()) {
+      inflate_error_ = read.status();
+      return false;
+    }
+    const absl::string_view fresh(buffer_.data() + start, *read);
+    const absl::string_view fresh_tail =
+        fresh.substr(fresh.size() - std::min<size_t>(fresh.size(), 2));
+    last_bytes_.append(fresh_tail.data(), fresh_tail.size());
+    last_bytes_.erase(0, last_bytes_.size() - std::min<size_t>(last_bytes_.size(), 2));
+    const absl::string_view piece(buffer_.data() + valid_, carry_.size() + *read);
+    ended_ = *read == 0;
+    if (ended_) {
+      // Then the piece is only what was carried.
+      const size_t text_bytes = base_ + valid_ + piece.size();
+      text_error_ = CheckJsonTextEnd(last_bytes_, text_bytes - last_bytes_.size());
+    }
+    size_t checked = 0;
+    if (text_error_.ok()) text_error_ = ValidateJsonPiece(piece, base_ + valid_, ended_, checked);
+    carry_.assign(piece.data() + checked, piece.size() - checked);
+    valid_ += checked;
+    if (checked > 0) return true;
+  }
+  return false;
+}
+
+void TextWindow::Drain() {
+  // Checks go on after a text error (an inflate error found later still wins), without keeping
+  // any text.
+  while (!ended_ && inflate_error_.ok()) {
+    pin_.reset();
+    base_ += valid_;
+    valid_ = 0;
+    if (!text_error_.ok()) {
+      absl::StatusOr<size_t> read = inflater_.Read(buffer_.data(), buffer_.size() - 1);
+      if (!read.ok()) inflate_error_ = read.status();
+      ended_ = read.ok() && *read == 0;
+      continue;
+    }
+    ReadPiece();
+  }
+  buffer_[valid_] = '\0';
+}
+
+}  // namespace tether::config

@@ -1,0 +1,119 @@
+// TextWindow: a reconfigure message inflated a piece at a time, as RapidJSON reads it, holding in
+// memory only the text the reader still needs.
+//
+// Why: every push is the whole config while the config it replaces is still held. Inflated whole,
+// the new message sits next to the old config at full size until the decode ends, which is most
+// of a change's peak. Read through a window, it never is whole: the reader copies out the rows
+// that changed (message_reader.h), and the window moves on.
+//
+// The window holds the text from the pinned offset (the start of the row being read), else from
+// the parser's position, to the end of what has been inflated and checked (ValidateJsonPiece);
+// the parser sees a NUL there, which is the end of the text once it has ended, or at the first
+// error. Offsets are from the start of the message; views into the window last until it moves.
+//
+// Errors come in the order a whole-buffer decode found them: Drain inflates and checks whatever
+// the parser left, then the inflate's error wins over the text's, which wins over the parser's.
+//
+// Threading: belongs to the decoder's thread.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "rapidjson/stream.h"
+#include "sidecar/config/inflate.h"
+
+namespace tether::config {
+
+class TextWindow {
+ public:
+  // RapidJSON's input stream concept. RapidJSON copies a stream while it reads a string or a
+  // number, so a handler's reference is then still at the value's start; Tell() stays right
+  // even when the window moved meanwhile, because offsets do not depend on where it is.
+  class Stream {
+   public:
+    using Ch = char;
+    explicit Stream(TextWindow& window);
+
+    Ch Peek() const { return *p_; }
+    Ch Take() {
+      const Ch c = *p_++;
+      if (p_ >= end_) window_->Refill(*this);
+      return c;
+    }
+    size_t Tell() const { return base_ + static_cast<size_t>(p_ - data_); }
+
+    // The write side, which only an in-situ parse uses.
+    Ch* PutBegin() {
+      RAPIDJSON_ASSERT(false);
+      return nullptr;
+    }
+    void Put(Ch) { RAPIDJSON_ASSERT(false); }
+    void Flush() {}
+    size_t PutEnd(Ch*) {
+      RAPIDJSON_ASSERT(false);
+      return 0;
+    }
+
+   private:
+    friend class TextWindow;
+    TextWindow* window_;
+    const char* data_;  // the window's first byte, at offset base_
+    const char* p_;
+    const char* end_;  // the NUL after the checked text
+    size_t base_;
+  };
+
+  // Reads `compressed`, which must outlive the window, inflating at most `max_bytes`.
+  TextWindow(absl::string_view compressed, size_t max_bytes);
+
+  // Keeps the text from `offset` on (at or before the parser's position) until Unpin.
+  void Pin(size_t offset) { pin_ = offset; }
+  void Unpin() { pin_.reset(); }
+  // The text at [begin, end), which the window holds (from the pin, or the parser's position).
+  absl::string_view Text(size_t begin, size_t end) const {
+    return absl::string_view(buffer_.data() + (begin - base_), end - begin);
+  }
+  // The byte at `offset`, or NUL past what has been checked.
+  char At(size_t offset) const { return offset < base_ + valid_ ? buffer_[offset - base_] : '\0'; }
+
+  // Inflates and checks whatever the parser did not read, so that its errors are known.
+  void Drain();
+  // The first error of the inflate, then of the text (not UTF-8, a NUL, cut off by the end).
+  const absl::Status& inflate_error() const { return inflate_error_; }
+  const absl::Status& text_error() const { return text_error_; }
+  // Bytes inflated so far: the message's size once the parser or Drain reached the end.
+  size_t inflated() const { return inflater_.produced(); }
+
+ private:
+  // Moves the window on so that the stream, at its end, can go on.
+  void Refill(Stream& stream);
+  // Inflates at least one more checked byte after valid_ if there is any; false at the end or
+  // at the first error.
+  bool ReadPiece();
+
+  Inflater inflater_;
+  std::string buffer_;  // [0, valid_): checked text from offset base_; then a NUL
+  size_t base_ = 0;
+  size_t valid_ = 0;
+  // Inflated bytes not yet checked (a sequence the last piece may have cut off), at most three.
+  std::string carry_;
+  std::string last_bytes_;  // the text's last two bytes so far
+  std::optional<size_t> pin_;
+  bool ended_ = false;
+  absl::Status inflate_error_;
+  absl::Status text_error_;
+};
+
+}  // namespace tether::config
+
+namespace rapidjson {
+// Lets RapidJSON keep the stream in registers while it scans a string or a number.
+template <>
+struct StreamTraits<tether::config::TextWindow::Stream> {
+  enum { copyOptimization = 1 };
+};
+}  // namespace rapidjson
