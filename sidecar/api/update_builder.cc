@@ -165,8 +165,9 @@ class ChunkWriter {
 
   void Serialise(bool last_chunk) {
     chunk_header_.set_last_chunk(last_chunk);
-    const size_t size = chunk_header_.ByteSizeLong() + items_bytes_;
-    assert(size <= header_bytes_ + items_bytes_);
+    const size_t header_bytes = chunk_header_.ByteSizeLong();
+    assert(header_bytes <= header_bytes_);
+    const size_t size = header_bytes + items_bytes_;
     grpc::Slice slice(size);
     uint8_t* target = const_cast<uint8_t*>(slice.begin());
     target = chunk_header_.SerializeWithCachedSizesToArray(target);
