@@ -1,6 +1,10 @@
+// Builds the WatchResponse chunks of full and delta updates (update_builder.h), writing each
+// chunk's wire format straight into the slice gRPC sends, so that fan-out of a large config costs
+// one copy of its rows.
 #include "sidecar/api/update_builder.h"
 
 #include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
 #include <grpcpp/support/slice.h>
 
 #include <cassert>
@@ -8,38 +12,79 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "sidecar/api/proto_convert.h"
 
 namespace tether::api {
 namespace {
 
+using ::google::protobuf::internal::WireFormatLite;
 using ::google::protobuf::io::CodedOutputStream;
 
 // Kong's whole-config key in Snapshot::hashes (kong-protocol.md §3.2); every subscriber gets it,
 // whatever its filter, because it names the config the update brings it to.
 constexpr absl::string_view kConfigHashKey = "config";
 
-// Wire size of a length-delimited field (string, bytes, message) with a field number below 16,
-// so a one-byte tag; proto3 leaves out empty strings. Exact, so the chunk budget is too.
-size_t LengthDelimitedSize(size_t length) {
-  return 1 + CodedOutputStream::VarintSize64(length) + length;
-}
-size_t StringFieldSize(absl::string_view value) {
-  return value.empty() ? 0 : LengthDelimitedSize(value.size());
+// One writer serves both element types of a chunk: an EntityRef is an Entity without its JSON.
+static_assert(int{v1::EntityRef::kTypeFieldNumber} == int{v1::Entity::kTypeFieldNumber});
+static_assert(int{v1::EntityRef::kIdFieldNumber} == int{v1::Entity::kIdFieldNumber});
+
+// Wire size of a length-delimited field (string, bytes, message) holding `length` bytes.
+size_t LengthDelimitedFieldSize(int field, size_t length) {
+  return WireFormatLite::TagSize(field, WireFormatLite::TYPE_BYTES) +
+         WireFormatLite::LengthDelimitedSize(length);
 }
 
-// What one `upserts` element adds to a serialised WatchResponse.
-size_t UpsertSize(absl::string_view type, absl::string_view id, absl::string_view json) {
-  return LengthDelimitedSize(StringFieldSize(type) + StringFieldSize(id) + StringFieldSize(json));
+// proto3 leaves out empty strings.
+size_t StringFieldSize(int field, absl::string_view value) {
+  return value.empty() ? 0 : LengthDelimitedFieldSize(field, value.size());
 }
 
-// What one `removals` element adds to a serialised WatchResponse.
-size_t RemovalSize(absl::string_view type, absl::string_view id) {
-  return LengthDelimitedSize(StringFieldSize(type) + StringFieldSize(id));
+uint8_t* WriteLengthDelimitedHead(int field, size_t length, uint8_t* target) {
+  target =
+      WireFormatLite::WriteTagToArray(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED, target);
+  return CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(length), target);
 }
+
+uint8_t* WriteStringField(int field, absl::string_view value, uint8_t* target) {
+  if (value.empty()) return target;
+  target = WriteLengthDelimitedHead(field, value.size(), target);
+  return CodedOutputStream::WriteRawToArray(value.data(), static_cast<int>(value.size()), target);
+}
+
+// One element of a chunk's `upserts` (an Entity) or `removals` (an EntityRef, json empty), held
+// as views until the chunk is written: the rows are copied once, straight into the slice.
+struct ChunkItem {
+  ChunkItem(int field, absl::string_view type, absl::string_view id, absl::string_view json)
+      : field(field),
+        type(type),
+        id(id),
+        json(json),
+        message_bytes(StringFieldSize(v1::Entity::kTypeFieldNumber, type) +
+                      StringFieldSize(v1::Entity::kIdFieldNumber, id) +
+                      StringFieldSize(v1::Entity::kJsonFieldNumber, json)) {}
+
+  // What it adds to a serialised WatchResponse. Exact, so the chunk budget is too.
+  size_t WireSize() const { return LengthDelimitedFieldSize(field, message_bytes); }
+
+  // Writes it as protobuf would (fields in number order) and returns the end.
+  uint8_t* Write(uint8_t* target) const {
+    target = WriteLengthDelimitedHead(field, message_bytes, target);
+    target = WriteStringField(v1::Entity::kTypeFieldNumber, type, target);
+    target = WriteStringField(v1::Entity::kIdFieldNumber, id, target);
+    return WriteStringField(v1::Entity::kJsonFieldNumber, json, target);
+  }
+
+  int field;  // v1::WatchResponse::kUpsertsFieldNumber or kRemovalsFieldNumber
+  absl::string_view type;
+  absl::string_view id;
+  absl::string_view json;
+  size_t message_bytes;  // the element's own fields, without its tag and length
+};
 
 // The fields every chunk of one update repeats: hash, hashes, kind, time, source, types. A client
 // can act on any chunk's header alone; they are small next to the entities.
@@ -65,32 +110,29 @@ v1::WatchResponse MakeHeader(const config::Snapshot& target, const config::TypeF
 // chunk goes alone in its own chunk, and the first chunk carries all the metadata however big it
 // is (the client's receive limit, not ours, then decides; in practice a Kong row or metadata key
 // is far below 4 MiB).
+//
+// Each chunk is written straight into the slice gRPC sends: protobuf serialises the header
+// fields, then the upserts and removals follow, encoded here from views of the rows (parsers
+// accept fields in any order and append each occurrence of a repeated field). So the entity
+// bytes are copied once, with no per-entity allocation. The views point into the snapshot and
+// the delta, which outlive the writer.
 class ChunkWriter {
  public:
   // `metadata` goes on the first chunk only; may be empty.
   ChunkWriter(v1::WatchResponse header, std::map<std::string, std::string> metadata,
               size_t max_chunk_bytes, Update& update)
-      : header_(std::move(header)),
-        metadata_(std::move(metadata)),
-        max_chunk_bytes_(max_chunk_bytes),
-        update_(update) {
+      : chunk_header_(std::move(header)), max_chunk_bytes_(max_chunk_bytes), update_(update) {
+    for (auto& [key, json] : metadata) (*chunk_header_.mutable_metadata())[key] = std::move(json);
     StartChunk();
   }
 
   void AddUpsert(absl::string_view type, const config::Entity& entity) {
-    MakeRoom(UpsertSize(type, entity.id, entity.json));
-    v1::Entity* upsert = chunk_.add_upserts();
-    upsert->set_type(std::string(type));
-    upsert->set_id(entity.id.data(), entity.id.size());
-    upsert->set_json(entity.json.data(), entity.json.size());
+    Add(ChunkItem(v1::WatchResponse::kUpsertsFieldNumber, type, entity.id, entity.json));
     ++update_.upserts;
   }
 
   void AddRemoval(absl::string_view type, absl::string_view id) {
-    MakeRoom(RemovalSize(type, id));
-    v1::EntityRef* removal = chunk_.add_removals();
-    removal->set_type(std::string(type));
-    removal->set_id(std::string(id));
+    Add(ChunkItem(v1::WatchResponse::kRemovalsFieldNumber, type, id, absl::string_view()));
     ++update_.removals;
   }
 
@@ -99,54 +141,55 @@ class ChunkWriter {
 
  private:
   void StartChunk() {
-    chunk_ = header_;
-    chunk_.set_chunk_index(static_cast<uint32_t>(update_.chunks.size()));
-    if (update_.chunks.empty()) {
-      for (const auto& [key, json] : metadata_) (*chunk_.mutable_metadata())[key] = json;
-    }
+    chunk_header_.set_chunk_index(static_cast<uint32_t>(update_.chunks.size()));
+    if (!update_.chunks.empty()) chunk_header_.clear_metadata();
     // Counted as if last: last_chunk costs its two bytes only on the last chunk, so this is an
     // upper bound for the others.
-    chunk_.set_last_chunk(true);
-    chunk_bytes_ = chunk_.ByteSizeLong();
-    chunk_items_ = 0;
+    chunk_header_.set_last_chunk(true);
+    header_bytes_ = chunk_header_.ByteSizeLong();
+    items_bytes_ = 0;
   }
 
-  void MakeRoom(size_t item_bytes) {
+  void Add(const ChunkItem& item) {
+    const size_t item_bytes = item.WireSize();
     // The first chunk's metadata counts as content: rather than overflow with it, the item
     // starts the next chunk, which has no metadata.
-    const bool has_content = chunk_items_ > 0 || (update_.chunks.empty() && !metadata_.empty());
-    if (has_content && chunk_bytes_ + item_bytes > max_chunk_bytes_) {
+    const bool has_content = !items_.empty() || !chunk_header_.metadata().empty();
+    if (has_content && header_bytes_ + items_bytes_ + item_bytes > max_chunk_bytes_) {
       Serialise(/*last_chunk=*/false);
       StartChunk();
     }
-    chunk_bytes_ += item_bytes;
-    ++chunk_items_;
+    items_bytes_ += item_bytes;
+    items_.push_back(item);
   }
 
   void Serialise(bool last_chunk) {
-    chunk_.set_last_chunk(last_chunk);
-    const size_t size = chunk_.ByteSizeLong();
-    assert(size <= chunk_bytes_);
-    // Serialised straight into the slice gRPC will send (as grpc::SerializationTraits does for
-    // small messages): one copy of the entity bytes, and copies of the ByteBuffer share it.
+    chunk_header_.set_last_chunk(last_chunk);
+    const size_t header_bytes = chunk_header_.ByteSizeLong();
+    assert(header_bytes <= header_bytes_);
+    const size_t size = header_bytes + items_bytes_;
     grpc::Slice slice(size);
-    uint8_t* end = chunk_.SerializeWithCachedSizesToArray(const_cast<uint8_t*>(slice.begin()));
-    assert(end == slice.end());
-    (void)end;
+    uint8_t* target = const_cast<uint8_t*>(slice.begin());
+    target = chunk_header_.SerializeWithCachedSizesToArray(target);
+    for (const ChunkItem& item : items_) target = item.Write(target);
+    assert(target == slice.end());
+    (void)target;
     update_.chunks.emplace_back(&slice, 1);
     update_.bytes += size;
-    // Frees this chunk's entity copies before the next chunk is built.
-    chunk_.Clear();
+    items_.clear();
   }
 
-  const v1::WatchResponse header_;
-  const std::map<std::string, std::string> metadata_;
+  // The current chunk's header fields: the update's, plus its index, last_chunk, and the
+  // metadata while it is the first.
+  v1::WatchResponse chunk_header_;
   const size_t max_chunk_bytes_;
   Update& update_;
-  v1::WatchResponse chunk_;
-  // Serialised size of chunk_ with last_chunk set; exact, from the wire format.
-  size_t chunk_bytes_ = 0;
-  size_t chunk_items_ = 0;
+  // The current chunk's upserts and removals, in order; reused from chunk to chunk.
+  std::vector<ChunkItem> items_;
+  // The current chunk's serialised size with last_chunk set, in two parts; exact, from the wire
+  // format.
+  size_t header_bytes_ = 0;
+  size_t items_bytes_ = 0;
 };
 
 }  // namespace

@@ -1,8 +1,11 @@
 #include "sidecar/api/update_builder.h"
 
+#include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/support/slice.h>
 
+#include <algorithm>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -11,11 +14,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "protocol/constants.h"
 #include "protocol/gzip.h"
+#include "sidecar/api/proto_convert.h"
 #include "sidecar/config/decoder.h"
 
 namespace tether::api {
@@ -92,6 +97,130 @@ std::string ManyRoutes(int routes, size_t pad) {
   }
   json += "]}";
   return json;
+}
+
+// The chunks an update must parse to, built with the protobuf API alone from `header` (the
+// fields every chunk repeats): items packed in order by each candidate chunk's ByteSizeLong
+// counted as if last, metadata on the first chunk, an item that would overflow a chunk with
+// content starting the next one, at least one chunk (update_builder.h).
+std::vector<v1::WatchResponse> PackWithProtobuf(const v1::WatchResponse& header,
+                                                const std::map<std::string, std::string>& metadata,
+                                                const std::vector<v1::Entity>& upserts,
+                                                const std::vector<v1::EntityRef>& removals,
+                                                size_t budget) {
+  std::vector<v1::WatchResponse> chunks;
+  auto start = [&] {
+    v1::WatchResponse& chunk = chunks.emplace_back(header);
+    chunk.set_chunk_index(static_cast<uint32_t>(chunks.size() - 1));
+    if (chunks.size() == 1) chunk.mutable_metadata()->insert(metadata.begin(), metadata.end());
+    chunk.set_last_chunk(true);
+  };
+  auto add = [&](const std::function<void(v1::WatchResponse&)>& append) {
+    const v1::WatchResponse& last = chunks.back();
+    const bool has_content = last.upserts_size() + last.removals_size() + last.metadata_size() > 0;
+    v1::WatchResponse candidate = last;
+    append(candidate);
+    if (has_content && candidate.ByteSizeLong() > budget) {
+      chunks.back().set_last_chunk(false);
+      start();
+      append(chunks.back());
+    } else {
+      chunks.back() = std::move(candidate);
+    }
+  };
+  start();
+  for (const v1::Entity& upsert : upserts) {
+    add([&](v1::WatchResponse& chunk) { *chunk.add_upserts() = upsert; });
+  }
+  for (const v1::EntityRef& removal : removals) {
+    add([&](v1::WatchResponse& chunk) { *chunk.add_removals() = removal; });
+  }
+  return chunks;
+}
+
+v1::Entity MakeEntity(absl::string_view type, const config::Entity& entity) {
+  v1::Entity message;
+  message.set_type(std::string(type));
+  message.set_id(std::string(entity.id));
+  message.set_json(std::string(entity.json));
+  return message;
+}
+
+// The fields every chunk of an update from `target` repeats, for a filter covering `types`
+// (those present in `target`), in type order.
+v1::WatchResponse ExpectedHeader(const config::Snapshot& target,
+                                 const std::vector<std::string>& types) {
+  v1::WatchResponse header;
+  header.set_config_hash(target.config_hash);
+  (*header.mutable_hashes())["config"] = target.config_hash;
+  for (const std::string& type : types) {
+    (*header.mutable_hashes())[type] = target.hashes.at(type);
+    header.add_entity_types(type);
+  }
+  SetTimestamp(kReceivedAt, header.mutable_received_at());
+  header.set_source(v1::SOURCE_CONTROL_PLANE);
+  return header;
+}
+
+// Each chunk of `update` parses to the expected message, has its exact serialised size, and
+// stays within `budget` unless it holds only the metadata or only an entity with id "big".
+void ExpectChunks(const Update& update, const std::vector<v1::WatchResponse>& expected,
+                  size_t budget) {
+  const std::vector<v1::WatchResponse> chunks = Parse(update);
+  ExpectWellFormed(update, chunks);
+  ASSERT_GT(expected.size(), 2u);  // the cases below must span several chunks
+  ASSERT_EQ(chunks.size(), expected.size());
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    SCOPED_TRACE(absl::StrCat("chunk ", i));
+    std::string differences;
+    bool equal = false;
+    {  // the differences reach the string when the differencer goes
+      google::protobuf::util::MessageDifferencer differencer;
+      differencer.ReportDifferencesToString(&differences);
+      equal = differencer.Compare(expected[i], chunks[i]);
+    }
+    EXPECT_TRUE(equal) << differences;
+    EXPECT_EQ(update.chunks[i].Length(), expected[i].ByteSizeLong());
+    const int items = chunks[i].upserts_size() + chunks[i].removals_size();
+    const bool lone_big =
+        items == 1 && chunks[i].upserts_size() == 1 && chunks[i].upserts(0).id() == "big";
+    const bool metadata_only = items == 0 && !chunks[i].metadata().empty();
+    if (!lone_big && !metadata_only) {
+      EXPECT_LE(update.chunks[i].Length(), budget);
+    }
+  }
+}
+
+// A config_table with `metadata` (top-level members, each followed by a comma), routes
+// route-<i> for each of `routes` tagged "old", one route `big` of 3000 bytes in the middle when
+// `big`, two services and `consumers` consumers (the collection left out when none).
+std::string MixedConfig(absl::string_view metadata, const std::vector<int>& routes, bool big,
+                        int consumers) {
+  std::string json = absl::StrCat(
+      "{", metadata, R"("services":[{"id":"s1"},{"id":"s2","name":"two"}],"routes":[)");
+  for (size_t i = 0; i < routes.size(); ++i) {
+    if (i > 0) json += ',';
+    if (big && i == routes.size() / 2) {
+      absl::StrAppend(&json, R"({"id":"big","name":")", std::string(3000, 'b'), R"("},)");
+    }
+    absl::StrAppend(&json, R"({"id":"route-)", routes[i], R"(","paths":["/p)", routes[i],
+                    R"("],"service":"s1","tags":["old"]})");
+  }
+  json += "]";
+  if (consumers > 0) {
+    json += R"(,"consumers":[)";
+    for (int i = 0; i < consumers; ++i) {
+      absl::StrAppend(&json, i > 0 ? "," : "", R"({"id":"c)", i, R"("})");
+    }
+    json += "]";
+  }
+  return json + "}";
+}
+
+std::vector<int> Range(int begin, int end) {
+  std::vector<int> values;
+  for (int i = begin; i < end; ++i) values.push_back(i);
+  return values;
 }
 
 // A full update of the example config carries every entity, exactly as decoded, plus the
@@ -281,6 +410,102 @@ TEST(UpdateBuilderTest, DeltaCarriesMetadataWithRemovals) {
   EXPECT_THAT(chunks[0].upserts(), IsEmpty());
   EXPECT_THAT(chunks[0].metadata(),
               UnorderedElementsAre(Pair("_format_version", "\"3.1\""), Pair("_transform", "")));
+}
+
+// A full update over several chunks, with metadata, an entity too big for a chunk and a filter,
+// parses to exactly the chunks protobuf would have built, each at its exact size and in budget.
+TEST(UpdateBuilderTest, FullUpdateMatchesProtobufChunks) {
+  constexpr size_t kBudget = 2048;
+  const config::SnapshotPtr snapshot =
+      Decode(MixedConfig(R"("_format_version":"3.0","_transform":false,)", Range(0, 120),
+                         /*big=*/true, /*consumers=*/10));
+  const std::vector<std::string> types = {"routes", "services"};
+  const UpdatePtr update =
+      BuildFullUpdate(*snapshot, config::TypeFilter({"routes", "services", "absent"}), kBudget);
+  v1::WatchResponse header = ExpectedHeader(*snapshot, types);
+  header.set_full(true);
+  std::vector<v1::Entity> upserts;
+  for (const std::string& type : types) {
+    for (const config::Entity& entity : snapshot->types.at(type)->items) {
+      upserts.push_back(MakeEntity(type, entity));
+    }
+  }
+  ASSERT_EQ(snapshot->metadata.size(), 2u);
+  const std::vector<v1::WatchResponse> expected =
+      PackWithProtobuf(header, snapshot->metadata, upserts, {}, kBudget);
+  // The case covers a chunk holding the big entity alone, over the budget.
+  EXPECT_TRUE(std::any_of(expected.begin(), expected.end(), [&](const v1::WatchResponse& chunk) {
+    return chunk.upserts_size() == 1 && chunk.upserts(0).id() == "big" &&
+           chunk.ByteSizeLong() > kBudget;
+  }));
+  ExpectChunks(*update, expected, kBudget);
+  EXPECT_EQ(update->upserts, upserts.size());
+}
+
+// A delta over several chunks, with upserts, removals of a type the target no longer has, a
+// filter, and changed metadata bigger than the budget (so the first chunk holds it alone), parses
+// to exactly the chunks protobuf would have built.
+TEST(UpdateBuilderTest, DeltaUpdateMatchesProtobufChunks) {
+  constexpr size_t kBudget = 2048;
+  const config::SnapshotPtr base = Decode(MixedConfig(
+      R"("_format_version":"3.0","_transform":false,)", Range(0, 150), /*big=*/false, 10));
+  // Every seventh route removed, thirty added, every third of the others retagged; consumers all
+  // removed.
+  std::vector<int> kept;
+  for (int i : Range(0, 180)) {
+    if (i % 7 != 0 || i >= 150) kept.push_back(i);
+  }
+  std::string target_table = MixedConfig(
+      absl::StrCat(R"("_comment":")", std::string(3000, 'c'), R"(","_format_version":"3.1",)"),
+      kept, /*big=*/true, /*consumers=*/0);
+  for (int i = 0; i < 150; i += 3) {
+    absl::StrReplaceAll({{absl::StrCat(R"("/p)", i, R"("],"service":"s1","tags":["old"])"),
+                          absl::StrCat(R"("/p)", i, R"("],"service":"s1","tags":["new"])")}},
+                        &target_table);
+  }
+  const config::SnapshotPtr target = Decode(target_table);
+  ASSERT_EQ(target->types.count("consumers"), 0u);
+  const UpdatePtr update =
+      BuildDeltaUpdate(*base, *target, config::TypeFilter({"routes", "consumers"}), kBudget);
+  ASSERT_NE(update, nullptr);
+
+  v1::WatchResponse header = ExpectedHeader(*target, {"routes"});
+  header.set_full(false);
+  header.set_base_hash(base->config_hash);
+  std::vector<v1::Entity> upserts;
+  for (const config::Entity& entity : target->types.at("routes")->items) {
+    const config::Entity* before = base->Find("routes", entity.id);
+    if (before == nullptr || before->json != entity.json) {
+      upserts.push_back(MakeEntity("routes", entity));
+    }
+  }
+  std::vector<v1::EntityRef> removals;
+  for (const char* type : {"consumers", "routes"}) {
+    for (const config::Entity& entity : base->types.at(type)->items) {
+      if (target->Find(type, entity.id) != nullptr) continue;
+      v1::EntityRef& removal = removals.emplace_back();
+      removal.set_type(type);
+      removal.set_id(std::string(entity.id));
+    }
+  }
+  // 42 retagged (multiples of 3, not of 7, below 150), 30 added, big; 10 consumers, 22 routes.
+  ASSERT_EQ(upserts.size(), 42u + 30u + 1u);
+  ASSERT_EQ(removals.size(), 10u + 22u);
+  const std::map<std::string, std::string> metadata = {
+      {"_comment", target->metadata.at("_comment")},
+      {"_format_version", R"("3.1")"},
+      {"_transform", ""}};
+  const std::vector<v1::WatchResponse> expected =
+      PackWithProtobuf(header, metadata, upserts, removals, kBudget);
+  // The case covers a first chunk holding the metadata alone, and chunks mixing upserts and
+  // removals.
+  EXPECT_EQ(expected[0].upserts_size() + expected[0].removals_size(), 0);
+  EXPECT_TRUE(std::any_of(expected.begin(), expected.end(), [](const v1::WatchResponse& chunk) {
+    return chunk.upserts_size() > 0 && chunk.removals_size() > 0;
+  }));
+  ExpectChunks(*update, expected, kBudget);
+  EXPECT_EQ(update->upserts, upserts.size());
+  EXPECT_EQ(update->removals, removals.size());
 }
 
 // Copying an update's ByteBuffer shares its bytes instead of copying them: both copies dump to
