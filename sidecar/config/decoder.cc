@@ -68,10 +68,11 @@ absl::StatusOr<DecodeResult> DecodeMessage(absl::string_view frame, const Decode
                                            absl::string_view applied_hash, const Snapshot* previous,
                                            std::string& known_hash, Snapshot& snapshot) {
   const size_t max_inflated = std::min(limits.max_inflated_bytes, kMaxDocumentBytes);
-  TextWindow window(frame, max_inflated);
+  const size_t size_hint = TrailerSize(frame).value_or(frame.size());
+  TextWindow window(frame, max_inflated, size_hint);
   MessageFields fields;
   // Destroyed before `snapshot`, whose rows its helper reads.
-  CollectionHasher hasher(limits.max_json_depth, TrailerSize(frame).value_or(frame.size()));
+  CollectionHasher hasher(limits.max_json_depth, size_hint);
   absl::Status read = ReadMessage(window, limits, previous, snapshot, hasher, fields);
   // Errors in the order a decode of the whole inflated text finds them.
   window.Drain();

@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
 #include <memory>
 #include <optional>
+#include <system_error>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -163,6 +166,85 @@ absl::StatusOr<size_t> Inflater::Read(char* out, size_t size) {
     }
   }
   return written;
+}
+
+namespace {
+// What the helper inflates at a time, and how many such pieces it may hold unread.
+constexpr size_t kPieceBytes = size_t{128} << 10;
+constexpr size_t kPiecesAhead = 4;
+}  // namespace
+
+InflateAhead::InflateAhead(absl::string_view compressed, size_t max_bytes, bool ahead)
+    : inflater_(compressed, max_bytes) {
+  if (!ahead) return;
+  try {
+    helper_ = std::thread([this] { Run(); });
+  } catch (const std::system_error&) {
+    // No thread to be had (a pids limit): Read inflates on the reader's thread.
+  }
+}
+
+InflateAhead::~InflateAhead() {
+  if (!helper_.joinable()) return;
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  helper_.join();
+}
+
+void InflateAhead::Run() {
+  for (;;) {
+    Piece piece;
+    {
+      MutexLock lock(&mu_);
+      mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return stopping_ || ready_.size() < kPiecesAhead;
+      });
+      if (stopping_) return;
+      if (!spare_.empty()) {
+        piece = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
+    if (piece.data == nullptr) piece.data = std::make_unique<char[]>(kPieceBytes);
+    absl::StatusOr<size_t> read = inflater_.Read(piece.data.get(), kPieceBytes);
+    MutexLock lock(&mu_);
+    if (!read.ok() || *read == 0) {
+      error_ = read.status();
+      ended_ = true;
+      return;
+    }
+    piece.size = *read;
+    ready_.push_back(std::move(piece));
+  }
+}
+
+absl::StatusOr<size_t> InflateAhead::Read(char* out, size_t size) {
+  if (!helper_.joinable()) {
+    absl::StatusOr<size_t> read = inflater_.Read(out, size);
+    if (read.ok()) produced_ += *read;
+    return read;
+  }
+  if (piece_read_ == piece_.size) {
+    MutexLock lock(&mu_);
+    if (piece_.data != nullptr) spare_.push_back(std::move(piece_));
+    mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !ready_.empty() || ended_; });
+    if (ready_.empty()) {
+      if (!error_.ok()) return error_;
+      piece_ = Piece();
+      piece_read_ = 0;
+      return 0;
+    }
+    piece_ = std::move(ready_.front());
+    ready_.pop_front();
+    piece_read_ = 0;
+  }
+  const size_t n = std::min(size, piece_.size - piece_read_);
+  std::memcpy(out, piece_.data.get() + piece_read_, n);
+  piece_read_ += n;
+  produced_ += n;
+  return n;
 }
 
 absl::StatusOr<std::string> Inflate(absl::string_view compressed, size_t max_bytes) {

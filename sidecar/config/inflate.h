@@ -9,16 +9,21 @@
 // plausible size, about 1.7 times as fast as zlib), and Inflater hands it out a piece at a time
 // (zlib), for a reader that never needs it whole (text_window.h).
 //
-// Threading: Inflate is a pure function, thread-safe; an Inflater belongs to one thread.
+// Threading: Inflate is a pure function, thread-safe; an Inflater or InflateAhead belongs to one
+// thread (InflateAhead's helper is its own business).
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "sidecar/common/mutex.h"
 
 namespace tether::config {
 
@@ -60,6 +65,45 @@ class Inflater {
   size_t produced_ = 0;
   bool ended_ = false;
   absl::Status error_;
+};
+
+// An Inflater that, for a large message, runs on a helper thread a few pieces ahead of its reader,
+// so that inflating overlaps whatever the reader does with the text (parsing it, on the other
+// core). Its Read is Inflater's, with the same errors at the same place in the text; the pieces
+// ahead bound what it holds (well under a MiB).
+class InflateAhead {
+ public:
+  // `ahead`: whether to use a helper thread (without one it is the Inflater as it is, which costs
+  // less for a small message). `compressed` must outlive this.
+  InflateAhead(absl::string_view compressed, size_t max_bytes, bool ahead);
+  // Stops the helper after the piece it is on.
+  ~InflateAhead();
+  InflateAhead(const InflateAhead&) = delete;
+  InflateAhead& operator=(const InflateAhead&) = delete;
+
+  absl::StatusOr<size_t> Read(char* out, size_t size);
+  // Bytes Read has returned so far.
+  size_t produced() const { return produced_; }
+
+ private:
+  struct Piece {
+    std::unique_ptr<char[]> data;
+    size_t size = 0;
+  };
+  void Run();
+
+  Inflater inflater_;  // the helper's once it has started
+  Mutex mu_;
+  std::deque<Piece> ready_ ABSL_GUARDED_BY(mu_);   // inflated, in order, not yet read
+  std::vector<Piece> spare_ ABSL_GUARDED_BY(mu_);  // read, for the helper to fill again
+  absl::Status error_ ABSL_GUARDED_BY(mu_);        // the helper's Read failed: after ready_
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;        // ... or the stream ended
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The reader's.
+  Piece piece_;  // being read
+  size_t piece_read_ = 0;
+  size_t produced_ = 0;
+  std::thread helper_;  // last: starts once the rest is initialised
 };
 
 }  // namespace tether::config

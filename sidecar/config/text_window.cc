@@ -13,6 +13,8 @@ namespace {
 // more. Small enough to stay in the cache, large enough that refills are rare.
 constexpr size_t kInitialWindowBytes = size_t{256} << 10;
 constexpr size_t kMinReadBytes = size_t{64} << 10;
+// Below this, starting a thread to inflate ahead costs more than the overlap saves.
+constexpr size_t kMinBytesToInflateAhead = size_t{1} << 20;
 
 }  // namespace
 
@@ -25,16 +27,18 @@ TextWindow::Stream::Stream(TextWindow& window)
   if (p_ >= end_) window.Refill(*this);
 }
 
-TextWindow::TextWindow(absl::string_view compressed, size_t max_bytes)
-    : inflater_(compressed, max_bytes) {
+TextWindow::TextWindow(absl::string_view compressed, size_t max_bytes, size_t size_hint)
+    : inflater_(compressed, max_bytes, size_hint >= kMinBytesToInflateAhead) {
   buffer_.resize(kInitialWindowBytes);
   buffer_[0] = '\0';
 }
 
 void TextWindow::Refill(Stream& stream) {
   const size_t position = std::min(stream.Tell(), base_ + valid_);
-  // What the reader may still look at: its position, or the row it pinned before it.
-  const size_t keep = std::min(pin_.value_or(position), position);
+  // What the reader may still look at: the row it pinned, else the byte it just took (the '{' a
+  // row it is about to pin starts at).
+  size_t keep = position > base_ ? position - 1 : base_;
+  if (pin_.has_value()) keep = std::min(keep, *pin_);
   const size_t drop = keep - base_;
   if (drop > 0) {
     std::memmove(buffer_.data(), buffer_.data() + drop, valid_ - drop);

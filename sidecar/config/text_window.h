@@ -18,12 +18,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "rapidjson/stream.h"
+#include "rapidjson/reader.h"
 #include "sidecar/config/inflate.h"
 
 namespace tether::config {
@@ -46,6 +47,27 @@ class TextWindow {
     }
     size_t Tell() const { return base_ + static_cast<size_t>(p_ - data_); }
 
+    // What RapidJSON does a character at a time through Peek and Take, over the window's bytes
+    // directly (as it does for its own string stream): whitespace, and the runs of a string up to
+    // its next quote, backslash or control character, which `copy(data, size)` takes.
+    void SkipWhitespace() {
+      for (;;) {
+        while (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t') ++p_;
+        if (p_ < end_ || !MoreAfterEnd()) return;
+      }
+    }
+    template <typename Copy>
+    void ScanUnescaped(Copy copy) {
+      for (;;) {
+        const char* q = p_;
+        // The NUL after the window stops it too.
+        while (static_cast<unsigned char>(*q) >= 0x20 && *q != '"' && *q != '\\') ++q;
+        if (q > p_) copy(p_, static_cast<size_t>(q - p_));
+        p_ = q;
+        if (p_ < end_ || !MoreAfterEnd()) return;
+      }
+    }
+
     // The write side, which only an in-situ parse uses.
     Ch* PutBegin() {
       RAPIDJSON_ASSERT(false);
@@ -60,6 +82,12 @@ class TextWindow {
 
    private:
     friend class TextWindow;
+    // At the window's end: refills, and says whether there is more.
+    bool MoreAfterEnd() {
+      window_->Refill(*this);
+      return p_ < end_;
+    }
+
     TextWindow* window_;
     const char* data_;  // the window's first byte, at offset base_
     const char* p_;
@@ -67,8 +95,10 @@ class TextWindow {
     size_t base_;
   };
 
-  // Reads `compressed`, which must outlive the window, inflating at most `max_bytes`.
-  TextWindow(absl::string_view compressed, size_t max_bytes);
+  // Reads `compressed`, which must outlive the window, inflating at most `max_bytes`; on a helper
+  // thread ahead of the parser when `size_hint` (what the message is expected to inflate to)
+  // makes it worth one.
+  TextWindow(absl::string_view compressed, size_t max_bytes, size_t size_hint);
 
   // Keeps the text from `offset` on (at or before the parser's position) until Unpin.
   void Pin(size_t offset) { pin_ = offset; }
@@ -95,7 +125,7 @@ class TextWindow {
   // at the first error.
   bool ReadPiece();
 
-  Inflater inflater_;
+  InflateAhead inflater_;
   std::string buffer_;  // [0, valid_): checked text from offset base_; then a NUL
   size_t base_ = 0;
   size_t valid_ = 0;
@@ -116,4 +146,18 @@ template <>
 struct StreamTraits<tether::config::TextWindow::Stream> {
   enum { copyOptimization = 1 };
 };
+
+// RapidJSON's hooks for its own string streams' fast scans, for this one.
+template <>
+inline void SkipWhitespace(tether::config::TextWindow::Stream& is) {
+  is.SkipWhitespace();
+}
+template <>
+template <>
+inline void GenericReader<UTF8<>, UTF8<>, CrtAllocator>::ScanCopyUnescapedString(
+    tether::config::TextWindow::Stream& is, StackStream<char>& os) {
+  is.ScanUnescaped([&os](const char* data, size_t size) {
+    std::memcpy(os.Push(static_cast<SizeType>(size)), data, size);
+  });
+}
 }  // namespace rapidjson
