@@ -56,7 +56,8 @@ absl::StatusOr<std::string> ReadFileCapped(const std::string& path, size_t max_b
   return contents;
 }
 
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents, mode_t mode) {
+absl::Status WriteFileAtomically(const std::string& path,
+                                 std::initializer_list<absl::string_view> parts, mode_t mode) {
   // mkostemp creates the file exclusively (O_EXCL) under a random name: a file
   // or symlink planted where a predictable name would go is never opened,
   // truncated or chmod-ed.
@@ -71,11 +72,13 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
     return absl::ErrnoToStatus(errno, absl::StrCat("cannot create a temp file for ", path));
   }
   if (::fchmod(fd.get(), mode) != 0) return fail("set the mode of");
-  while (!contents.empty()) {
-    const ssize_t n = ::write(fd.get(), contents.data(), contents.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("write");
-    contents.remove_prefix(static_cast<size_t>(n));
+  for (absl::string_view contents : parts) {
+    while (!contents.empty()) {
+      const ssize_t n = ::write(fd.get(), contents.data(), contents.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return fail("write");
+      contents.remove_prefix(static_cast<size_t>(n));
+    }
   }
   if (::fsync(fd.get()) != 0) return fail("sync");
   if (fd.Close() != 0) return fail("close");

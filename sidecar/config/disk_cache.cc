@@ -1,11 +1,14 @@
 #include "sidecar/config/disk_cache.h"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <initializer_list>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -38,10 +41,19 @@ uint32_t ReadU32(const char* p) {
   return v;
 }
 
-std::string Sha256(const char* data, size_t size) {
+// Of the parts one after the other.
+std::string Sha256(std::initializer_list<absl::string_view> parts) {
   std::string digest(kDigestBytes, '\0');
-  SHA256(reinterpret_cast<const unsigned char*>(data), size,
-         reinterpret_cast<unsigned char*>(digest.data()));
+  const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> context(EVP_MD_CTX_new(),
+                                                                   EVP_MD_CTX_free);
+  bool ok = context != nullptr && EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) == 1;
+  for (absl::string_view part : parts) {
+    ok = ok && EVP_DigestUpdate(context.get(), part.data(), part.size()) == 1;
+  }
+  ok = ok && EVP_DigestFinal_ex(context.get(), reinterpret_cast<unsigned char*>(digest.data()),
+                                nullptr) == 1;
+  // Only allocation can fail here; an empty digest then fails every check.
+  if (!ok) digest.clear();
   return digest;
 }
 
@@ -109,15 +121,16 @@ absl::Status DiskCache::Write(CachedConfig config) {
   if (absl::Status st = CheckDirIsPrivate(); !st.ok()) return st;
   config.written_at = absl::Now();
   const std::string header = HeaderJson(config);
-  std::string file;
-  file.reserve(kFixedHeaderBytes + header.size() + config.frame.size() + kDigestBytes);
-  file.append(kMagic, sizeof(kMagic));
-  AppendU32(file, kFormatVersion);
-  AppendU32(file, static_cast<uint32_t>(header.size()));
-  file.append(header);
-  file.append(config.frame);
-  file.append(Sha256(file.data(), file.size()));
-  return WriteFileAtomically(path_, file, 0600);
+  // Written in parts: the frame is the bulk, and is not copied.
+  std::string head;
+  head.reserve(kFixedHeaderBytes + header.size());
+  head.append(kMagic, sizeof(kMagic));
+  AppendU32(head, kFormatVersion);
+  AppendU32(head, static_cast<uint32_t>(header.size()));
+  head.append(header);
+  const std::string digest = Sha256({head, config.frame});
+  if (digest.empty()) return absl::ResourceExhaustedError("cannot compute the cache's digest");
+  return WriteFileAtomically(path_, {head, config.frame, digest}, 0600);
 }
 
 absl::StatusOr<CachedConfig> DiskCache::Read() const {
@@ -132,7 +145,7 @@ absl::StatusOr<CachedConfig> DiskCache::Read() const {
     return Corrupt(path_, "not a tether config cache");
   }
   const size_t body = file->size() - kDigestBytes;
-  if (Sha256(file->data(), body) != file->substr(body)) {
+  if (Sha256({absl::string_view(*file).substr(0, body)}) != file->substr(body)) {
     return Corrupt(path_, "checksum mismatch (torn or corrupted write)");
   }
   const uint32_t version = ReadU32(file->data() + sizeof(kMagic));
