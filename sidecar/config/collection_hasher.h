@@ -10,8 +10,9 @@
 // reused tree, so no tree of a whole collection ever exists.
 //
 // Threading: Begin, AddRow, End, Drop and Finish are called from the decoder's thread only. Rows
-// are views of the message text, which no one changes; a collection's `hash` is written by the
-// thread that hashes it and read by the decoder after Finish has joined the helper.
+// are views of text the snapshot keeps (or the previous config's), which no one changes; a
+// collection's `hash` is written by the thread that hashes it and read by the decoder after Finish
+// has joined the helper.
 #pragma once
 
 #include <atomic>

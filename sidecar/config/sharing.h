@@ -1,12 +1,14 @@
 // Sharing between consecutive snapshots: a new config holds only what changed.
 //
 // Why: a Kong config changes a few entities at a time, yet each push is the whole config. Decoded
-// on its own, every snapshot holds its whole inflated message, and the history kept for resuming
-// subscribers (SnapshotStore) holds several whole configs. Rebased on the snapshot before it, a
-// new snapshot takes over every collection that did not change as it is (the same
-// EntityCollection), views the earlier text for every unchanged row of the others, and copies
-// out only the rows that changed, so that its own inflated message can be freed. Readers cannot
-// tell: every entity still has the bytes the CP sent.
+// on its own, every snapshot holds all its rows, and the history kept for resuming subscribers
+// (SnapshotStore) would hold several whole configs. Rebased on the snapshot before it, a new
+// snapshot takes over every collection that did not change as it is (the same EntityCollection),
+// views the earlier text for every unchanged row of the others, and copies out only the rows that
+// changed, so that its own text can be freed. Readers cannot tell: every entity still has the
+// bytes the CP sent. The decoder already does most of this while it reads (message_reader.h),
+// against the same previous config; what it leaves is cheap here (views of the same memory
+// compare without reading it), and so are the blocks below.
 //
 // Text blocks stay alive as long as any snapshot views them. So that a few rows cannot pin a
 // large old message, a block whose rows in the new snapshot fill less than half of it is not

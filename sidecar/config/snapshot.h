@@ -29,9 +29,10 @@ enum class Source { kNone, kControlPlane, kDiskCache };
 struct Entity {
   // Primary key: `id`, or `key` for `parameters` (kong-protocol.md §7.3).
   absl::string_view id;
-  // The row's JSON exactly as the CP sent it: a slice of the inflated message, served without
-  // being re-serialised. Deltas compare rows by this text first, and by Kong's canonical form
-  // only when it differs (delta.h), so the decoder need not hash every row.
+  // The row's JSON exactly as the CP sent it, copied out of the inflated message (or the same row
+  // of an earlier config), served without being re-serialised. Deltas compare rows by this text
+  // first, and by Kong's canonical form only when it differs (delta.h), so the decoder need not
+  // hash every row.
   absl::string_view json;
 };
 
@@ -113,7 +114,7 @@ struct Snapshot {
   const Entity* Find(absl::string_view type, absl::string_view id) const;
 
   // Takes ownership of `text` and returns a view of it that is valid as long as the snapshot:
-  // what entity ids and JSON point into (for a decoded snapshot, the inflated message itself).
+  // what entity ids and JSON point into (for a decoded snapshot, an id sent with escapes).
   absl::string_view Keep(std::string text);
   // An empty block with room for `capacity` bytes, for text appended while the snapshot is built:
   // appends that fit never move what the block already holds, so views of it stay valid.
