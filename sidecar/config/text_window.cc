@@ -13,8 +13,9 @@ namespace {
 // more. Small enough to stay in the cache, large enough that refills are rare.
 constexpr size_t kInitialWindowBytes = size_t{256} << 10;
 constexpr size_t kMinReadBytes = size_t{64} << 10;
-// Below this, starting a thread to inflate ahead costs more than the overlap saves.
-constexpr size_t kMinBytesToInflateAhead = size_t{1} << 20;
+// A message expected to be smaller is inflated whole, by libdeflate, which is faster: holding it
+// costs little, and starting a thread to inflate ahead would cost more than the overlap saves.
+constexpr size_t kMinBytesForWindow = size_t{1} << 20;
 
 }  // namespace
 
@@ -27,14 +28,36 @@ TextWindow::Stream::Stream(TextWindow& window)
   if (p_ >= end_) window.Refill(*this);
 }
 
-TextWindow::TextWindow(absl::string_view compressed, size_t max_bytes, size_t size_hint)
-    : inflater_(compressed, max_bytes, size_hint >= kMinBytesToInflateAhead) {
-  buffer_.resize(kInitialWindowBytes);
-  buffer_[0] = '\0';
+TextWindow::TextWindow(absl::string_view compressed, size_t max_bytes, size_t size_hint) {
+  if (size_hint >= kMinBytesForWindow) {
+    inflater_.emplace(compressed, max_bytes, /*ahead=*/true);
+    buffer_.resize(kInitialWindowBytes);
+    return;
+  }
+  // The whole text is one piece, the last.
+  ended_ = true;
+  absl::StatusOr<std::string> text = Inflate(compressed, max_bytes);
+  if (!text.ok()) {
+    inflate_error_ = text.status();
+    buffer_.resize(kPaddingBytes);
+    return;
+  }
+  inflated_ = text->size();
+  const size_t last_two = text->size() - std::min<size_t>(text->size(), 2);
+  text_error_ = CheckJsonTextEnd(absl::string_view(*text).substr(last_two), last_two);
+  if (text_error_.ok()) text_error_ = ValidateJsonPiece(*text, 0, /*last=*/true, valid_);
+  buffer_ = *std::move(text);
+  buffer_.resize(buffer_.size() + kPaddingBytes);
+  buffer_[valid_] = '\0';
 }
 
 void TextWindow::Refill(Stream& stream) {
   const size_t position = std::min(stream.Tell(), base_ + valid_);
+  if (ended_ || !inflate_error_.ok() || !text_error_.ok()) {
+    // Nothing more will come: the stream stays on the NUL.
+    stream.p_ = buffer_.data() + (position - base_);
+    return;
+  }
   // What the reader may still look at: the row it pinned, else the byte it just took (the '{' a
   // row it is about to pin starts at).
   size_t keep = position > base_ ? position - 1 : base_;
@@ -56,12 +79,12 @@ void TextWindow::Refill(Stream& stream) {
 
 bool TextWindow::ReadPiece() {
   while (!ended_ && inflate_error_.ok() && text_error_.ok()) {
-    // The carried bytes go back where they were, in front of the new ones. One byte stays free
-    // for the NUL.
+    // The carried bytes go back where they were, in front of the new ones. The padding stays
+    // free: the NUL, and what scans may read past it.
     std::memcpy(buffer_.data() + valid_, carry_.data(), carry_.size());
     const size_t start = valid_ + carry_.size();
     absl::StatusOr<size_t> read =
-        inflater_.Read(buffer_.data() + start, buffer_.size() - 1 - start);
+        inflater_->Read(buffer_.data() + start, buffer_.size() - kPaddingBytes - start);
     if (!read.ok()) {
       inflate_error_ = read.status();
       return false;
@@ -95,7 +118,7 @@ void TextWindow::Drain() {
     base_ += valid_;
     valid_ = 0;
     if (!text_error_.ok()) {
-      absl::StatusOr<size_t> read = inflater_.Read(buffer_.data(), buffer_.size() - 1);
+      absl::StatusOr<size_t> read = inflater_->Read(buffer_.data(), buffer_.size() - kPaddingBytes);
       if (!read.ok()) inflate_error_ = read.status();
       ended_ = read.ok() && *read == 0;
       continue;

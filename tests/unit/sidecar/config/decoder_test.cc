@@ -369,7 +369,8 @@ TEST(DecoderTest, RowsAndIdsViewTheTextTheSnapshotKeeps) {
 TEST(DecoderTest, RowsLongerThanTheWindowComeOutWhole) {
   std::string table = R"({"plugins":[)";
   std::vector<std::string> rows;
-  for (size_t pad : {size_t{10}, size_t{700} << 10, size_t{3}, size_t{300} << 10, size_t{1}}) {
+  // Over a MiB in all, so that the message is read through the window.
+  for (size_t pad : {size_t{10}, size_t{900} << 10, size_t{3}, size_t{400} << 10, size_t{1}}) {
     rows.push_back(absl::StrCat(R"({"config":")", std::string(pad, 'x'), R"(","id":"p)",
                                 rows.size(), R"("})"));
     absl::StrAppend(&table, rows.size() == 1 ? "" : ",", rows.back());

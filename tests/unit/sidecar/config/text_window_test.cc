@@ -14,7 +14,7 @@ using ::testing::HasSubstr;
 
 constexpr size_t kKiB = 1024;
 
-// Size hints that read the message on the parser's thread, and ahead of it on a helper.
+// Size hints that inflate the message whole, and a piece at a time ahead of the parser.
 constexpr size_t kHints[] = {0, size_t{64} << 20};
 
 // Everything the stream hands out, taken a byte at a time; at each '{' the byte just taken is
