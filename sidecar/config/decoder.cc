@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -68,11 +69,12 @@ absl::StatusOr<DecodeResult> DecodeMessage(absl::string_view frame, const Decode
                                            absl::string_view applied_hash, const Snapshot* previous,
                                            std::string& known_hash, Snapshot& snapshot) {
   const size_t max_inflated = std::min(limits.max_inflated_bytes, kMaxDocumentBytes);
-  const size_t size_hint = TrailerSize(frame).value_or(frame.size());
-  TextWindow window(frame, max_inflated, size_hint);
+  // A frame whose gzip trailer states no plausible size goes through the window: it may be a bomb.
+  const std::optional<size_t> stated_size = TrailerSize(frame);
+  TextWindow window(frame, max_inflated, stated_size.value_or(SIZE_MAX));
   MessageFields fields;
   // Destroyed before `snapshot`, whose rows its helper reads.
-  CollectionHasher hasher(limits.max_json_depth, size_hint);
+  CollectionHasher hasher(limits.max_json_depth, stated_size.value_or(frame.size()));
   absl::Status read = ReadMessage(window, limits, previous, snapshot, hasher, fields);
   // Errors in the order a decode of the whole inflated text finds them.
   window.Drain();
