@@ -174,9 +174,8 @@ constexpr size_t kPieceBytes = size_t{128} << 10;
 constexpr size_t kPiecesAhead = 4;
 }  // namespace
 
-InflateAhead::InflateAhead(absl::string_view compressed, size_t max_bytes, bool ahead)
+InflateAhead::InflateAhead(absl::string_view compressed, size_t max_bytes)
     : inflater_(compressed, max_bytes) {
-  if (!ahead) return;
   try {
     helper_ = std::thread([this] { Run(); });
   } catch (const std::system_error&) {

@@ -67,15 +67,14 @@ class Inflater {
   absl::Status error_;
 };
 
-// An Inflater that, for a large message, runs on a helper thread a few pieces ahead of its reader,
-// so that inflating overlaps whatever the reader does with the text (parsing it, on the other
-// core). Its Read is Inflater's, with the same errors at the same place in the text; the pieces
-// ahead bound what it holds (well under a MiB).
+// An Inflater on a helper thread a few pieces ahead of its reader, so that inflating overlaps
+// whatever the reader does with the text (parsing it, on the other core). Its Read is Inflater's,
+// with the same errors at the same place in the text; the pieces ahead bound what it holds (well
+// under a MiB).
 class InflateAhead {
  public:
-  // `ahead`: whether to use a helper thread (without one it is the Inflater as it is, which costs
-  // less for a small message). `compressed` must outlive this.
-  InflateAhead(absl::string_view compressed, size_t max_bytes, bool ahead);
+  // `compressed` must outlive this. Without a thread to be had, Read inflates on its caller's.
+  InflateAhead(absl::string_view compressed, size_t max_bytes);
   // Stops the helper after the piece it is on.
   ~InflateAhead();
   InflateAhead(const InflateAhead&) = delete;

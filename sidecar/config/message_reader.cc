@@ -157,9 +157,9 @@ class MessageHandler {
   bool hashed_ = false;                           // ... by the hasher (not a section Kong hashes)
   // The collection's counterpart in the config being replaced, or null.
   CollectionPtr previous_collection_;
-  // While not null, every row of the collection so far is the same bytes as this one's (then
-  // previous_collection_), and none went to the hasher.
-  CollectionPtr same_as_;
+  // Every row of the collection so far is previous_collection_'s own entity at the same place,
+  // and none went to the hasher.
+  bool same_as_previous_ = false;
   absl::string_view id_key_;  // its primary key: id, or key for parameters
   size_t row_index_ = 0;      // the element of the collection being read
   bool in_row_ = false;       // the container at depth 4 is a row being built
@@ -362,7 +362,7 @@ void MessageHandler::TableValue(const Scalar* scalar, bool object) {
     hashed_ = !protocol::IsHashedSection(member_);
     if (hashed_) hasher_.Begin(collection_);
     previous_collection_ = PreviousCollection();
-    same_as_ = previous_collection_;
+    same_as_previous_ = previous_collection_ != nullptr;
     // kong-protocol.md §7.3: the primary key is `id`, except for `parameters`.
     id_key_ = member_ == "parameters" ? "key" : "id";
     return;
@@ -435,12 +435,13 @@ void MessageHandler::FinishRow() {
   window_.Unpin();
   const size_t row = collection_->items.size();
   collection_->items.push_back(entity);
-  if (same_as_ != nullptr) {
-    if (row < same_as_->items.size() && same_as_->items[row].json.data() == entity.json.data()) {
+  if (same_as_previous_) {
+    const std::vector<Entity>& before = previous_collection_->items;
+    if (row < before.size() && before[row].json.data() == entity.json.data()) {
       return;
     }
     // The first difference: from here the collection is new, and hashed from its first row.
-    same_as_ = nullptr;
+    same_as_previous_ = false;
     HashRowsSoFar();
   } else if (hashed_) {
     hasher_.AddRow(entity.json);
@@ -476,18 +477,18 @@ void MessageHandler::HashRowsSoFar() {
 void MessageHandler::FinishCollection() {
   in_collection_ = false;
   if (!building_) return;
-  if (same_as_ != nullptr && same_as_->items.size() == collection_->items.size()) {
+  if (same_as_previous_ && previous_collection_->items.size() == collection_->items.size()) {
     // Unchanged since the config being replaced: that collection, its index and hash are taken
     // over now rather than built and then shared (sharing.h), so the copy read here goes before
     // the peak. Its rows view the previous config's text, which the snapshot then keeps too.
-    snapshot_.types[member_] = std::move(same_as_);
+    snapshot_.types[member_] = previous_collection_;
     fields_.views_previous = true;
     collection_.reset();
     hasher_.Drop();
     return;
   }
-  if (same_as_ != nullptr) HashRowsSoFar();  // fewer rows than before, all the same so far
-  same_as_ = nullptr;
+  if (same_as_previous_) HashRowsSoFar();  // fewer rows than before, all the same so far
+  same_as_previous_ = false;
   std::shared_ptr<EntityCollection> collection = std::move(collection_);
   if (const std::optional<size_t> duplicate = collection->BuildIndex(); duplicate.has_value()) {
     Fail(absl::InvalidArgumentError(absl::StrCat(RowPath(*duplicate), ": duplicate ", id_key_, " ",
@@ -562,7 +563,7 @@ void MessageHandler::StopBuilding() {
   fields_.views_previous = false;
   collection_.reset();
   previous_collection_ = nullptr;
-  same_as_ = nullptr;
+  same_as_previous_ = false;
   hasher_.Drop();
   in_row_ = false;
   window_.Unpin();

@@ -30,7 +30,7 @@ TextWindow::Stream::Stream(TextWindow& window)
 
 TextWindow::TextWindow(absl::string_view compressed, size_t max_bytes, size_t size_hint) {
   if (size_hint >= kMinBytesForWindow) {
-    inflater_.emplace(compressed, max_bytes, /*ahead=*/true);
+    inflater_.emplace(compressed, max_bytes);
     buffer_.resize(kInitialWindowBytes);
     return;
   }
@@ -77,7 +77,7 @@ void TextWindow::Refill(Stream& stream) {
   stream.end_ = buffer_.data() + valid_;
 }
 
-bool TextWindow::ReadPiece() {
+void TextWindow::ReadPiece() {
   while (!ended_ && inflate_error_.ok() && text_error_.ok()) {
     // The carried bytes go back where they were, in front of the new ones. The padding stays
     // free: the NUL, and what scans may read past it.
@@ -87,7 +87,7 @@ bool TextWindow::ReadPiece() {
         inflater_->Read(buffer_.data() + start, buffer_.size() - kPaddingBytes - start);
     if (!read.ok()) {
       inflate_error_ = read.status();
-      return false;
+      return;
     }
     const absl::string_view fresh(buffer_.data() + start, *read);
     const absl::string_view fresh_tail =
@@ -105,9 +105,8 @@ bool TextWindow::ReadPiece() {
     if (text_error_.ok()) text_error_ = ValidateJsonPiece(piece, base_ + valid_, ended_, checked);
     carry_.assign(piece.data() + checked, piece.size() - checked);
     valid_ += checked;
-    if (checked > 0) return true;
+    if (checked > 0) return;
   }
-  return false;
 }
 
 void TextWindow::Drain() {

@@ -148,9 +148,8 @@ class TextWindow {
  private:
   // Moves the window on so that the stream, at its end, can go on.
   void Refill(Stream& stream);
-  // Inflates at least one more checked byte after valid_ if there is any; false at the end or
-  // at the first error.
-  bool ReadPiece();
+  // Inflates at least one more checked byte after valid_, unless the text has ended or failed.
+  void ReadPiece();
 
   std::optional<InflateAhead> inflater_;  // null when inflated whole
   size_t inflated_ = 0;                   // ... then its size
