@@ -99,7 +99,7 @@ void ConfigFanout::Stop() {
 }
 
 absl::StatusOr<UpdatePtr> ConfigFanout::GetUpdate(const config::SnapshotPtr& base,
-                                                  const config::Snapshot& target,
+                                                  const config::SnapshotPtr& target,
                                                   const config::TypeFilter& filter, UpdateMode mode,
                                                   UpdateCache::Keep keep) {
   const uint64_t evictions = cache_.stats().evictions;
@@ -108,7 +108,7 @@ absl::StatusOr<UpdatePtr> ConfigFanout::GetUpdate(const config::SnapshotPtr& bas
     update = cache_.Get(base, target, filter, mode, keep);
   } catch (const std::exception& e) {
     log::Error(kLog, "cannot build update",
-               {{"config_hash", target.config_hash}, {"err", e.what()}});
+               {{"config_hash", target->config_hash}, {"err", e.what()}});
     return absl::InternalError("cannot build the update");
   }
   const UpdateCache::Stats stats = cache_.stats();
@@ -126,7 +126,7 @@ UpdateCache::Stats ConfigFanout::Stats() const {
 void ConfigFanout::BuildFor(const std::shared_ptr<WatchReactor>& watch) {
   std::optional<SubscriberCursor::Plan> plan = watch->TakePending();
   if (!plan) return;
-  absl::StatusOr<UpdatePtr> update = GetUpdate(plan->base, *plan->target, plan->filter, plan->mode);
+  absl::StatusOr<UpdatePtr> update = GetUpdate(plan->base, plan->target, plan->filter, plan->mode);
   if (!update.ok()) {
     watch->FinishInternal(update.status().message());
     return;

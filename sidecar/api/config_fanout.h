@@ -82,7 +82,7 @@ class ConfigFanout {
   // UpdateCache::Get); evictions are counted on the status board. Internal, logged, when
   // building it threw (a bug or out of memory).
   absl::StatusOr<UpdatePtr> GetUpdate(const config::SnapshotPtr& base,
-                                      const config::Snapshot& target,
+                                      const config::SnapshotPtr& target,
                                       const config::TypeFilter& filter, UpdateMode mode,
                                       UpdateCache::Keep keep = UpdateCache::Keep::kCache);
   // Worker thread only: builds and starts `watch`'s pending update, if it has one and nothing is

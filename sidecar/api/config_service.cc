@@ -36,18 +36,21 @@ class GetConfigReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       return;
     }
     update_ = std::move(update);
-    StartWrite(&update_->chunks[0]);
+    chunk_ = update_->chunks.Get(0);
+    StartWrite(chunk_.get());
   }
 
   void OnWriteDone(bool ok) override {
     MutexLock lock(&mu_);
+    chunk_ = nullptr;
     if (!ok) {
       FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
       return;
     }
     if (finished_) return;
     if (++next_chunk_ < update_->chunks.size()) {
-      StartWrite(&update_->chunks[next_chunk_]);
+      chunk_ = update_->chunks.Get(next_chunk_);
+      StartWrite(chunk_.get());
       return;
     }
     FinishLocked(grpc::Status::OK);
@@ -70,6 +73,7 @@ class GetConfigReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   UpdatePtr update_ ABSL_GUARDED_BY(mu_);
   size_t next_chunk_ ABSL_GUARDED_BY(mu_) = 0;
+  ChunkPtr chunk_ ABSL_GUARDED_BY(mu_);  // the chunk being written
 };
 
 }  // namespace
@@ -138,7 +142,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* ConfigService::GetConfig(
     // One-shot: shared with identical requests while this one sends it, then gone, so
     // that many distinct filters cost no more than the requests in flight.
     absl::StatusOr<UpdatePtr> update =
-        fanout->GetUpdate(nullptr, *current, filter, UpdateMode::kFull, UpdateCache::Keep::kShare);
+        fanout->GetUpdate(nullptr, current, filter, UpdateMode::kFull, UpdateCache::Keep::kShare);
     reactor->Start(update.ok() ? *std::move(update) : nullptr);
   });
   return reactor.get();

@@ -1,25 +1,43 @@
-// Builds the WatchResponse chunks of full and delta updates (update_builder.h), writing each
-// chunk's wire format straight into the slice gRPC sends, so that fan-out of a large config costs
-// one copy of its rows.
+// Builds the WatchResponse chunks of full and delta updates (update_builder.h): lays the rows out
+// in chunks up front, and writes each chunk's wire format straight into the slice gRPC sends when
+// a stream needs it, so that fan-out of a large config costs one copy of the rows in flight.
 #include "sidecar/api/update_builder.h"
 
 #include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/wire_format_lite.h>
 #include <grpcpp/support/slice.h>
 
-#include <cassert>
+#include <algorithm>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "sidecar/api/proto_convert.h"
+#include "sidecar/common/check.h"
 
 namespace tether::api {
+
+// The rows are the collections' (a full update) followed by the delta's upserts and removals (a
+// delta update); an update has one or the other.
+struct UpdateChunks::Source {
+  // Every chunk's fields but chunk_index, last_chunk and metadata.
+  v1::WatchResponse header;
+  std::map<std::string, std::string> metadata;  // the first chunk's; may be empty
+  // The target's collections the filter selects, in order.
+  std::vector<std::pair<absl::string_view, const config::EntityCollection*>> collections;
+  config::Delta delta;
+  // What the collections and the delta's upserts view (a delta's removals own their ids).
+  config::SnapshotPtr target;
+};
+
 namespace {
 
 using ::google::protobuf::internal::WireFormatLite;
@@ -102,141 +120,183 @@ v1::WatchResponse MakeHeader(const config::Snapshot& target, const config::TypeF
   return header;
 }
 
-// Packs entities into chunks under the byte budget, serialising each chunk once.
-//
-// A chunk is serialised only when the next one starts or the update ends, because only then is it
-// known whether it is the last. Sizes are computed exactly from the wire format, so a chunk never
-// exceeds the budget, with two exceptions that cannot be split: an entity too big for an empty
-// chunk goes alone in its own chunk, and the first chunk carries all the metadata however big it
-// is (the client's receive limit, not ours, then decides; in practice a Kong row or metadata key
-// is far below 4 MiB).
-//
-// Each chunk is written straight into the slice gRPC sends: protobuf serialises the header
-// fields, then the upserts and removals follow, encoded here from views of the rows (parsers
-// accept fields in any order and append each occurrence of a repeated field). So the entity
-// bytes are copied once, with no per-entity allocation. The views point into the snapshot and
-// the delta, which outlive the writer.
-class ChunkWriter {
- public:
-  // `metadata` goes on the first chunk only; may be empty.
-  ChunkWriter(v1::WatchResponse header, std::map<std::string, std::string> metadata,
-              size_t max_chunk_bytes, Update& update)
-      : chunk_header_(std::move(header)), max_chunk_bytes_(max_chunk_bytes), update_(update) {
-    for (auto& [key, json] : metadata) (*chunk_header_.mutable_metadata())[key] = std::move(json);
-    StartChunk();
-  }
+// Chunk `index`'s header fields: the update's, plus its index, last_chunk, and the metadata on the
+// first.
+v1::WatchResponse ChunkHeader(const UpdateChunks::Source& source, size_t index, bool last) {
+  v1::WatchResponse header = source.header;
+  header.set_chunk_index(static_cast<uint32_t>(index));
+  header.set_last_chunk(last);
+  if (index == 0) header.mutable_metadata()->insert(source.metadata.begin(), source.metadata.end());
+  return header;
+}
 
-  void AddUpsert(absl::string_view type, const config::Entity& entity) {
-    Add(ChunkItem(v1::WatchResponse::kUpsertsFieldNumber, type, entity.id, entity.json));
-    ++update_.upserts;
-  }
-
-  void AddRemoval(absl::string_view type, absl::string_view id) {
-    Add(ChunkItem(v1::WatchResponse::kRemovalsFieldNumber, type, id, absl::string_view()));
-    ++update_.removals;
-  }
-
-  // Serialises the pending chunk as the last one.
-  void Finish() { Serialise(/*last_chunk=*/true); }
-
- private:
-  void StartChunk() {
-    chunk_header_.set_chunk_index(static_cast<uint32_t>(update_.chunks.size()));
-    if (!update_.chunks.empty()) chunk_header_.clear_metadata();
-    // Counted as if last: last_chunk costs its two bytes only on the last chunk, so this is an
-    // upper bound for the others.
-    chunk_header_.set_last_chunk(true);
-    header_bytes_ = chunk_header_.ByteSizeLong();
-    items_bytes_ = 0;
-  }
-
-  void Add(const ChunkItem& item) {
-    const size_t item_bytes = item.WireSize();
-    // The first chunk's metadata counts as content: rather than overflow with it, the item
-    // starts the next chunk, which has no metadata.
-    const bool has_content = !items_.empty() || !chunk_header_.metadata().empty();
-    if (has_content && header_bytes_ + items_bytes_ + item_bytes > max_chunk_bytes_) {
-      Serialise(/*last_chunk=*/false);
-      StartChunk();
+// Calls `visit` with rows [first, first + count) of `source`, in order.
+void VisitRows(const UpdateChunks::Source& source, size_t first, size_t count,
+               absl::FunctionRef<void(const ChunkItem&)> visit) {
+  const size_t end = first + count;
+  size_t begin = 0;  // the current collection's first row
+  for (const auto& [type, collection] : source.collections) {
+    const std::vector<config::Entity>& items = collection->items;
+    for (size_t n = std::max(first, begin); n < std::min(end, begin + items.size()); ++n) {
+      const config::Entity& entity = items[n - begin];
+      visit(ChunkItem(v1::WatchResponse::kUpsertsFieldNumber, type, entity.id, entity.json));
     }
-    items_bytes_ += item_bytes;
-    items_.push_back(item);
+    begin += items.size();
   }
-
-  void Serialise(bool last_chunk) {
-    chunk_header_.set_last_chunk(last_chunk);
-    const size_t header_bytes = chunk_header_.ByteSizeLong();
-    assert(header_bytes <= header_bytes_);
-    const size_t size = header_bytes + items_bytes_;
-    grpc::Slice slice(size);
-    uint8_t* target = const_cast<uint8_t*>(slice.begin());
-    target = chunk_header_.SerializeWithCachedSizesToArray(target);
-    for (const ChunkItem& item : items_) target = item.Write(target);
-    assert(target == slice.end());
-    (void)target;
-    update_.chunks.emplace_back(&slice, 1);
-    update_.bytes += size;
-    items_.clear();
+  const std::vector<config::EntityChange>& upserts = source.delta.upserts;
+  for (size_t n = std::max(first, begin); n < end; ++n) {
+    if (n - begin < upserts.size()) {
+      const config::EntityChange& change = upserts[n - begin];
+      visit(ChunkItem(v1::WatchResponse::kUpsertsFieldNumber, change.type, change.entity->id,
+                      change.entity->json));
+    } else {
+      const config::EntityRemoval& removal = source.delta.removals[n - begin - upserts.size()];
+      visit(ChunkItem(v1::WatchResponse::kRemovalsFieldNumber, removal.type, removal.id,
+                      absl::string_view()));
+    }
   }
+}
 
-  // The current chunk's header fields: the update's, plus its index, last_chunk, and the
-  // metadata while it is the first.
-  v1::WatchResponse chunk_header_;
-  const size_t max_chunk_bytes_;
-  Update& update_;
-  // The current chunk's upserts and removals, in order; reused from chunk to chunk.
-  std::vector<ChunkItem> items_;
-  // The current chunk's serialised size with last_chunk set, in two parts; exact, from the wire
-  // format.
-  size_t header_bytes_ = 0;
-  size_t items_bytes_ = 0;
-};
+size_t RowCount(const UpdateChunks::Source& source) {
+  size_t rows = source.delta.upserts.size() + source.delta.removals.size();
+  for (const auto& [type, collection] : source.collections) rows += collection->items.size();
+  return rows;
+}
 
 }  // namespace
 
-UpdatePtr BuildFullUpdate(const config::Snapshot& snapshot, const config::TypeFilter& filter,
-                          size_t max_chunk_bytes) {
-  auto update = std::make_shared<Update>();
-  update->config_hash = snapshot.config_hash;
-  update->full = true;
-  v1::WatchResponse header = MakeHeader(snapshot, filter);
-  header.set_full(true);
-  ChunkWriter writer(std::move(header), snapshot.metadata, max_chunk_bytes, *update);
-  for (const auto& [type, collection] : snapshot.types) {
-    if (!filter.Matches(type)) continue;
-    for (const config::Entity& entity : collection->items) writer.AddUpsert(type, entity);
+// Packs rows into chunks under the byte budget. Sizes come exactly from the wire format, so a
+// chunk never exceeds the budget, with two exceptions that cannot be split: a row too big for an
+// empty chunk goes alone in its own chunk, and the first chunk carries all the metadata however
+// big it is (the client's receive limit, not ours, then decides; in practice a Kong row or
+// metadata key is far below 4 MiB).
+UpdateChunks::UpdateChunks(std::unique_ptr<const Source> source, size_t max_chunk_bytes)
+    : source_(std::move(source)) {
+  size_t first = 0;
+  size_t count = 0;
+  size_t items_bytes = 0;
+  // The current chunk's header counted as if it were the last: last_chunk costs its two bytes
+  // only on the last chunk, so this is an upper bound for the others.
+  size_t header_bytes = ChunkHeader(*source_, 0, true).ByteSizeLong();
+  VisitRows(*source_, 0, RowCount(*source_), [&](const ChunkItem& item) {
+    const size_t item_bytes = item.WireSize();
+    // The first chunk's metadata counts as content: rather than overflow with it, the row starts
+    // the next chunk, which has no metadata.
+    const bool has_content = count > 0 || (layout_.empty() && !source_->metadata.empty());
+    if (has_content && header_bytes + items_bytes + item_bytes > max_chunk_bytes) {
+      const size_t index = layout_.size();
+      layout_.push_back(
+          {first, count, ChunkHeader(*source_, index, false).ByteSizeLong() + items_bytes});
+      first += count;
+      count = 0;
+      items_bytes = 0;
+      header_bytes = ChunkHeader(*source_, index + 1, true).ByteSizeLong();
+    }
+    items_bytes += item_bytes;
+    ++count;
+  });
+  layout_.push_back({first, count, header_bytes + items_bytes});
+  shared_ = std::make_unique<Shared[]>(layout_.size());
+  if (layout_.size() == 1) kept_ = Write(0);
+}
+
+UpdateChunks::~UpdateChunks() = default;
+
+ChunkPtr UpdateChunks::Get(size_t index) const {
+  if (kept_ != nullptr) return kept_;
+  Shared& shared = shared_[index];
+  MutexLock lock(&shared.mu);
+  ChunkPtr chunk = shared.chunk.lock();
+  if (chunk == nullptr) {
+    chunk = Write(index);
+    shared.chunk = chunk;
   }
-  writer.Finish();
+  return chunk;
+}
+
+// Writes the chunk straight into the slice gRPC sends: protobuf serialises the header fields,
+// then the upserts and removals follow, encoded here from views of the rows (parsers accept
+// fields in any order and append each occurrence of a repeated field). So the rows are copied
+// once, with no per-row allocation.
+ChunkPtr UpdateChunks::Write(size_t index) const {
+  const Layout& layout = layout_[index];
+  const v1::WatchResponse header = ChunkHeader(*source_, index, index + 1 == layout_.size());
+  const size_t header_bytes = header.ByteSizeLong();
+  TETHER_DCHECK(header_bytes <= layout.bytes);
+  grpc::Slice slice(layout.bytes);
+  uint8_t* target = const_cast<uint8_t*>(slice.begin());
+  uint8_t* const end = target + layout.bytes;
+  {
+    // Deterministic, so that a chunk written again has the same bytes: maps (hashes, metadata)
+    // are otherwise serialised in the order of the copy's hash table.
+    google::protobuf::io::ArrayOutputStream array(target, static_cast<int>(header_bytes));
+    google::protobuf::io::CodedOutputStream coded(&array);
+    coded.SetSerializationDeterministic(true);
+    header.SerializeWithCachedSizes(&coded);
+    TETHER_DCHECK(!coded.HadError());
+  }
+  target += header_bytes;
+  VisitRows(*source_, layout.first, layout.count, [&](const ChunkItem& item) {
+    TETHER_DCHECK(target + item.WireSize() <= end);
+    target = item.Write(target);
+  });
+  TETHER_DCHECK(target == end);
+  (void)end;
+  return std::make_shared<const grpc::ByteBuffer>(&slice, 1);
+}
+
+Update::Update(std::unique_ptr<const UpdateChunks::Source> source, size_t max_chunk_bytes)
+    : chunks(std::move(source), max_chunk_bytes) {
+  for (size_t i = 0; i < chunks.size(); ++i) bytes += chunks.bytes(i);
+}
+
+UpdatePtr BuildFullUpdate(config::SnapshotPtr snapshot, const config::TypeFilter& filter,
+                          size_t max_chunk_bytes) {
+  auto source = std::make_unique<UpdateChunks::Source>();
+  source->header = MakeHeader(*snapshot, filter);
+  source->header.set_full(true);
+  source->metadata = snapshot->metadata;
+  size_t upserts = 0;
+  for (const auto& [type, collection] : snapshot->types) {
+    if (!filter.Matches(type)) continue;
+    source->collections.emplace_back(type, collection.get());
+    upserts += collection->items.size();
+  }
+  std::string config_hash = snapshot->config_hash;
+  source->target = std::move(snapshot);
+  auto update = std::make_shared<Update>(std::move(source), max_chunk_bytes);
+  update->config_hash = std::move(config_hash);
+  update->full = true;
+  update->upserts = upserts;
   return update;
 }
 
-UpdatePtr BuildDeltaUpdate(const config::Snapshot& base, const config::Snapshot& target,
+UpdatePtr BuildDeltaUpdate(config::SnapshotPtr base, config::SnapshotPtr target,
                            const config::TypeFilter& filter, size_t max_chunk_bytes) {
-  const config::Delta delta = config::ComputeDelta(base, target, filter);
+  config::Delta delta = config::ComputeDelta(*base, *target, filter);
   if (delta.empty()) return nullptr;
-  auto update = std::make_shared<Update>();
-  update->config_hash = target.config_hash;
-  update->base_hash = base.config_hash;
-  update->full = false;
-  v1::WatchResponse header = MakeHeader(target, filter);
-  header.set_full(false);
-  header.set_base_hash(base.config_hash);
-  std::map<std::string, std::string> metadata;
+  auto source = std::make_unique<UpdateChunks::Source>();
+  source->header = MakeHeader(*target, filter);
+  source->header.set_full(false);
+  source->header.set_base_hash(base->config_hash);
   if (delta.metadata_changed) {
     // The target's whole metadata, so a client may simply replace its own, plus an empty value
     // for each key the target lacks: empty is never valid JSON, so it can only mean "removed",
     // and it tells a delta that removes every key from a delta that changes none.
-    metadata = target.metadata;
-    for (const auto& [key, json] : base.metadata) metadata.try_emplace(key);
+    source->metadata = target->metadata;
+    for (const auto& [key, json] : base->metadata) source->metadata.try_emplace(key);
   }
-  ChunkWriter writer(std::move(header), std::move(metadata), max_chunk_bytes, *update);
-  for (const config::EntityChange& change : delta.upserts) {
-    writer.AddUpsert(change.type, *change.entity);
-  }
-  for (const config::EntityRemoval& removal : delta.removals) {
-    writer.AddRemoval(removal.type, removal.id);
-  }
-  writer.Finish();
+  const size_t upserts = delta.upserts.size();
+  const size_t removals = delta.removals.size();
+  source->delta = std::move(delta);
+  std::string config_hash = target->config_hash;
+  source->target = std::move(target);
+  auto update = std::make_shared<Update>(std::move(source), max_chunk_bytes);
+  update->config_hash = std::move(config_hash);
+  update->base_hash = base->config_hash;
+  update->full = false;
+  update->upserts = upserts;
+  update->removals = removals;
   return update;
 }
 
@@ -245,7 +305,7 @@ absl::StatusOr<std::vector<v1::WatchResponse>> ParseUpdate(const Update& update)
   chunks.reserve(update.chunks.size());
   for (size_t i = 0; i < update.chunks.size(); ++i) {
     grpc::Slice slice;
-    if (grpc::Status status = update.chunks[i].DumpToSingleSlice(&slice); !status.ok()) {
+    if (grpc::Status status = update.chunks.Get(i)->DumpToSingleSlice(&slice); !status.ok()) {
       return absl::InternalError(
           absl::StrCat("read update chunk ", i, ": ", status.error_message()));
     }

@@ -1,12 +1,12 @@
 // Builds one update for subscribers: the WatchResponse chunks of a full snapshot or of a delta,
-// serialised once into grpc::ByteBuffers that any number of streams can send.
+// each serialised into a grpc::ByteBuffer that any number of streams can send.
 //
 // Why: fan-out must not cost subscribers x config size. Copying a grpc::ByteBuffer only takes a
-// reference on its slices, so every subscriber that needs the same update shares the same bytes.
+// reference on its slices, so every subscriber that needs the same chunk shares the same bytes.
 // Chunks stay under a byte budget (default well under gRPC's 4 MiB receive limit) so clients with
 // default limits work with any config size.
 //
-// Threading: pure functions; an Update is immutable once built.
+// Threading: the builders are pure functions; an Update is thread-safe (UpdateChunks).
 #pragma once
 
 #include <grpcpp/support/byte_buffer.h>
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "sidecar/common/mutex.h"
 #include "sidecar/config/delta.h"
 #include "sidecar/config/snapshot.h"
 #include "tether/v1/config.pb.h"
@@ -28,13 +29,71 @@ namespace tether::api {
 // default 4 MiB receive limit, leaving room for gRPC's own framing.
 inline constexpr size_t kDefaultMaxChunkBytes = 3 * 1024 * 1024 + 512 * 1024;
 
+// One serialised tether.v1.WatchResponse, as a stream writes it.
+using ChunkPtr = std::shared_ptr<const grpc::ByteBuffer>;
+
+// The chunks of one update. Which rows go in which chunk, and each chunk's exact size, are fixed
+// when the update is built; a chunk's bytes are written when a stream asks for it and no other
+// stream holds it, and shared by every stream that asks while one does.
+//
+// Why: a full update is as big as the config (35 MiB of chunks for a 28 MiB config). Written
+// whole before the first chunk went out, it doubled what tether held while FULL subscribers
+// received it after every change; written a chunk at a time, it costs the chunks in flight. An
+// update of one chunk (a delta of a few rows, any config under the budget) is written when it is
+// built and kept, so any number of subscribers share one copy, written once.
+//
+// Lifetime: the rows are views into snapshots, which the update keeps alive until it is
+// destroyed; a written chunk owns its bytes, so a stream may finish sending it after that.
+//
+// Threading: thread-safe; immutable once built, except for the sharing of written chunks.
+class UpdateChunks {
+ public:
+  // What the chunks are written from: the header, the rows, and the snapshots they view
+  // (update_builder.cc).
+  struct Source;
+
+  // Lays `source`'s rows out in chunks of at most `max_chunk_bytes` (see below).
+  UpdateChunks(std::unique_ptr<const Source> source, size_t max_chunk_bytes);
+  ~UpdateChunks();
+  UpdateChunks(const UpdateChunks&) = delete;
+  UpdateChunks& operator=(const UpdateChunks&) = delete;
+
+  size_t size() const { return layout_.size(); }
+  bool empty() const { return layout_.empty(); }
+  // Chunk `index`'s serialised size, exact before it is written.
+  size_t bytes(size_t index) const { return layout_[index].bytes; }
+  // Chunk `index`, written now unless a stream still holds it.
+  ChunkPtr Get(size_t index) const;
+  // What the update holds between writes: the chunk a single-chunk update keeps.
+  size_t held_bytes() const { return kept_ == nullptr ? 0 : kept_->Length(); }
+
+ private:
+  struct Layout {
+    size_t first;  // the chunk's first row, counted over the update's upserts then removals
+    size_t count;
+    size_t bytes;
+  };
+  struct Shared {
+    Mutex mu;  // guards `chunk`, and is held while it is written so that others wait and share
+    std::weak_ptr<const grpc::ByteBuffer> chunk ABSL_GUARDED_BY(mu);
+  };
+
+  ChunkPtr Write(size_t index) const;
+
+  const std::unique_ptr<const Source> source_;
+  std::vector<Layout> layout_;
+  std::unique_ptr<Shared[]> shared_;
+  ChunkPtr kept_;
+};
+
 struct Update {
+  Update(std::unique_ptr<const UpdateChunks::Source> source, size_t max_chunk_bytes);
+
   std::string config_hash;
   std::string base_hash;  // empty for full updates
   bool full = true;
-  std::vector<grpc::ByteBuffer>
-      chunks;        // serialised tether.v1.WatchResponse, last_chunk on the last
-  size_t bytes = 0;  // total serialised size
+  UpdateChunks chunks;  // serialised tether.v1.WatchResponse, last_chunk on the last
+  size_t bytes = 0;     // total serialised size
   size_t upserts = 0;
   size_t removals = 0;
 };
@@ -52,14 +111,14 @@ using UpdatePtr = std::shared_ptr<const Update>;
 // - upserts come in the snapshot's type order then the CP's row order, removals after them.
 
 // The whole snapshot restricted to `filter`. Always at least one chunk, even when empty.
-UpdatePtr BuildFullUpdate(const config::Snapshot& snapshot, const config::TypeFilter& filter,
+UpdatePtr BuildFullUpdate(config::SnapshotPtr snapshot, const config::TypeFilter& filter,
                           size_t max_chunk_bytes = kDefaultMaxChunkBytes);
 
 // The delta from `base` to `target` restricted to `filter`; nullptr when nothing the filter
 // covers changed (config::Delta::empty()). When the metadata changed, the first chunk carries the
 // target's whole metadata plus an empty value for each key the target no longer has (empty is
 // never valid JSON, so it only ever means "removed").
-UpdatePtr BuildDeltaUpdate(const config::Snapshot& base, const config::Snapshot& target,
+UpdatePtr BuildDeltaUpdate(config::SnapshotPtr base, config::SnapshotPtr target,
                            const config::TypeFilter& filter,
                            size_t max_chunk_bytes = kDefaultMaxChunkBytes);
 

@@ -14,7 +14,9 @@ std::string Key(absl::string_view kind, absl::string_view base, absl::string_vie
   return absl::StrCat(kind, "|", base, "|", target, "|", filter_key);
 }
 
-size_t BytesOf(const UpdatePtr& update) { return update == nullptr ? 0 : update->bytes; }
+size_t BytesOf(const UpdatePtr& update) {
+  return update == nullptr ? 0 : update->chunks.held_bytes();
+}
 
 }  // namespace
 
@@ -65,27 +67,27 @@ void UpdateCache::Drop(Lru::iterator it) {
   lru_.erase(it);
 }
 
-UpdatePtr UpdateCache::Get(const config::SnapshotPtr& base, const config::Snapshot& target,
+UpdatePtr UpdateCache::Get(const config::SnapshotPtr& base, const config::SnapshotPtr& target,
                            const config::TypeFilter& filter, UpdateMode mode, Keep keep) {
   if (base == nullptr) {
-    const std::string key = Key("full", "", target.config_hash, filter.KeyWithin({&target}));
-    return Find(key, target.config_hash, keep, stats_.full_builds,
+    const std::string key = Key("full", "", target->config_hash, filter.KeyWithin({target.get()}));
+    return Find(key, target->config_hash, keep, stats_.full_builds,
                 [&] { return BuildFullUpdate(target, filter, max_chunk_bytes_); });
   }
   // A delta and a change check also see the types the base holds (removed ones, for a start).
-  const std::string filter_key = filter.KeyWithin({base.get(), &target});
+  const std::string filter_key = filter.KeyWithin({base.get(), target.get()});
   if (mode == UpdateMode::kDelta) {
-    const std::string key = Key("delta", base->config_hash, target.config_hash, filter_key);
-    return Find(key, target.config_hash, keep, stats_.delta_builds,
-                [&] { return BuildDeltaUpdate(*base, target, filter, max_chunk_bytes_); });
+    const std::string key = Key("delta", base->config_hash, target->config_hash, filter_key);
+    return Find(key, target->config_hash, keep, stats_.delta_builds,
+                [&] { return BuildDeltaUpdate(base, target, filter, max_chunk_bytes_); });
   }
 
-  const std::string key = Key("changed", base->config_hash, target.config_hash, filter_key);
+  const std::string key = Key("changed", base->config_hash, target->config_hash, filter_key);
   auto it = changed_.find(key);
   if (it == changed_.end()) {
     ++stats_.change_checks;
-    const bool changed = !config::ComputeDelta(*base, target, filter).empty();
-    it = changed_.emplace(key, Verdict{target.config_hash, changed}).first;
+    const bool changed = !config::ComputeDelta(*base, *target, filter).empty();
+    it = changed_.emplace(key, Verdict{target->config_hash, changed}).first;
   } else {
     ++stats_.hits;
   }

@@ -11,12 +11,15 @@
 // (config::TypeFilter::KeyWithin), not what the client wrote: made-up type names select nothing,
 // so `services,junk1` and `services,junk2` share one entry instead of a full copy each.
 //
-// Memory: the updates kept (Keep::kCache) add up to at most the byte budget; beyond it the least
-// recently used are dropped (counted as evictions). Anything built is also found while someone
-// still holds it (a stream sending it keeps it alive through its own UpdatePtr), so a concurrent
-// identical request shares it even when it was evicted or never kept: one-shot GetConfig results
-// (Keep::kShare) are kept no longer than that. Retain() drops everything for older targets when
-// a newer snapshot arrives. So memory stays bounded by the budget + (updates in flight).
+// Memory: what the updates kept (Keep::kCache) hold adds up to at most the byte budget; beyond it
+// the least recently used are dropped (counted as evictions). An update of one chunk holds that
+// chunk; one of several holds no chunk between writes, only its layout and the snapshots it views
+// (update_builder.h), which the store or a stream holds anyway, so it costs the budget nothing.
+// Anything built is also found while someone still holds it (a stream sending it keeps it alive
+// through its own UpdatePtr), so a concurrent identical request shares it even when it was evicted
+// or never kept: one-shot GetConfig results (Keep::kShare) are kept no longer than that. Retain()
+// drops everything for older targets when a newer snapshot arrives. So memory stays bounded by the
+// budget + (chunks in flight).
 //
 // Threading: thread-compatible; owned and used by the config service's fan-out worker only.
 #pragma once
@@ -38,8 +41,8 @@ namespace tether::api {
 // How a subscriber wants updates after its first (tether.v1.Mode).
 enum class UpdateMode { kFull, kDelta };
 
-// Room for a handful of full copies of a large config (a 13.5 MB config serialises to about as
-// much): distinct filters beyond that are rebuilt rather than kept.
+// Room for dozens of single-chunk updates (each at most the chunk budget): distinct filters beyond
+// that are rebuilt rather than kept.
 inline constexpr size_t kDefaultUpdateCacheBytes = 128 * 1024 * 1024;
 
 class UpdateCache {
@@ -53,7 +56,7 @@ class UpdateCache {
     // Kept updates dropped to stay within the byte budget.
     uint64_t evictions = 0;
     // What is kept now: entries (updates, "nothing changed" results and change verdicts) and the
-    // serialised bytes of the updates among them.
+    // bytes the updates among them hold (UpdateChunks::held_bytes).
     size_t entries = 0;
     size_t bytes = 0;
   };
@@ -73,7 +76,7 @@ class UpdateCache {
   // Null when `base` is set and nothing the filter covers changed between the two (the subscriber
   // is then not woken). The entity type names in `filter` must not contain ',' or '|' (the key
   // joins them; the service validates names).
-  UpdatePtr Get(const config::SnapshotPtr& base, const config::Snapshot& target,
+  UpdatePtr Get(const config::SnapshotPtr& base, const config::SnapshotPtr& target,
                 const config::TypeFilter& filter, UpdateMode mode, Keep keep = Keep::kCache);
 
   // Drops every entry whose target is not `target_hash`.

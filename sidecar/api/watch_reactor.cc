@@ -90,6 +90,7 @@ void WatchReactor::OnWriteDone(bool ok) {
   bool build_next = false;
   {
     MutexLock lock(&mu_);
+    chunk_ = nullptr;
     if (!ok) {
       // The stream is broken (client gone, or finishing); no more writes will succeed.
       FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
@@ -219,7 +220,8 @@ grpc::Status WatchReactor::Subscribe(const v1::Subscribe& subscribe) {
 }
 
 void WatchReactor::WriteChunkLocked() {
-  StartWrite(&cursor_.in_flight()->chunks[cursor_.chunk_index()]);
+  chunk_ = cursor_.in_flight()->chunks.Get(cursor_.chunk_index());
+  StartWrite(chunk_.get());
 }
 
 void WatchReactor::FinishLocked(grpc::Status status) {

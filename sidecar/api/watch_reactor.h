@@ -4,12 +4,12 @@
 //
 // Why thin: where the stream stands (sent, pending, in flight) is the SubscriberCursor's, and
 // the request rules are request_validation's; this class only connects them to gRPC's callbacks
-// and to the ConfigFanout. Responses are raw ByteBuffers, the pre-serialised chunks of an Update
-// shared with every other stream that needs them.
+// and to the ConfigFanout. Responses are raw ByteBuffers, the serialised chunks of an Update
+// shared with every other stream that writes them at the same time.
 //
-// Threading: thread-safe. mu_ guards finishing and the cursor. Reactions run on gRPC threads;
-// Initialise, Offer, TakePending, StartUpdate and FinishInternal on the fan-out worker. No
-// StatusBoard call is made under mu_.
+// Threading: thread-safe. mu_ guards finishing, the cursor and the chunk being written. Reactions
+// run on gRPC threads; Initialise, Offer, TakePending, StartUpdate and FinishInternal on the
+// fan-out worker. No StatusBoard call is made under mu_.
 #pragma once
 
 #include <grpcpp/support/byte_buffer.h>
@@ -77,6 +77,9 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
 
   Mutex mu_;
   SubscriberCursor cursor_ ABSL_GUARDED_BY(mu_);  // closed once the stream is finished
+  // The chunk being written, held until its write is done; null between updates, so that an idle
+  // stream holds no chunk.
+  ChunkPtr chunk_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tether::api

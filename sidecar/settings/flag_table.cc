@@ -178,9 +178,9 @@ constexpr FlagDef kFlags[] = {
     {"grpc-update-cache-bytes", "bytes", "16MiB",
      "How much of the updates built for subscribers (serialised size) the gRPC API keeps to\n"
      "share with later subscribers that need the same; beyond it the least recently used are\n"
-     "dropped and rebuilt when needed. Updates being sent are shared whatever this is, so a\n"
-     "large config's full update is held only while it is sent (a later subscriber costs a\n"
-     "rebuild of tens of milliseconds) and the config is not held twice.",
+     "dropped and rebuilt when needed. Only an update of one chunk holds its bytes: a larger\n"
+     "one (a large config's full update) writes each chunk as streams send it, so it costs\n"
+     "nothing here and the config is not held twice.",
      [](absl::string_view v, Settings& s) { return ParseBytesTo(v, s.grpc_update_cache_bytes); }},
     {"grpc-max-subscribers", "count", "4096",
      "Watch streams the gRPC API serves at once; more are refused with RESOURCE_EXHAUSTED and\n"

@@ -316,12 +316,12 @@ absl::StatusOr<MirrorPtr> Apply(UpdateAssembler& assembler, const api::Update& u
   if (!chunks.ok()) return chunks.status();
   for (size_t i = 0; i < chunks->size(); ++i) {
     const v1::WatchResponse& chunk = (*chunks)[i];
-    if (update.chunks[i].Length() > budget) {
+    if (update.chunks.bytes(i) > budget) {
       // Only a lone entity too big for any chunk, or the metadata alone on the first chunk, may
       // exceed the budget.
       const int items = chunk.upserts_size() + chunk.removals_size();
       EXPECT_TRUE(items == 1 || (items == 0 && i == 0 && !chunk.metadata().empty()))
-          << "chunk " << i << " of " << update.chunks[i].Length() << " bytes has " << items
+          << "chunk " << i << " of " << update.chunks.bytes(i) << " bytes has " << items
           << " entities and " << chunk.metadata_size() << " metadata keys";
       ++coverage.oversized_chunks;
     }
@@ -395,7 +395,7 @@ enum class HashCheck { kAll, kExceptConfig };
 }
 
 // The mirror a fresh client gets from a full update of `snapshot`.
-MirrorPtr FreshMirror(const config::Snapshot& snapshot, const config::TypeFilter& filter,
+MirrorPtr FreshMirror(const config::SnapshotPtr& snapshot, const config::TypeFilter& filter,
                       size_t budget, Coverage& coverage) {
   UpdateAssembler fresh;
   absl::StatusOr<MirrorPtr> mirror =
@@ -421,7 +421,7 @@ bool RunSequence(uint32_t seed, Coverage& coverage) {
 
   UpdateAssembler assembler;
   absl::StatusOr<MirrorPtr> applied =
-      Apply(assembler, *api::BuildFullUpdate(*snapshots[0], filter, budget), budget, coverage);
+      Apply(assembler, *api::BuildFullUpdate(snapshots[0], filter, budget), budget, coverage);
   EXPECT_TRUE(applied.ok()) << applied.status();
   if (!applied.ok()) return false;
   // The server computes each delta from the snapshot it last sent, which is not the previous
@@ -429,10 +429,10 @@ bool RunSequence(uint32_t seed, Coverage& coverage) {
   config::SnapshotPtr last_sent = snapshots[0];
   for (int i = 1; i < kSnapshotsPerSequence; ++i) {
     SCOPED_TRACE(absl::StrCat("step ", i));
-    const config::Snapshot& next = *snapshots[i];
+    const config::SnapshotPtr& next = snapshots[i];
     const MirrorPtr want = FreshMirror(next, filter, budget, coverage);
     if (want == nullptr) return false;
-    const api::UpdatePtr delta = api::BuildDeltaUpdate(*last_sent, next, filter, budget);
+    const api::UpdatePtr delta = api::BuildDeltaUpdate(last_sent, next, filter, budget);
     if (delta == nullptr) {
       ++coverage.null_deltas;
       // Not woken: the mirror keeps the hash it holds, and nothing it shows differs.
@@ -446,7 +446,7 @@ bool RunSequence(uint32_t seed, Coverage& coverage) {
     ++coverage.deltas;
     if (delta->chunks.size() > 1) ++coverage.multi_chunk_deltas;
     coverage.removals += static_cast<int>(delta->removals);
-    if (last_sent->metadata != next.metadata) ++coverage.metadata_changes;
+    if (last_sent->metadata != next->metadata) ++coverage.metadata_changes;
     applied = Apply(assembler, *delta, budget, coverage);
     EXPECT_TRUE(applied.ok()) << applied.status();
     if (!applied.ok()) return false;

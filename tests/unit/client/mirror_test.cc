@@ -85,7 +85,7 @@ TEST(UpdateAssemblerTest, FullThenDeltas) {
   UpdateAssembler assembler;
   EXPECT_EQ(assembler.current()->config_hash, "");
 
-  absl::StatusOr<MirrorPtr> mirror = Feed(assembler, Chunks(api::BuildFullUpdate(*first, all)));
+  absl::StatusOr<MirrorPtr> mirror = Feed(assembler, Chunks(api::BuildFullUpdate(first, all)));
   ASSERT_TRUE(mirror.ok()) << mirror.status();
   EXPECT_EQ((*mirror)->config_hash, first->config_hash);
   EXPECT_EQ((*mirror)->hashes, first->hashes);
@@ -98,7 +98,7 @@ TEST(UpdateAssemblerTest, FullThenDeltas) {
   EXPECT_EQ((*mirror)->EntityCount(), 3u);
   EXPECT_EQ(assembler.current(), *mirror);
 
-  mirror = Feed(assembler, Chunks(api::BuildDeltaUpdate(*first, *second, all)));
+  mirror = Feed(assembler, Chunks(api::BuildDeltaUpdate(first, second, all)));
   ASSERT_TRUE(mirror.ok()) << mirror.status();
   EXPECT_EQ((*mirror)->config_hash, second->config_hash);
   EXPECT_EQ((*mirror)->hashes, second->hashes);
@@ -108,7 +108,7 @@ TEST(UpdateAssemblerTest, FullThenDeltas) {
                                                      Pair("r2", R"({"id":"r2","service":"s1"})"))),
                           Pair("services", ElementsAre(Pair("s1", R"({"id":"s1","name":"a2"})")))));
 
-  mirror = Feed(assembler, Chunks(api::BuildDeltaUpdate(*second, *third, all)));
+  mirror = Feed(assembler, Chunks(api::BuildDeltaUpdate(second, third, all)));
   ASSERT_TRUE(mirror.ok()) << mirror.status();
   EXPECT_EQ((*mirror)->config_hash, third->config_hash);
   EXPECT_EQ((*mirror)->hashes, third->hashes);
@@ -125,11 +125,11 @@ TEST(UpdateAssemblerTest, PublishedMirrorIsNotModified) {
   const config::SnapshotPtr second = Decode(kSecond);
   UpdateAssembler assembler;
   absl::StatusOr<MirrorPtr> before =
-      Feed(assembler, Chunks(api::BuildFullUpdate(*first, config::TypeFilter())));
+      Feed(assembler, Chunks(api::BuildFullUpdate(first, config::TypeFilter())));
   ASSERT_TRUE(before.ok()) << before.status();
   const Mirror snapshot_of_before = **before;
   ASSERT_TRUE(
-      Feed(assembler, Chunks(api::BuildDeltaUpdate(*first, *second, config::TypeFilter()))).ok());
+      Feed(assembler, Chunks(api::BuildDeltaUpdate(first, second, config::TypeFilter()))).ok());
   EXPECT_NE(assembler.current(), *before);
   EXPECT_EQ((*before)->entities, snapshot_of_before.entities);
   EXPECT_EQ((*before)->config_hash, first->config_hash);
@@ -145,7 +145,7 @@ TEST(UpdateAssemblerTest, AppliesOnlyAtLastChunk) {
   table += "]}";
   const config::SnapshotPtr snapshot = Decode(table);
   const std::vector<v1::WatchResponse> chunks =
-      Chunks(api::BuildFullUpdate(*snapshot, config::TypeFilter(), /*max_chunk_bytes=*/1024));
+      Chunks(api::BuildFullUpdate(snapshot, config::TypeFilter(), /*max_chunk_bytes=*/1024));
   ASSERT_GT(chunks.size(), 2u);
   UpdateAssembler assembler;
   const MirrorPtr initial = assembler.current();
@@ -168,12 +168,12 @@ TEST(UpdateAssemblerTest, ResumesFromInitialMirror) {
   const config::SnapshotPtr second = Decode(kSecond);
   UpdateAssembler original;
   absl::StatusOr<MirrorPtr> held =
-      Feed(original, Chunks(api::BuildFullUpdate(*first, config::TypeFilter())));
+      Feed(original, Chunks(api::BuildFullUpdate(first, config::TypeFilter())));
   ASSERT_TRUE(held.ok()) << held.status();
 
   UpdateAssembler resumed(*held);
   absl::StatusOr<MirrorPtr> mirror =
-      Feed(resumed, Chunks(api::BuildDeltaUpdate(*first, *second, config::TypeFilter())));
+      Feed(resumed, Chunks(api::BuildDeltaUpdate(first, second, config::TypeFilter())));
   ASSERT_TRUE(mirror.ok()) << mirror.status();
   EXPECT_EQ((*mirror)->config_hash, second->config_hash);
   EXPECT_EQ((*mirror)->EntityCount(), second->EntityCount());
@@ -185,10 +185,10 @@ TEST(UpdateAssemblerTest, DeltaRemovesMetadataKey) {
       Decode(R"({"_format_version":"3.0","_comment":"x","routes":[{"id":"r1"}]})");
   const config::SnapshotPtr second = Decode(R"({"routes":[{"id":"r1"}]})");
   UpdateAssembler assembler;
-  ASSERT_TRUE(Feed(assembler, Chunks(api::BuildFullUpdate(*first, config::TypeFilter()))).ok());
+  ASSERT_TRUE(Feed(assembler, Chunks(api::BuildFullUpdate(first, config::TypeFilter()))).ok());
   EXPECT_EQ(assembler.current()->metadata.size(), 2u);
   absl::StatusOr<MirrorPtr> mirror =
-      Feed(assembler, Chunks(api::BuildDeltaUpdate(*first, *second, config::TypeFilter())));
+      Feed(assembler, Chunks(api::BuildDeltaUpdate(first, second, config::TypeFilter())));
   ASSERT_TRUE(mirror.ok()) << mirror.status();
   EXPECT_THAT((*mirror)->metadata, IsEmpty());
 }
@@ -198,14 +198,14 @@ TEST(UpdateAssemblerTest, DeltaRemovesMetadataKey) {
 struct BadSequence {
   std::string name;
   // Builds the chunks to feed after the full update of kFirst was applied.
-  std::function<std::vector<v1::WatchResponse>(const config::Snapshot& first,
-                                               const config::Snapshot& second)>
+  std::function<std::vector<v1::WatchResponse>(const config::SnapshotPtr& first,
+                                               const config::SnapshotPtr& second)>
       chunks;
   std::string message;
 };
 
 // Chunks of a multi-chunk full update of `snapshot`.
-std::vector<v1::WatchResponse> SmallChunks(const config::Snapshot& snapshot) {
+std::vector<v1::WatchResponse> SmallChunks(const config::SnapshotPtr& snapshot) {
   std::vector<v1::WatchResponse> chunks =
       Chunks(api::BuildFullUpdate(snapshot, config::TypeFilter(), /*max_chunk_bytes=*/200));
   EXPECT_GE(chunks.size(), 3u);
@@ -218,11 +218,11 @@ TEST_P(UpdateAssemblerRejectsTest, LeavesMirrorUnchanged) {
   const config::SnapshotPtr first = Decode(kFirst);
   const config::SnapshotPtr second = Decode(kSecond);
   UpdateAssembler assembler;
-  ASSERT_TRUE(Feed(assembler, Chunks(api::BuildFullUpdate(*first, config::TypeFilter()))).ok());
+  ASSERT_TRUE(Feed(assembler, Chunks(api::BuildFullUpdate(first, config::TypeFilter()))).ok());
   const MirrorPtr held = assembler.current();
   const Mirror copy = *held;
 
-  const std::vector<v1::WatchResponse> chunks = GetParam().chunks(*first, *second);
+  const std::vector<v1::WatchResponse> chunks = GetParam().chunks(first, second);
   absl::Status error;
   for (const v1::WatchResponse& chunk : chunks) {
     absl::StatusOr<std::optional<MirrorPtr>> result = assembler.Add(chunk);
@@ -241,7 +241,7 @@ TEST_P(UpdateAssemblerRejectsTest, LeavesMirrorUnchanged) {
 
   // The partial update was dropped: a good delta applies next.
   absl::StatusOr<MirrorPtr> mirror =
-      Feed(assembler, Chunks(api::BuildDeltaUpdate(*first, *second, config::TypeFilter())));
+      Feed(assembler, Chunks(api::BuildDeltaUpdate(first, second, config::TypeFilter())));
   ASSERT_TRUE(mirror.ok()) << mirror.status();
   EXPECT_EQ((*mirror)->config_hash, second->config_hash);
 }
@@ -250,46 +250,46 @@ INSTANTIATE_TEST_SUITE_P(
     Sequences, UpdateAssemblerRejectsTest,
     ::testing::Values(
         BadSequence{"BaseMismatch",
-                    [](const config::Snapshot& first, const config::Snapshot& second) {
+                    [](const config::SnapshotPtr& first, const config::SnapshotPtr& second) {
                       // A delta from `second` to `first`, while the mirror holds `first`.
                       return Chunks(api::BuildDeltaUpdate(second, first, config::TypeFilter()));
                     },
                     "applies to"},
         BadSequence{"HashChangesMidUpdate",
-                    [](const config::Snapshot& first, const config::Snapshot& second) {
+                    [](const config::SnapshotPtr& first, const config::SnapshotPtr& second) {
                       std::vector<v1::WatchResponse> a = SmallChunks(second);
                       std::vector<v1::WatchResponse> b = SmallChunks(first);
                       return std::vector<v1::WatchResponse>{a[0], b[1]};
                     },
                     "has config_hash"},
         BadSequence{"IndexGap",
-                    [](const config::Snapshot& first, const config::Snapshot& second) {
+                    [](const config::SnapshotPtr& first, const config::SnapshotPtr& second) {
                       std::vector<v1::WatchResponse> a = SmallChunks(second);
                       return std::vector<v1::WatchResponse>{a[0], a[2]};
                     },
                     "chunk_index 2, want 1"},
         BadSequence{"FirstChunkNotZero",
-                    [](const config::Snapshot& first, const config::Snapshot& second) {
+                    [](const config::SnapshotPtr& first, const config::SnapshotPtr& second) {
                       return std::vector<v1::WatchResponse>{SmallChunks(second)[1]};
                     },
                     "want 0"},
         BadSequence{"FullFlagChangesMidUpdate",
-                    [](const config::Snapshot& first, const config::Snapshot& second) {
+                    [](const config::SnapshotPtr& first, const config::SnapshotPtr& second) {
                       std::vector<v1::WatchResponse> a = SmallChunks(second);
                       a[1].set_full(false);
-                      a[1].set_base_hash(first.config_hash);
+                      a[1].set_base_hash(first->config_hash);
                       return std::vector<v1::WatchResponse>{a[0], a[1]};
                     },
                     "mid-update"},
         BadSequence{"MetadataOnLaterChunk",
-                    [](const config::Snapshot& first, const config::Snapshot& second) {
+                    [](const config::SnapshotPtr& first, const config::SnapshotPtr& second) {
                       std::vector<v1::WatchResponse> a = SmallChunks(second);
                       (*a[1].mutable_metadata())["_comment"] = "\"late\"";
                       return std::vector<v1::WatchResponse>{a[0], a[1]};
                     },
                     "carries metadata"},
         BadSequence{"RemovalsInFullUpdate",
-                    [](const config::Snapshot& first, const config::Snapshot& second) {
+                    [](const config::SnapshotPtr& first, const config::SnapshotPtr& second) {
                       std::vector<v1::WatchResponse> a = SmallChunks(second);
                       v1::EntityRef* ref = a[1].add_removals();
                       ref->set_type("routes");
@@ -298,7 +298,7 @@ INSTANTIATE_TEST_SUITE_P(
                     },
                     "removals"},
         BadSequence{"UpsertOfUnlistedType",
-                    [](const config::Snapshot& first, const config::Snapshot& second) {
+                    [](const config::SnapshotPtr& first, const config::SnapshotPtr& second) {
                       std::vector<v1::WatchResponse> a = SmallChunks(second);
                       v1::Entity* entity = a[1].add_upserts();
                       entity->set_type("widgets");
@@ -308,7 +308,7 @@ INSTANTIATE_TEST_SUITE_P(
                     },
                     "does not list type widgets"},
         BadSequence{"MissingConfigHash",
-                    [](const config::Snapshot& first, const config::Snapshot& second) {
+                    [](const config::SnapshotPtr& first, const config::SnapshotPtr& second) {
                       std::vector<v1::WatchResponse> a = SmallChunks(second);
                       a[0].clear_config_hash();
                       return std::vector<v1::WatchResponse>{a[0]};

@@ -202,7 +202,7 @@ std::vector<v1::WatchResponse> GetConfig(const std::string& target,
 // leave the cache within it, the evictions counted on the board.
 TEST_F(ServerTest, FilterFloodLeavesTheUpdateCacheBounded) {
   const auto v1 = Config(50, 1024, {testing::Row("r1", "a", 1024)});
-  const size_t services_bytes = BuildFullUpdate(*v1, config::TypeFilter({"services"}))->bytes;
+  const size_t services_bytes = BuildFullUpdate(v1, config::TypeFilter({"services"}))->bytes;
   const size_t budget = services_bytes + services_bytes / 2;
   ServerOptions options;
   options.update_cache_bytes = budget;
@@ -342,6 +342,58 @@ TEST_F(ServerTest, StalledDeltaSubscriberCatchesUpFromLastFullySent) {
   EXPECT_EQ(next->head().base_hash(), v1->config_hash);
   EXPECT_EQ(next->head().config_hash(), v3->config_hash);
   EXPECT_THAT(next->UpsertIds(), UnorderedElementsAre("rA", "rB"));
+}
+
+// A FULL subscriber stalled in the middle of a large update still gets that config whole and
+// intact after newer configs replaced it and the store let it go: the chunks not yet written are
+// written from the snapshot the stream and its update keep alive (under ASan, a chunk written
+// from freed text fails), and the snapshot goes once the update is sent.
+TEST_F(ServerTest, StalledSubscriberGetsTheConfigItWasSendingAfterTheStoreDroppedIt) {
+  ServerOptions options;
+  options.max_chunk_bytes = 256 * 1024;
+  Start(std::move(options));
+  constexpr int kServices = 200;
+  constexpr size_t kPadding = 10 * 1024;
+  config::SnapshotPtr old_config = Config(kServices, kPadding, {testing::Row("rA", "1")});
+  const std::string old_hash = old_config->config_hash;
+  const std::weak_ptr<const config::Snapshot> old_alive = old_config;
+  store_.Publish(std::move(old_config));
+
+  Watch stalled(NewChannel(target_, Window::kSmall));
+  ASSERT_TRUE(stalled.Subscribe("stalled"));
+  Update old_update;
+  old_update.chunks.emplace_back();
+  ASSERT_TRUE(stalled.NextChunk(&old_update.chunks[0]));
+  ASSERT_FALSE(old_update.chunks[0].last_chunk());
+  std::string newest_hash;
+  for (size_t i = 0; i <= config::SnapshotStore::kDefaultHistory; ++i) {
+    config::SnapshotPtr newer = Config(1, 0, {testing::Row("rA", absl::StrCat("v", i))});
+    newest_hash = newer->config_hash;
+    store_.Publish(std::move(newer));
+  }
+  Barrier();
+  ASSERT_EQ(store_.Find(old_hash), nullptr);
+  EXPECT_FALSE(old_alive.expired());  // only the stream sending it holds it
+
+  auto rest = stalled.Next();
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->head().config_hash(), old_hash);
+  old_update.chunks.insert(old_update.chunks.end(), rest->chunks.begin(), rest->chunks.end());
+  EXPECT_GE(old_update.chunks.size(), 4u);
+  size_t services = 0;
+  for (const v1::WatchResponse& chunk : old_update.chunks) {
+    for (const v1::Entity& entity : chunk.upserts()) {
+      if (entity.type() != "services") continue;
+      EXPECT_EQ(entity.json(), testing::Row(entity.id(), "svc", kPadding));
+      ++services;
+    }
+  }
+  EXPECT_EQ(services, static_cast<size_t>(kServices));
+  auto next = stalled.Next();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->head().config_hash(), newest_hash);
+  EXPECT_TRUE(next->head().full());
+  EXPECT_TRUE(old_alive.expired());
 }
 
 // Shutdown ends streams with UNAVAILABLE "tether is shutting down": Watch and WatchStatus.

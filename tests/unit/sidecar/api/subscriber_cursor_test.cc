@@ -60,7 +60,7 @@ class SubscriberCursorTest : public ::testing::Test {
   std::optional<SubscriberCursor::Plan> Build() {
     std::optional<SubscriberCursor::Plan> plan = cursor_.TakePending();
     if (!plan) return plan;
-    UpdatePtr update = cache_.Get(plan->base, *plan->target, plan->filter, plan->mode);
+    UpdatePtr update = cache_.Get(plan->base, plan->target, plan->filter, plan->mode);
     cursor_.StartUpdate(plan->target, update);
     return plan;
   }
@@ -280,7 +280,7 @@ TEST_F(SubscriberCursorTest, ClosedCursorDoesNothing) {
   EXPECT_FALSE(cursor_.TakePending());
   EXPECT_FALSE(cursor_.Offer(v2_));
   EXPECT_FALSE(
-      cursor_.StartUpdate(v1_, cache_.Get(nullptr, *v1_, config::TypeFilter(), UpdateMode::kFull)));
+      cursor_.StartUpdate(v1_, cache_.Get(nullptr, v1_, config::TypeFilter(), UpdateMode::kFull)));
   EXPECT_EQ(cursor_.in_flight(), nullptr);
 }
 

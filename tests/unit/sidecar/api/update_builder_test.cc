@@ -27,6 +27,7 @@ namespace tether::api {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
@@ -65,6 +66,13 @@ std::vector<v1::WatchResponse> Parse(const Update& update) {
   return chunks.ok() ? *std::move(chunks) : std::vector<v1::WatchResponse>();
 }
 
+// A chunk's bytes, as one string.
+std::string Bytes(const grpc::ByteBuffer& chunk) {
+  grpc::Slice slice;
+  EXPECT_TRUE(chunk.DumpToSingleSlice(&slice).ok());
+  return std::string(reinterpret_cast<const char*>(slice.begin()), slice.size());
+}
+
 // Checks what every well-formed update must satisfy: one config_hash, indices 0..n-1,
 // last_chunk on the last only, metadata on the first only, sizes adding up.
 void ExpectWellFormed(const Update& update, const std::vector<v1::WatchResponse>& chunks) {
@@ -81,7 +89,8 @@ void ExpectWellFormed(const Update& update, const std::vector<v1::WatchResponse>
     if (i > 0) {
       EXPECT_THAT(chunks[i].metadata(), IsEmpty());
     }
-    bytes += update.chunks[i].Length();
+    EXPECT_EQ(update.chunks.Get(i)->Length(), update.chunks.bytes(i));
+    bytes += update.chunks.bytes(i);
   }
   EXPECT_EQ(bytes, update.bytes);
 }
@@ -180,13 +189,13 @@ void ExpectChunks(const Update& update, const std::vector<v1::WatchResponse>& ex
       equal = differencer.Compare(expected[i], chunks[i]);
     }
     EXPECT_TRUE(equal) << differences;
-    EXPECT_EQ(update.chunks[i].Length(), expected[i].ByteSizeLong());
+    EXPECT_EQ(update.chunks.bytes(i), expected[i].ByteSizeLong());
     const int items = chunks[i].upserts_size() + chunks[i].removals_size();
     const bool lone_big =
         items == 1 && chunks[i].upserts_size() == 1 && chunks[i].upserts(0).id() == "big";
     const bool metadata_only = items == 0 && !chunks[i].metadata().empty();
     if (!lone_big && !metadata_only) {
-      EXPECT_LE(update.chunks[i].Length(), budget);
+      EXPECT_LE(update.chunks.bytes(i), budget);
     }
   }
 }
@@ -227,7 +236,7 @@ std::vector<int> Range(int begin, int end) {
 // snapshot's hashes, metadata, types, source and time, in one chunk.
 TEST(UpdateBuilderTest, FullUpdateOfExampleParsesBack) {
   const config::SnapshotPtr snapshot = ExampleSnapshot();
-  const UpdatePtr update = BuildFullUpdate(*snapshot, config::TypeFilter());
+  const UpdatePtr update = BuildFullUpdate(snapshot, config::TypeFilter());
   ASSERT_NE(update, nullptr);
   EXPECT_TRUE(update->full);
   EXPECT_EQ(update->config_hash, snapshot->config_hash);
@@ -271,11 +280,11 @@ TEST(UpdateBuilderTest, LargeConfigIsChunkedUnder4MiB) {
   const std::string table = ManyRoutes(kRoutes, 256);
   ASSERT_GT(table.size(), kGrpcDefaultMaxReceiveBytes);
   const config::SnapshotPtr snapshot = Decode(table);
-  const UpdatePtr update = BuildFullUpdate(*snapshot, config::TypeFilter());
+  const UpdatePtr update = BuildFullUpdate(snapshot, config::TypeFilter());
   ASSERT_GT(update->chunks.size(), 1u);
-  for (const grpc::ByteBuffer& chunk : update->chunks) {
-    EXPECT_LE(chunk.Length(), kDefaultMaxChunkBytes);
-    EXPECT_LT(chunk.Length(), kGrpcDefaultMaxReceiveBytes);
+  for (size_t i = 0; i < update->chunks.size(); ++i) {
+    EXPECT_LE(update->chunks.bytes(i), kDefaultMaxChunkBytes);
+    EXPECT_LT(update->chunks.bytes(i), kGrpcDefaultMaxReceiveBytes);
   }
   const std::vector<v1::WatchResponse> chunks = Parse(*update);
   ExpectWellFormed(*update, chunks);
@@ -296,10 +305,10 @@ TEST(UpdateBuilderTest, LargeConfigIsChunkedUnder4MiB) {
 TEST(UpdateBuilderTest, SmallBudgetIsRespected) {
   constexpr size_t kBudget = 2048;
   const config::SnapshotPtr snapshot = Decode(ManyRoutes(200, 40));
-  const UpdatePtr update = BuildFullUpdate(*snapshot, config::TypeFilter(), kBudget);
+  const UpdatePtr update = BuildFullUpdate(snapshot, config::TypeFilter(), kBudget);
   const std::vector<v1::WatchResponse> chunks = Parse(*update);
   ExpectWellFormed(*update, chunks);
-  for (const grpc::ByteBuffer& chunk : update->chunks) EXPECT_LE(chunk.Length(), kBudget);
+  for (size_t i = 0; i < update->chunks.size(); ++i) EXPECT_LE(update->chunks.bytes(i), kBudget);
   EXPECT_LT(chunks.size(), 201u / 4);
 }
 
@@ -310,16 +319,16 @@ TEST(UpdateBuilderTest, OversizedEntityGoesAlone) {
   const std::string big(10000, 'b');
   const config::SnapshotPtr snapshot = Decode(
       absl::StrCat(R"({"routes":[{"id":"r1"},{"id":"r2","name":")", big, R"("},{"id":"r3"}]})"));
-  const UpdatePtr update = BuildFullUpdate(*snapshot, config::TypeFilter(), kBudget);
+  const UpdatePtr update = BuildFullUpdate(snapshot, config::TypeFilter(), kBudget);
   const std::vector<v1::WatchResponse> chunks = Parse(*update);
   ExpectWellFormed(*update, chunks);
   ASSERT_EQ(chunks.size(), 3u);
   EXPECT_EQ(chunks[0].upserts(0).id(), "r1");
   ASSERT_EQ(chunks[1].upserts_size(), 1);
   EXPECT_EQ(chunks[1].upserts(0).id(), "r2");
-  EXPECT_GT(update->chunks[1].Length(), kBudget);
+  EXPECT_GT(update->chunks.bytes(1), kBudget);
   EXPECT_EQ(chunks[2].upserts(0).id(), "r3");
-  EXPECT_LE(update->chunks[2].Length(), kBudget);
+  EXPECT_LE(update->chunks.bytes(2), kBudget);
 }
 
 // A filter restricts upserts, entity_types and hashes to the subscribed types ("config" is
@@ -327,7 +336,7 @@ TEST(UpdateBuilderTest, OversizedEntityGoesAlone) {
 TEST(UpdateBuilderTest, FilterRestrictsTypesAndHashes) {
   const config::SnapshotPtr snapshot = ExampleSnapshot();
   const UpdatePtr update =
-      BuildFullUpdate(*snapshot, config::TypeFilter({"routes", "consumers", "nonexistent"}));
+      BuildFullUpdate(snapshot, config::TypeFilter({"routes", "consumers", "nonexistent"}));
   const std::vector<v1::WatchResponse> chunks = Parse(*update);
   ExpectWellFormed(*update, chunks);
   ASSERT_EQ(chunks.size(), 1u);
@@ -346,7 +355,7 @@ TEST(UpdateBuilderTest, FilterRestrictsTypesAndHashes) {
 // A filter that matches nothing still yields one (empty, last) chunk naming the config.
 TEST(UpdateBuilderTest, EmptyFullUpdateHasOneChunk) {
   const config::SnapshotPtr snapshot = ExampleSnapshot();
-  const UpdatePtr update = BuildFullUpdate(*snapshot, config::TypeFilter({"nonexistent"}));
+  const UpdatePtr update = BuildFullUpdate(snapshot, config::TypeFilter({"nonexistent"}));
   const std::vector<v1::WatchResponse> chunks = Parse(*update);
   ExpectWellFormed(*update, chunks);
   ASSERT_EQ(chunks.size(), 1u);
@@ -361,11 +370,11 @@ TEST(UpdateBuilderTest, DeltaWithNothingChangedIsNull) {
       Decode(R"({"_format_version":"3.0","routes":[{"id":"r1"}],"consumers":[{"id":"c1"}]})");
   const config::SnapshotPtr same =
       Decode(R"({"_format_version":"3.0","routes":[{"id":"r1"}],"consumers":[{"id":"c1"}]})");
-  EXPECT_EQ(BuildDeltaUpdate(*base, *same, config::TypeFilter()), nullptr);
+  EXPECT_EQ(BuildDeltaUpdate(base, same, config::TypeFilter()), nullptr);
   const config::SnapshotPtr consumer_changed =
       Decode(R"({"_format_version":"3.0","routes":[{"id":"r1"}],"consumers":[{"id":"c1","x":1}]})");
-  EXPECT_EQ(BuildDeltaUpdate(*base, *consumer_changed, config::TypeFilter({"routes"})), nullptr);
-  EXPECT_NE(BuildDeltaUpdate(*base, *consumer_changed, config::TypeFilter()), nullptr);
+  EXPECT_EQ(BuildDeltaUpdate(base, consumer_changed, config::TypeFilter({"routes"})), nullptr);
+  EXPECT_NE(BuildDeltaUpdate(base, consumer_changed, config::TypeFilter()), nullptr);
 }
 
 // A delta names its base, carries upserts and removals, and leaves metadata out when unchanged.
@@ -374,7 +383,7 @@ TEST(UpdateBuilderTest, DeltaCarriesChanges) {
       R"({"_format_version":"3.0","routes":[{"id":"r1"},{"id":"r2"}],"consumers":[{"id":"c1"}]})");
   const config::SnapshotPtr target =
       Decode(R"({"_format_version":"3.0","routes":[{"id":"r1","x":1},{"id":"r3"}]})");
-  const UpdatePtr update = BuildDeltaUpdate(*base, *target, config::TypeFilter());
+  const UpdatePtr update = BuildDeltaUpdate(base, target, config::TypeFilter());
   ASSERT_NE(update, nullptr);
   EXPECT_FALSE(update->full);
   EXPECT_EQ(update->base_hash, base->config_hash);
@@ -403,7 +412,7 @@ TEST(UpdateBuilderTest, DeltaCarriesMetadataWithRemovals) {
   const config::SnapshotPtr base =
       Decode(R"({"_format_version":"3.0","_transform":false,"routes":[{"id":"r1"}]})");
   const config::SnapshotPtr target = Decode(R"({"_format_version":"3.1","routes":[{"id":"r1"}]})");
-  const UpdatePtr update = BuildDeltaUpdate(*base, *target, config::TypeFilter({"routes"}));
+  const UpdatePtr update = BuildDeltaUpdate(base, target, config::TypeFilter({"routes"}));
   ASSERT_NE(update, nullptr);
   const std::vector<v1::WatchResponse> chunks = Parse(*update);
   ExpectWellFormed(*update, chunks);
@@ -421,7 +430,7 @@ TEST(UpdateBuilderTest, FullUpdateMatchesProtobufChunks) {
                          /*big=*/true, /*consumers=*/10));
   const std::vector<std::string> types = {"routes", "services"};
   const UpdatePtr update =
-      BuildFullUpdate(*snapshot, config::TypeFilter({"routes", "services", "absent"}), kBudget);
+      BuildFullUpdate(snapshot, config::TypeFilter({"routes", "services", "absent"}), kBudget);
   v1::WatchResponse header = ExpectedHeader(*snapshot, types);
   header.set_full(true);
   std::vector<v1::Entity> upserts;
@@ -466,7 +475,7 @@ TEST(UpdateBuilderTest, DeltaUpdateMatchesProtobufChunks) {
   const config::SnapshotPtr target = Decode(target_table);
   ASSERT_EQ(target->types.count("consumers"), 0u);
   const UpdatePtr update =
-      BuildDeltaUpdate(*base, *target, config::TypeFilter({"routes", "consumers"}), kBudget);
+      BuildDeltaUpdate(base, target, config::TypeFilter({"routes", "consumers"}), kBudget);
   ASSERT_NE(update, nullptr);
 
   v1::WatchResponse header = ExpectedHeader(*target, {"routes"});
@@ -508,12 +517,91 @@ TEST(UpdateBuilderTest, DeltaUpdateMatchesProtobufChunks) {
   EXPECT_EQ(update->removals, removals.size());
 }
 
+// An update of several chunks writes each when a stream asks for it: streams that ask while one
+// holds it share that copy, and a chunk nobody holds is written again, to the same bytes. An
+// update of one chunk writes it once, when built, and keeps it.
+TEST(UpdateBuilderTest, ChunksAreWrittenWhenAskedAndSharedWhileHeld) {
+  const UpdatePtr update =
+      BuildFullUpdate(Decode(ManyRoutes(200, 40)), config::TypeFilter(), /*max_chunk_bytes=*/2048);
+  ASSERT_GT(update->chunks.size(), 2u);
+  EXPECT_EQ(update->chunks.held_bytes(), 0u);
+  ChunkPtr held = update->chunks.Get(1);
+  EXPECT_EQ(update->chunks.Get(1), held);
+  EXPECT_NE(update->chunks.Get(2), held);
+  const std::string bytes = Bytes(*held);
+  const grpc::ByteBuffer* first_copy = held.get();
+  held.reset();
+  const ChunkPtr again = update->chunks.Get(1);
+  EXPECT_NE(again.get(), first_copy);
+  EXPECT_EQ(Bytes(*again), bytes);
+
+  const UpdatePtr single = BuildFullUpdate(ExampleSnapshot(), config::TypeFilter());
+  ASSERT_EQ(single->chunks.size(), 1u);
+  EXPECT_EQ(single->chunks.held_bytes(), single->bytes);
+  const grpc::ByteBuffer* kept = single->chunks.Get(0).get();
+  EXPECT_EQ(single->chunks.Get(0).get(), kept);
+}
+
+// Rows are views into snapshots, and chunks are written late: the update keeps alive what its
+// rows view, so that a stream still sending an old config can write its next chunk after the
+// store and everyone else let that config go; and a written chunk owns its bytes, so a stream
+// may finish sending it after the update is gone. (Under ASan, a view that outlived its text
+// is a use after free.)
+TEST(UpdateBuilderTest, ChunksOutliveTheSnapshotsTheyAreWrittenFrom) {
+  config::SnapshotPtr base = Decode(ManyRoutes(50, 100));
+  config::SnapshotPtr target = Decode(
+      absl::StrCat(R"({"routes":[{"id":"changed","pad":")", std::string(100, 'c'), R"("}]})"));
+  UpdatePtr full = BuildFullUpdate(base, config::TypeFilter(), /*max_chunk_bytes=*/1024);
+  UpdatePtr delta = BuildDeltaUpdate(base, target, config::TypeFilter(), /*max_chunk_bytes=*/1024);
+  ASSERT_NE(delta, nullptr);
+  ASSERT_GT(full->chunks.size(), 2u);
+  ASSERT_GT(delta->chunks.size(), 1u);  // the removals of 50 routes
+  std::weak_ptr<const config::Snapshot> watch_base = base;
+  std::weak_ptr<const config::Snapshot> watch_target = target;
+  base.reset();
+  target.reset();
+  EXPECT_FALSE(watch_base.expired());    // the full update views it
+  EXPECT_FALSE(watch_target.expired());  // the delta's upsert views it
+
+  std::vector<v1::WatchResponse> chunks = Parse(*full);
+  ExpectWellFormed(*full, chunks);
+  size_t routes = 0;
+  for (const v1::WatchResponse& chunk : chunks) {
+    for (const v1::Entity& entity : chunk.upserts()) {
+      if (entity.type() != "routes") continue;
+      EXPECT_THAT(entity.json(), HasSubstr(std::string(100, 'x')));
+      ++routes;
+    }
+  }
+  EXPECT_EQ(routes, 50u);
+  chunks = Parse(*delta);
+  ExpectWellFormed(*delta, chunks);
+  std::vector<std::string> upserts;
+  for (const v1::WatchResponse& chunk : chunks) {
+    for (const v1::Entity& entity : chunk.upserts()) upserts.push_back(entity.json());
+  }
+  ASSERT_EQ(upserts.size(), 1u);
+  EXPECT_THAT(upserts[0], HasSubstr(std::string(100, 'c')));
+
+  const ChunkPtr last = full->chunks.Get(full->chunks.size() - 1);
+  const std::string last_bytes = Bytes(*last);
+  full.reset();
+  delta.reset();
+  EXPECT_TRUE(watch_base.expired());
+  EXPECT_TRUE(watch_target.expired());
+  EXPECT_EQ(Bytes(*last), last_bytes);
+  v1::WatchResponse parsed;
+  ASSERT_TRUE(parsed.ParseFromString(Bytes(*last)));
+  EXPECT_TRUE(parsed.last_chunk());
+}
+
 // Copying an update's ByteBuffer shares its bytes instead of copying them: both copies dump to
 // the same memory, so fan-out to many subscribers costs no per-subscriber serialisation.
 TEST(UpdateBuilderTest, ByteBufferCopiesShareBytes) {
   const config::SnapshotPtr snapshot = ExampleSnapshot();
-  const UpdatePtr update = BuildFullUpdate(*snapshot, config::TypeFilter());
-  const grpc::ByteBuffer& original = update->chunks[0];
+  const UpdatePtr update = BuildFullUpdate(snapshot, config::TypeFilter());
+  const ChunkPtr chunk = update->chunks.Get(0);
+  const grpc::ByteBuffer& original = *chunk;
   const grpc::ByteBuffer copy = original;  // NOLINT(performance-unnecessary-copy-initialization)
   std::vector<grpc::Slice> original_slices;
   std::vector<grpc::Slice> copy_slices;

@@ -34,18 +34,18 @@ class UpdateCacheTest : public ::testing::Test {
 // Subscribers with the same needs share one built update: the second ask is a hit and returns
 // the very same object (same bytes, no copy).
 TEST_F(UpdateCacheTest, SameNeedsShareOneUpdate) {
-  UpdatePtr a = cache_.Get(nullptr, *v1_, Types({"routes"}), UpdateMode::kFull);
-  UpdatePtr b = cache_.Get(nullptr, *v1_, Types({"routes"}), UpdateMode::kDelta);
+  UpdatePtr a = cache_.Get(nullptr, v1_, Types({"routes"}), UpdateMode::kFull);
+  UpdatePtr b = cache_.Get(nullptr, v1_, Types({"routes"}), UpdateMode::kDelta);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a, b);  // a first update is full in either mode
   EXPECT_EQ(cache_.stats().full_builds, 1u);
   EXPECT_EQ(cache_.stats().hits, 1u);
-  UpdatePtr all = cache_.Get(nullptr, *v1_, config::TypeFilter(), UpdateMode::kFull);
+  UpdatePtr all = cache_.Get(nullptr, v1_, config::TypeFilter(), UpdateMode::kFull);
   EXPECT_NE(all, a);
   EXPECT_EQ(cache_.stats().full_builds, 2u);
 
-  UpdatePtr d1 = cache_.Get(v1_, *routes_changed_, Types({"routes"}), UpdateMode::kDelta);
-  UpdatePtr d2 = cache_.Get(v1_, *routes_changed_, Types({"routes"}), UpdateMode::kDelta);
+  UpdatePtr d1 = cache_.Get(v1_, routes_changed_, Types({"routes"}), UpdateMode::kDelta);
+  UpdatePtr d2 = cache_.Get(v1_, routes_changed_, Types({"routes"}), UpdateMode::kDelta);
   ASSERT_NE(d1, nullptr);
   EXPECT_EQ(d1, d2);
   EXPECT_FALSE(d1->full);
@@ -56,23 +56,23 @@ TEST_F(UpdateCacheTest, SameNeedsShareOneUpdate) {
 // Nothing the filter covers changed: null in both modes, so the subscriber is not woken; the
 // verdict is cached too.
 TEST_F(UpdateCacheTest, UnchangedTypesGiveNull) {
-  EXPECT_EQ(cache_.Get(v1_, *consumers_changed_, Types({"routes"}), UpdateMode::kDelta), nullptr);
-  EXPECT_EQ(cache_.Get(v1_, *consumers_changed_, Types({"routes"}), UpdateMode::kFull), nullptr);
-  EXPECT_EQ(cache_.Get(v1_, *consumers_changed_, Types({"routes"}), UpdateMode::kFull), nullptr);
+  EXPECT_EQ(cache_.Get(v1_, consumers_changed_, Types({"routes"}), UpdateMode::kDelta), nullptr);
+  EXPECT_EQ(cache_.Get(v1_, consumers_changed_, Types({"routes"}), UpdateMode::kFull), nullptr);
+  EXPECT_EQ(cache_.Get(v1_, consumers_changed_, Types({"routes"}), UpdateMode::kFull), nullptr);
   EXPECT_EQ(cache_.stats().change_checks, 1u);
-  UpdatePtr full = cache_.Get(v1_, *routes_changed_, Types({"routes"}), UpdateMode::kFull);
+  UpdatePtr full = cache_.Get(v1_, routes_changed_, Types({"routes"}), UpdateMode::kFull);
   ASSERT_NE(full, nullptr);
   EXPECT_TRUE(full->full);
   EXPECT_EQ(full->config_hash, routes_changed_->config_hash);
   // Every type changed for an unfiltered subscriber.
-  EXPECT_NE(cache_.Get(v1_, *consumers_changed_, config::TypeFilter(), UpdateMode::kFull), nullptr);
+  EXPECT_NE(cache_.Get(v1_, consumers_changed_, config::TypeFilter(), UpdateMode::kFull), nullptr);
 }
 
 // Retain keeps only entries for the given target, so the cache holds one snapshot's worth.
 TEST_F(UpdateCacheTest, RetainDropsOtherTargets) {
-  cache_.Get(nullptr, *v1_, config::TypeFilter(), UpdateMode::kFull);
-  cache_.Get(v1_, *routes_changed_, config::TypeFilter(), UpdateMode::kDelta);
-  cache_.Get(v1_, *routes_changed_, Types({"routes"}), UpdateMode::kFull);
+  cache_.Get(nullptr, v1_, config::TypeFilter(), UpdateMode::kFull);
+  cache_.Get(v1_, routes_changed_, config::TypeFilter(), UpdateMode::kDelta);
+  cache_.Get(v1_, routes_changed_, Types({"routes"}), UpdateMode::kFull);
   EXPECT_EQ(cache_.size(), 4u);  // full v1, delta, change verdict, full routes_changed
   cache_.Retain(routes_changed_->config_hash);
   EXPECT_EQ(cache_.size(), 3u);
@@ -83,15 +83,15 @@ TEST_F(UpdateCacheTest, RetainDropsOtherTargets) {
 // Filters that differ only in types the config does not hold select the same bytes and share one
 // entry, so made-up type names cannot make the cache build and keep a copy each.
 TEST_F(UpdateCacheTest, FiltersShareTheEntryOfWhatTheySelect) {
-  UpdatePtr a = cache_.Get(nullptr, *v1_, Types({"routes", "junk1"}), UpdateMode::kFull);
-  UpdatePtr b = cache_.Get(nullptr, *v1_, Types({"junk2", "routes"}), UpdateMode::kFull);
+  UpdatePtr a = cache_.Get(nullptr, v1_, Types({"routes", "junk1"}), UpdateMode::kFull);
+  UpdatePtr b = cache_.Get(nullptr, v1_, Types({"junk2", "routes"}), UpdateMode::kFull);
   EXPECT_EQ(a, b);
-  EXPECT_EQ(a, cache_.Get(nullptr, *v1_, Types({"routes"}), UpdateMode::kFull));
+  EXPECT_EQ(a, cache_.Get(nullptr, v1_, Types({"routes"}), UpdateMode::kFull));
   EXPECT_EQ(cache_.stats().full_builds, 1u);
 
   // Naming no type the config holds selects nothing: one entry for every such filter.
-  UpdatePtr none = cache_.Get(nullptr, *v1_, Types({"junk1"}), UpdateMode::kFull);
-  EXPECT_EQ(none, cache_.Get(nullptr, *v1_, Types({"junk2", "junk3"}), UpdateMode::kFull));
+  UpdatePtr none = cache_.Get(nullptr, v1_, Types({"junk1"}), UpdateMode::kFull);
+  EXPECT_EQ(none, cache_.Get(nullptr, v1_, Types({"junk2", "junk3"}), UpdateMode::kFull));
   EXPECT_EQ(cache_.stats().full_builds, 2u);
   absl::StatusOr<std::vector<v1::WatchResponse>> chunks = ParseUpdate(*none);
   ASSERT_TRUE(chunks.ok()) << chunks.status();
@@ -99,8 +99,8 @@ TEST_F(UpdateCacheTest, FiltersShareTheEntryOfWhatTheySelect) {
   EXPECT_EQ(chunks->front().upserts_size(), 0);
 
   // A delta also sees the base's types: still one entry for both spellings.
-  UpdatePtr d1 = cache_.Get(v1_, *routes_changed_, Types({"routes", "junk1"}), UpdateMode::kDelta);
-  UpdatePtr d2 = cache_.Get(v1_, *routes_changed_, Types({"routes", "junk2"}), UpdateMode::kDelta);
+  UpdatePtr d1 = cache_.Get(v1_, routes_changed_, Types({"routes", "junk1"}), UpdateMode::kDelta);
+  UpdatePtr d2 = cache_.Get(v1_, routes_changed_, Types({"routes", "junk2"}), UpdateMode::kDelta);
   EXPECT_EQ(d1, d2);
   EXPECT_EQ(cache_.stats().delta_builds, 1u);
   EXPECT_EQ(cache_.stats().entries, 3u);
@@ -113,23 +113,23 @@ TEST(UpdateCacheBudgetTest, KeepsTheMostRecentlyUsedWithinTheBudget) {
       absl::StrCat(R"({"routes":[)", Row("r1", "a", 1000), "],", R"("consumers":[)",
                    Row("c1", "a", 1000), "],", R"("services":[)", Row("s1", "a", 1000), "]}"));
   ASSERT_TRUE(v1);
-  const size_t one = BuildFullUpdate(*v1, Types({"routes"}))->bytes;
+  const size_t one = BuildFullUpdate(v1, Types({"routes"}))->bytes;
   const size_t budget = 2 * one + one / 2;  // two one-type updates fit, not three
   UpdateCache cache(kDefaultMaxChunkBytes, budget);
 
-  UpdatePtr routes = cache.Get(nullptr, *v1, Types({"routes"}), UpdateMode::kFull);
-  cache.Get(nullptr, *v1, Types({"consumers"}), UpdateMode::kFull);
-  cache.Get(nullptr, *v1, Types({"routes"}), UpdateMode::kFull);  // routes is now the newer
+  UpdatePtr routes = cache.Get(nullptr, v1, Types({"routes"}), UpdateMode::kFull);
+  cache.Get(nullptr, v1, Types({"consumers"}), UpdateMode::kFull);
+  cache.Get(nullptr, v1, Types({"routes"}), UpdateMode::kFull);  // routes is now the newer
   EXPECT_EQ(cache.stats().evictions, 0u);
-  cache.Get(nullptr, *v1, Types({"services"}), UpdateMode::kFull);
+  cache.Get(nullptr, v1, Types({"services"}), UpdateMode::kFull);
   UpdateCache::Stats stats = cache.stats();
   EXPECT_EQ(stats.evictions, 1u);  // consumers
   EXPECT_EQ(stats.entries, 2u);
   EXPECT_LE(stats.bytes, budget);
-  EXPECT_EQ(cache.Get(nullptr, *v1, Types({"routes"}), UpdateMode::kFull), routes);
+  EXPECT_EQ(cache.Get(nullptr, v1, Types({"routes"}), UpdateMode::kFull), routes);
   EXPECT_EQ(cache.stats().full_builds, 3u);
 
-  cache.Get(nullptr, *v1, config::TypeFilter(), UpdateMode::kFull);  // three types: too big
+  cache.Get(nullptr, v1, config::TypeFilter(), UpdateMode::kFull);  // three types: too big
   stats = cache.stats();
   EXPECT_EQ(stats.evictions, 4u);
   EXPECT_EQ(stats.entries, 0u);
@@ -140,13 +140,13 @@ TEST(UpdateCacheBudgetTest, KeepsTheMostRecentlyUsedWithinTheBudget) {
 // once nobody holds it.
 TEST_F(UpdateCacheTest, OneShotUpdatesAreSharedOnlyWhileHeld) {
   constexpr UpdateCache::Keep kShare = UpdateCache::Keep::kShare;
-  UpdatePtr a = cache_.Get(nullptr, *v1_, Types({"routes"}), UpdateMode::kFull, kShare);
+  UpdatePtr a = cache_.Get(nullptr, v1_, Types({"routes"}), UpdateMode::kFull, kShare);
   EXPECT_EQ(cache_.stats().entries, 0u);
   EXPECT_EQ(cache_.stats().bytes, 0u);
-  EXPECT_EQ(cache_.Get(nullptr, *v1_, Types({"routes", "junk"}), UpdateMode::kFull, kShare), a);
+  EXPECT_EQ(cache_.Get(nullptr, v1_, Types({"routes", "junk"}), UpdateMode::kFull, kShare), a);
   EXPECT_EQ(cache_.stats().full_builds, 1u);
   a.reset();
-  cache_.Get(nullptr, *v1_, Types({"routes"}), UpdateMode::kFull, kShare);
+  cache_.Get(nullptr, v1_, Types({"routes"}), UpdateMode::kFull, kShare);
   EXPECT_EQ(cache_.stats().full_builds, 2u);
   EXPECT_EQ(cache_.stats().entries, 0u);
 }
