@@ -35,8 +35,8 @@ class GetConfigReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       FinishLocked(grpc::Status(grpc::StatusCode::INTERNAL, "built an empty update"));
       return;
     }
-    update_ = std::move(update);
-    chunk_ = update_->chunks.Get(0);
+    reader_ = ChunkReader(std::move(update));
+    chunk_ = reader_.Take(0);
     StartWrite(chunk_.get());
   }
 
@@ -48,8 +48,8 @@ class GetConfigReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       return;
     }
     if (finished_) return;
-    if (++next_chunk_ < update_->chunks.size()) {
-      chunk_ = update_->chunks.Get(next_chunk_);
+    if (++next_chunk_ < reader_.update()->chunks.size()) {
+      chunk_ = reader_.Take(next_chunk_);
       StartWrite(chunk_.get());
       return;
     }
@@ -71,7 +71,7 @@ class GetConfigReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   ConfigFanout* const fanout_;
   Mutex mu_;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  UpdatePtr update_ ABSL_GUARDED_BY(mu_);
+  ChunkReader reader_ ABSL_GUARDED_BY(mu_);
   size_t next_chunk_ ABSL_GUARDED_BY(mu_) = 0;
   ChunkPtr chunk_ ABSL_GUARDED_BY(mu_);  // the chunk being written
 };

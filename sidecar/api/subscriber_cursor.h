@@ -49,8 +49,8 @@ class SubscriberCursor {
   void Subscribe(const Subscription& subscription);
   bool subscribed() const { return subscribed_; }
 
-  // Stops the cursor: nothing more is initialised, offered, taken or started. False when it was
-  // already closed.
+  // Stops the cursor: nothing more is initialised, offered, taken or started, and the update in
+  // flight is given up. False when it was already closed.
   bool Close();
   bool closed() const { return closed_; }
 
@@ -71,8 +71,10 @@ class SubscriberCursor {
   bool StartUpdate(config::SnapshotPtr target, UpdatePtr update);
 
   // The update being written (null when none) and the index of its chunk to write now.
-  const UpdatePtr& in_flight() const { return in_flight_; }
+  const UpdatePtr& in_flight() const { return in_flight_.update(); }
   size_t chunk_index() const { return next_chunk_; }
+  // Write path and worker: chunk chunk_index() of in_flight(), to write now.
+  ChunkPtr TakeChunk() { return in_flight_.Take(next_chunk_); }
 
   // Write path: chunk chunk_index() of in_flight() was written. Only while an update is in flight.
   Next ChunkWritten();
@@ -99,7 +101,7 @@ class SubscriberCursor {
   // The newest snapshot not yet started; replaced by newer ones (latest wins).
   config::SnapshotPtr pending_;
   // The update being written, chunk by chunk, and the snapshot it brings the client to.
-  UpdatePtr in_flight_;
+  ChunkReader in_flight_;
   config::SnapshotPtr in_flight_target_;
   size_t next_chunk_ = 0;
   uint64_t updates_sent_ = 0;

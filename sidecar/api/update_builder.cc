@@ -202,16 +202,27 @@ UpdateChunks::UpdateChunks(std::unique_ptr<const Source> source, size_t max_chun
 
 UpdateChunks::~UpdateChunks() = default;
 
-ChunkPtr UpdateChunks::Get(size_t index) const {
+ChunkPtr UpdateChunks::Take(size_t index, bool reader) const {
   if (kept_ != nullptr) return kept_;
   Shared& shared = shared_[index];
   MutexLock lock(&shared.mu);
-  ChunkPtr chunk = shared.chunk.lock();
-  if (chunk == nullptr) {
-    chunk = Write(index);
-    shared.chunk = chunk;
-  }
+  if (reader) --shared.readers;
+  ChunkPtr chunk = shared.written != nullptr ? shared.written : Write(index);
+  shared.written = shared.readers > 0 ? chunk : nullptr;
   return chunk;
+}
+
+void UpdateChunks::CountReader(size_t from, size_t to, bool joins) const {
+  if (kept_ != nullptr) return;
+  for (size_t i = from; i < to; ++i) {
+    Shared& shared = shared_[i];
+    MutexLock lock(&shared.mu);
+    if (joins) {
+      ++shared.readers;
+    } else if (--shared.readers == 0) {
+      shared.written = nullptr;
+    }
+  }
 }
 
 // Writes the chunk straight into the slice gRPC sends: protobuf serialises the header fields,
@@ -243,6 +254,39 @@ ChunkPtr UpdateChunks::Write(size_t index) const {
   TETHER_DCHECK(target == end);
   (void)end;
   return std::make_shared<const grpc::ByteBuffer>(&slice, 1);
+}
+
+ChunkReader::ChunkReader(UpdatePtr update) : update_(std::move(update)) {
+  update_->chunks.CountReader(0, update_->chunks.size(), /*joins=*/true);
+}
+
+ChunkReader::ChunkReader(ChunkReader&& other) noexcept
+    : update_(std::move(other.update_)), next_(other.next_) {
+  other.update_ = nullptr;
+}
+
+ChunkReader& ChunkReader::operator=(ChunkReader&& other) noexcept {
+  if (this != &other) {
+    Leave();
+    update_ = std::move(other.update_);
+    next_ = other.next_;
+    other.update_ = nullptr;
+  }
+  return *this;
+}
+
+ChunkReader::~ChunkReader() { Leave(); }
+
+ChunkPtr ChunkReader::Take(size_t index) {
+  TETHER_DCHECK(update_ != nullptr && index >= next_ && index < update_->chunks.size());
+  update_->chunks.CountReader(next_, index, /*joins=*/false);
+  next_ = index + 1;
+  return update_->chunks.Take(index, /*reader=*/true);
+}
+
+void ChunkReader::Leave() {
+  if (update_ != nullptr) update_->chunks.CountReader(next_, update_->chunks.size(), false);
+  update_ = nullptr;
 }
 
 Update::Update(std::unique_ptr<const UpdateChunks::Source> source, size_t max_chunk_bytes)

@@ -33,14 +33,16 @@ inline constexpr size_t kDefaultMaxChunkBytes = 3 * 1024 * 1024 + 512 * 1024;
 using ChunkPtr = std::shared_ptr<const grpc::ByteBuffer>;
 
 // The chunks of one update. Which rows go in which chunk, and each chunk's exact size, are fixed
-// when the update is built; a chunk's bytes are written when a stream asks for it and no other
-// stream holds it, and shared by every stream that asks while one does.
+// when the update is built; a chunk's bytes are written when the first stream sending the update
+// takes it (ChunkReader), kept for the other streams sending it that have yet to take it, and
+// freed once none has.
 //
 // Why: a full update is as big as the config (35 MiB of chunks for a 28 MiB config). Written
 // whole before the first chunk went out, it doubled what tether held while FULL subscribers
-// received it after every change; written a chunk at a time, it costs the chunks in flight. An
-// update of one chunk (a delta of a few rows, any config under the budget) is written when it is
-// built and kept, so any number of subscribers share one copy, written once.
+// received it after every change; written a chunk at a time, it costs the chunks between the
+// slowest and the fastest stream sending it, each written once. An update of one chunk (a delta of
+// a few rows, any config under the budget) is written when it is built and kept, so that any
+// number of later subscribers share it too.
 //
 // Lifetime: the rows are views into snapshots, which the update keeps alive until it is
 // destroyed; a written chunk owns its bytes, so a stream may finish sending it after that.
@@ -62,22 +64,29 @@ class UpdateChunks {
   bool empty() const { return layout_.empty(); }
   // Chunk `index`'s serialised size, exact before it is written.
   size_t bytes(size_t index) const { return layout_[index].bytes; }
-  // Chunk `index`, written now unless a stream still holds it.
-  ChunkPtr Get(size_t index) const;
-  // What the update holds between writes: the chunk a single-chunk update keeps.
+  // Chunk `index` for a one-off look (tests, tools): the copy kept for readers, else written now.
+  ChunkPtr Get(size_t index) const { return Take(index, /*reader=*/false); }
+  // What the update holds when no stream sends it: the chunk a single-chunk update keeps.
   size_t held_bytes() const { return kept_ == nullptr ? 0 : kept_->Length(); }
 
  private:
+  friend class ChunkReader;
+
   struct Layout {
     size_t first;  // the chunk's first row, counted over the update's upserts then removals
     size_t count;
     size_t bytes;
   };
   struct Shared {
-    Mutex mu;  // guards `chunk`, and is held while it is written so that others wait and share
-    std::weak_ptr<const grpc::ByteBuffer> chunk ABSL_GUARDED_BY(mu);
+    Mutex mu;  // guards the fields below; held while the chunk is written, so others wait for it
+    size_t readers ABSL_GUARDED_BY(mu) = 0;  // readers that have yet to take the chunk
+    ChunkPtr written ABSL_GUARDED_BY(mu);    // kept while readers > 0
   };
 
+  // Chunk `index`, taken by a reader (which then no longer counts for it) or looked at.
+  ChunkPtr Take(size_t index, bool reader) const;
+  // A reader joins for chunks [from, to), or gives them up.
+  void CountReader(size_t from, size_t to, bool joins) const;
   ChunkPtr Write(size_t index) const;
 
   const std::unique_ptr<const Source> source_;
@@ -98,6 +107,31 @@ struct Update {
   size_t removals = 0;
 };
 using UpdatePtr = std::shared_ptr<const Update>;
+
+// One stream's pass over an update's chunks, in order. While it lasts, a chunk another reader
+// wrote is kept until this one takes it (or gives it up), so that streams sending the same update
+// share one copy of each chunk.
+//
+// Threading: thread-compatible (one per stream); readers of one update may run on any threads.
+class ChunkReader {
+ public:
+  ChunkReader() = default;
+  explicit ChunkReader(UpdatePtr update);
+  ChunkReader(ChunkReader&& other) noexcept;
+  ChunkReader& operator=(ChunkReader&& other) noexcept;
+  ~ChunkReader();
+
+  const UpdatePtr& update() const { return update_; }
+  // Chunk `index` (at least every index taken before); the chunks skipped are given up.
+  ChunkPtr Take(size_t index);
+
+ private:
+  // Gives up every chunk not taken.
+  void Leave();
+
+  UpdatePtr update_;
+  size_t next_ = 0;  // the chunks before it are taken or given up
+};
 
 // How chunks are laid out (both builders):
 // - every chunk carries config_hash, hashes (the filtered types' plus "config"), full, base_hash,

@@ -220,7 +220,7 @@ grpc::Status WatchReactor::Subscribe(const v1::Subscribe& subscribe) {
 }
 
 void WatchReactor::WriteChunkLocked() {
-  chunk_ = cursor_.in_flight()->chunks.Get(cursor_.chunk_index());
+  chunk_ = cursor_.TakeChunk();
   StartWrite(chunk_.get());
 }
 

@@ -5,7 +5,7 @@
 // Why thin: where the stream stands (sent, pending, in flight) is the SubscriberCursor's, and
 // the request rules are request_validation's; this class only connects them to gRPC's callbacks
 // and to the ConfigFanout. Responses are raw ByteBuffers, the serialised chunks of an Update
-// shared with every other stream that writes them at the same time.
+// shared with every other stream sending it (ChunkReader).
 //
 // Threading: thread-safe. mu_ guards finishing, the cursor and the chunk being written. Reactions
 // run on gRPC threads; Initialise, Offer, TakePending, StartUpdate and FinishInternal on the

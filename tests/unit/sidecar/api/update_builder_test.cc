@@ -7,6 +7,8 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -517,29 +519,42 @@ TEST(UpdateBuilderTest, DeltaUpdateMatchesProtobufChunks) {
   EXPECT_EQ(update->removals, removals.size());
 }
 
-// An update of several chunks writes each when a stream asks for it: streams that ask while one
-// holds it share that copy, and a chunk nobody holds is written again, to the same bytes. An
-// update of one chunk writes it once, when built, and keeps it.
-TEST(UpdateBuilderTest, ChunksAreWrittenWhenAskedAndSharedWhileHeld) {
+// An update of several chunks writes each when the first of its readers (the streams sending it)
+// takes it, keeps it for the readers that have yet to, and frees it once none has: each chunk is
+// written once however many streams send it, and only the chunks between the slowest and the
+// fastest are held. An update of one chunk writes it when built and keeps it.
+TEST(UpdateBuilderTest, ReadersShareEachChunkWrittenOnce) {
   const UpdatePtr update =
       BuildFullUpdate(Decode(ManyRoutes(200, 40)), config::TypeFilter(), /*max_chunk_bytes=*/2048);
-  ASSERT_GT(update->chunks.size(), 2u);
+  ASSERT_GT(update->chunks.size(), 3u);
   EXPECT_EQ(update->chunks.held_bytes(), 0u);
-  ChunkPtr held = update->chunks.Get(1);
-  EXPECT_EQ(update->chunks.Get(1), held);
-  EXPECT_NE(update->chunks.Get(2), held);
-  const std::string bytes = Bytes(*held);
-  const grpc::ByteBuffer* first_copy = held.get();
-  held.reset();
-  const ChunkPtr again = update->chunks.Get(1);
-  EXPECT_NE(again.get(), first_copy);
-  EXPECT_EQ(Bytes(*again), bytes);
+  std::optional<ChunkReader> fast(std::in_place, update);
+  ChunkReader slow(update);
+
+  std::weak_ptr<const grpc::ByteBuffer> chunk0 = fast->Take(0);
+  EXPECT_FALSE(chunk0.expired());  // kept for `slow`
+  EXPECT_EQ(update->chunks.Get(0), chunk0.lock());
+  EXPECT_EQ(slow.Take(0), chunk0.lock());
+  EXPECT_TRUE(chunk0.expired());  // every reader took it
+
+  // `slow` skips chunk 1, so `fast` alone needs it; chunk 2 is kept for `fast`.
+  std::weak_ptr<const grpc::ByteBuffer> chunk2 = slow.Take(2);
+  EXPECT_FALSE(chunk2.expired());
+  std::weak_ptr<const grpc::ByteBuffer> chunk1 = fast->Take(1);
+  EXPECT_TRUE(chunk1.expired());
+  // A reader that leaves gives up what it did not take.
+  fast.reset();
+  EXPECT_TRUE(chunk2.expired());
+
+  // Chunks written again for a later reader have the same bytes.
+  const std::string bytes = Bytes(*update->chunks.Get(1));
+  EXPECT_EQ(Bytes(*ChunkReader(update).Take(1)), bytes);
 
   const UpdatePtr single = BuildFullUpdate(ExampleSnapshot(), config::TypeFilter());
   ASSERT_EQ(single->chunks.size(), 1u);
   EXPECT_EQ(single->chunks.held_bytes(), single->bytes);
-  const grpc::ByteBuffer* kept = single->chunks.Get(0).get();
-  EXPECT_EQ(single->chunks.Get(0).get(), kept);
+  const ChunkPtr kept = single->chunks.Get(0);
+  EXPECT_EQ(ChunkReader(single).Take(0), kept);
 }
 
 // Rows are views into snapshots, and chunks are written late: the update keeps alive what its
