@@ -7,8 +7,6 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <memory>
-#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -29,7 +27,6 @@ namespace tether::api {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
@@ -66,13 +63,6 @@ std::vector<v1::WatchResponse> Parse(const Update& update) {
   absl::StatusOr<std::vector<v1::WatchResponse>> chunks = ParseUpdate(update);
   EXPECT_TRUE(chunks.ok()) << chunks.status();
   return chunks.ok() ? *std::move(chunks) : std::vector<v1::WatchResponse>();
-}
-
-// A chunk's bytes, as one string.
-std::string Bytes(const grpc::ByteBuffer& chunk) {
-  grpc::Slice slice;
-  EXPECT_TRUE(chunk.DumpToSingleSlice(&slice).ok());
-  return std::string(reinterpret_cast<const char*>(slice.begin()), slice.size());
 }
 
 // Checks what every well-formed update must satisfy: one config_hash, indices 0..n-1,
@@ -517,97 +507,6 @@ TEST(UpdateBuilderTest, DeltaUpdateMatchesProtobufChunks) {
   ExpectChunks(*update, expected, kBudget);
   EXPECT_EQ(update->upserts, upserts.size());
   EXPECT_EQ(update->removals, removals.size());
-}
-
-// An update of several chunks writes each when the first of its readers (the streams sending it)
-// takes it, keeps it for the readers that have yet to, and frees it once none has: each chunk is
-// written once however many streams send it, and only the chunks between the slowest and the
-// fastest are held. An update of one chunk writes it when built and keeps it.
-TEST(UpdateBuilderTest, ReadersShareEachChunkWrittenOnce) {
-  const UpdatePtr update =
-      BuildFullUpdate(Decode(ManyRoutes(200, 40)), config::TypeFilter(), /*max_chunk_bytes=*/2048);
-  ASSERT_GT(update->chunks.size(), 3u);
-  EXPECT_EQ(update->chunks.held_bytes(), 0u);
-  std::optional<ChunkReader> fast(std::in_place, update);
-  ChunkReader slow(update);
-
-  std::weak_ptr<const grpc::ByteBuffer> chunk0 = fast->Take(0);
-  EXPECT_FALSE(chunk0.expired());  // kept for `slow`
-  EXPECT_EQ(update->chunks.Get(0), chunk0.lock());
-  EXPECT_EQ(slow.Take(0), chunk0.lock());
-  EXPECT_TRUE(chunk0.expired());  // every reader took it
-
-  // `slow` skips chunk 1, so `fast` alone needs it; chunk 2 is kept for `fast`.
-  std::weak_ptr<const grpc::ByteBuffer> chunk2 = slow.Take(2);
-  EXPECT_FALSE(chunk2.expired());
-  std::weak_ptr<const grpc::ByteBuffer> chunk1 = fast->Take(1);
-  EXPECT_TRUE(chunk1.expired());
-  // A reader that leaves gives up what it did not take.
-  fast.reset();
-  EXPECT_TRUE(chunk2.expired());
-
-  // Chunks written again for a later reader have the same bytes.
-  const std::string bytes = Bytes(*update->chunks.Get(1));
-  EXPECT_EQ(Bytes(*ChunkReader(update).Take(1)), bytes);
-
-  const UpdatePtr single = BuildFullUpdate(ExampleSnapshot(), config::TypeFilter());
-  ASSERT_EQ(single->chunks.size(), 1u);
-  EXPECT_EQ(single->chunks.held_bytes(), single->bytes);
-  const ChunkPtr kept = single->chunks.Get(0);
-  EXPECT_EQ(ChunkReader(single).Take(0), kept);
-}
-
-// Rows are views into snapshots, and chunks are written late: the update keeps alive what its
-// rows view, so that a stream still sending an old config can write its next chunk after the
-// store and everyone else let that config go; and a written chunk owns its bytes, so a stream
-// may finish sending it after the update is gone. (Under ASan, a view that outlived its text
-// is a use after free.)
-TEST(UpdateBuilderTest, ChunksOutliveTheSnapshotsTheyAreWrittenFrom) {
-  config::SnapshotPtr base = Decode(ManyRoutes(50, 100));
-  config::SnapshotPtr target = Decode(
-      absl::StrCat(R"({"routes":[{"id":"changed","pad":")", std::string(100, 'c'), R"("}]})"));
-  UpdatePtr full = BuildFullUpdate(base, config::TypeFilter(), /*max_chunk_bytes=*/1024);
-  UpdatePtr delta = BuildDeltaUpdate(base, target, config::TypeFilter(), /*max_chunk_bytes=*/1024);
-  ASSERT_NE(delta, nullptr);
-  ASSERT_GT(full->chunks.size(), 2u);
-  ASSERT_GT(delta->chunks.size(), 1u);  // the removals of 50 routes
-  std::weak_ptr<const config::Snapshot> watch_base = base;
-  std::weak_ptr<const config::Snapshot> watch_target = target;
-  base.reset();
-  target.reset();
-  EXPECT_FALSE(watch_base.expired());    // the full update views it
-  EXPECT_FALSE(watch_target.expired());  // the delta's upsert views it
-
-  std::vector<v1::WatchResponse> chunks = Parse(*full);
-  ExpectWellFormed(*full, chunks);
-  size_t routes = 0;
-  for (const v1::WatchResponse& chunk : chunks) {
-    for (const v1::Entity& entity : chunk.upserts()) {
-      if (entity.type() != "routes") continue;
-      EXPECT_THAT(entity.json(), HasSubstr(std::string(100, 'x')));
-      ++routes;
-    }
-  }
-  EXPECT_EQ(routes, 50u);
-  chunks = Parse(*delta);
-  ExpectWellFormed(*delta, chunks);
-  std::vector<std::string> upserts;
-  for (const v1::WatchResponse& chunk : chunks) {
-    for (const v1::Entity& entity : chunk.upserts()) upserts.push_back(entity.json());
-  }
-  ASSERT_EQ(upserts.size(), 1u);
-  EXPECT_THAT(upserts[0], HasSubstr(std::string(100, 'c')));
-
-  const ChunkPtr last = full->chunks.Get(full->chunks.size() - 1);
-  const std::string last_bytes = Bytes(*last);
-  full.reset();
-  delta.reset();
-  EXPECT_TRUE(watch_base.expired());
-  EXPECT_TRUE(watch_target.expired());
-  EXPECT_EQ(Bytes(*last), last_bytes);
-  v1::WatchResponse parsed;
-  ASSERT_TRUE(parsed.ParseFromString(Bytes(*last)));
-  EXPECT_TRUE(parsed.last_chunk());
 }
 
 // Copying an update's ByteBuffer shares its bytes instead of copying them: both copies dump to
