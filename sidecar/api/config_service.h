@@ -3,10 +3,12 @@
 //
 // Why this shape (after gRPC's health WatchReactor and Envoy's delta xDS):
 //  1. One reactor per stream, no thread per stream. Responses use the generated raw methods, so
-//     the pre-serialised chunks of an Update (update_builder.h) are written as they are and
-//     shared by every subscriber that needs them: fan-out does not cost subscribers x config size.
-//  2. Updates are built on the service's own fan-out worker thread, never on a gRPC callback
-//     thread or the decode thread, and cached (UpdateCache) by (base, target, filter).
+//     the serialised chunks of an Update (update_builder.h) are written as they are and shared by
+//     every subscriber sending the same update: fan-out does not cost subscribers x config size.
+//  2. Updates are built (their rows laid out in chunks) on the service's own fan-out worker
+//     thread, never on a gRPC callback thread or the decode thread, and cached (UpdateCache) by
+//     (base, target, filter). A chunk's bytes are written when the first stream takes it, so
+//     that a large update is never whole in memory.
 //  3. A slow or stuck subscriber holds back nobody: each stream has at most one update in flight
 //     and one pending target snapshot; a newer snapshot replaces the pending one, and in DELTA
 //     mode the next delta is computed from the last snapshot fully sent to that stream.
@@ -26,8 +28,9 @@
 // ends every stream with UNAVAILABLE "tether is shutting down" and refuses new ones; Stop, after
 // the gRPC server has shut down, joins the worker. The destructor calls both.
 //
-// Threading: thread-safe. Reactions run on gRPC's callback threads and never block: they take a
-// stream's own mutex or the worker's queue mutex briefly. The store observer only flags the
+// Threading: thread-safe. Reactions run on gRPC's callback threads and never wait for I/O: they
+// take a stream's own mutex or the worker's queue mutex briefly, and the first stream to take a
+// chunk writes it (a copy of at most the chunk budget; others taking it meanwhile wait for it). The store observer only flags the
 // worker. The worker thread owns the update cache.
 #pragma once
 
