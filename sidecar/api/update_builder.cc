@@ -157,6 +157,21 @@ void VisitRows(const UpdateChunks::Source& source, size_t first, size_t count,
   }
 }
 
+// What `source` holds beyond the snapshot it views (strings counted by capacity, so a little
+// high for short ones).
+size_t SourceBytes(const UpdateChunks::Source& source) {
+  size_t bytes = sizeof(source) + source.header.SpaceUsedLong() +
+                 source.collections.capacity() * sizeof(source.collections[0]) +
+                 source.delta.upserts.capacity() * sizeof(config::EntityChange) +
+                 source.delta.removals.capacity() * sizeof(config::EntityRemoval);
+  for (const auto& [key, json] : source.metadata) bytes += key.capacity() + json.capacity();
+  for (const config::EntityChange& change : source.delta.upserts) bytes += change.type.capacity();
+  for (const config::EntityRemoval& removal : source.delta.removals) {
+    bytes += removal.type.capacity() + removal.id.capacity();
+  }
+  return bytes;
+}
+
 size_t RowCount(const UpdateChunks::Source& source) {
   size_t rows = source.delta.upserts.size() + source.delta.removals.size();
   for (const auto& [type, collection] : source.collections) rows += collection->items.size();
@@ -198,6 +213,8 @@ UpdateChunks::UpdateChunks(std::unique_ptr<const Source> source, size_t max_chun
   layout_.push_back({first, count, header_bytes + items_bytes});
   shared_ = std::make_unique<Shared[]>(layout_.size());
   if (layout_.size() == 1) kept_ = Write(0);
+  held_bytes_ = SourceBytes(*source_) + layout_.capacity() * sizeof(Layout) +
+                layout_.size() * sizeof(Shared) + (kept_ == nullptr ? 0 : kept_->Length());
 }
 
 UpdateChunks::~UpdateChunks() = default;

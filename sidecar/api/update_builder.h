@@ -66,8 +66,9 @@ class UpdateChunks {
   size_t bytes(size_t index) const { return layout_[index].bytes; }
   // Chunk `index` for a one-off look (tests, tools): the copy kept for readers, else written now.
   ChunkPtr Get(size_t index) const { return Take(index, /*reader=*/false); }
-  // What the update holds when no stream sends it: the chunk a single-chunk update keeps.
-  size_t held_bytes() const { return kept_ == nullptr ? 0 : kept_->Length(); }
+  // What the update holds when no stream sends it: its layout, header and a delta's list of rows,
+  // and the chunk a single-chunk update keeps (not the snapshots it views).
+  size_t held_bytes() const { return held_bytes_; }
 
  private:
   friend class ChunkReader;
@@ -93,6 +94,7 @@ class UpdateChunks {
   std::vector<Layout> layout_;
   std::unique_ptr<Shared[]> shared_;
   ChunkPtr kept_;
+  size_t held_bytes_ = 0;
 };
 
 struct Update {

@@ -13,8 +13,8 @@
 //
 // Memory: what the updates kept (Keep::kCache) hold adds up to at most the byte budget; beyond it
 // the least recently used are dropped (counted as evictions). An update of one chunk holds that
-// chunk; one of several holds no chunk between writes, only its layout and the snapshots it views
-// (update_builder.h), which the store or a stream holds anyway, so it costs the budget nothing.
+// chunk; one of several holds no chunk between writes, only its layout (update_builder.h) and
+// the snapshots it views, which the store or a stream holds anyway (UpdateChunks::held_bytes).
 // Anything built is also found while someone still holds it (a stream sending it keeps it alive
 // through its own UpdatePtr), so a concurrent identical request shares it even when it was evicted
 // or never kept: one-shot GetConfig results (Keep::kShare) are kept no longer than that. Retain()

@@ -110,10 +110,10 @@ TEST_F(UpdateCacheTest, FiltersShareTheEntryOfWhatTheySelect) {
 // update bigger than the whole budget is not kept at all.
 TEST(UpdateCacheBudgetTest, KeepsTheMostRecentlyUsedWithinTheBudget) {
   const config::SnapshotPtr v1 = Decode(
-      absl::StrCat(R"({"routes":[)", Row("r1", "a", 1000), "],", R"("consumers":[)",
-                   Row("c1", "a", 1000), "],", R"("services":[)", Row("s1", "a", 1000), "]}"));
+      absl::StrCat(R"({"routes":[)", Row("r1", "a", 10000), "],", R"("consumers":[)",
+                   Row("c1", "a", 10000), "],", R"("services":[)", Row("s1", "a", 10000), "]}"));
   ASSERT_TRUE(v1);
-  const size_t one = BuildFullUpdate(v1, Types({"routes"}))->bytes;
+  const size_t one = BuildFullUpdate(v1, Types({"routes"}))->chunks.held_bytes();
   const size_t budget = 2 * one + one / 2;  // two one-type updates fit, not three
   UpdateCache cache(kDefaultMaxChunkBytes, budget);
 
