@@ -28,9 +28,11 @@ namespace tether::api {
 // The rows are the collections' (a full update) followed by the delta's upserts and removals (a
 // delta update); an update has one or the other.
 struct UpdateChunks::Source {
-  // Every chunk's fields but chunk_index, last_chunk and metadata.
-  v1::WatchResponse header;
-  std::map<std::string, std::string> metadata;  // the first chunk's; may be empty
+  // Serialised once (deterministically, so a chunk written again has the same bytes): every
+  // chunk's fields but chunk_index, last_chunk and metadata; and the first chunk's metadata,
+  // maybe empty.
+  std::string header_wire;
+  std::string metadata_wire;
   // The target's collections the filter selects, in order.
   std::vector<std::pair<absl::string_view, const config::EntityCollection*>> collections;
   config::Delta delta;
@@ -120,14 +122,57 @@ v1::WatchResponse MakeHeader(const config::Snapshot& target, const config::TypeF
   return header;
 }
 
-// Chunk `index`'s header fields: the update's, plus its index, last_chunk, and the metadata on the
-// first.
-v1::WatchResponse ChunkHeader(const UpdateChunks::Source& source, size_t index, bool last) {
-  v1::WatchResponse header = source.header;
-  header.set_chunk_index(static_cast<uint32_t>(index));
-  header.set_last_chunk(last);
-  if (index == 0) header.mutable_metadata()->insert(source.metadata.begin(), source.metadata.end());
-  return header;
+// `message` serialised with maps in key order, not in the order of its hash tables.
+std::string SerialiseDeterministically(const v1::WatchResponse& message) {
+  std::string wire;
+  wire.reserve(message.ByteSizeLong());  // which also caches the sizes the serialiser needs
+  {
+    google::protobuf::io::StringOutputStream stream(&wire);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeWithCachedSizes(&coded);
+  }
+  return wire;
+}
+
+// The first chunk's metadata fields, serialised.
+std::string MetadataWire(const std::map<std::string, std::string>& metadata) {
+  v1::WatchResponse message;
+  message.mutable_metadata()->insert(metadata.begin(), metadata.end());
+  return SerialiseDeterministically(message);
+}
+
+// Chunk `index`'s header: the update's fields, its index (left out when 0, as proto3 does),
+// last_chunk when set, and the metadata on the first. Fields may come in any order on the wire;
+// parsers merge them.
+size_t ChunkHeaderBytes(const UpdateChunks::Source& source, size_t index, bool last) {
+  size_t bytes = source.header_wire.size();
+  if (index > 0) {
+    bytes += WireFormatLite::TagSize(v1::WatchResponse::kChunkIndexFieldNumber,
+                                     WireFormatLite::TYPE_UINT32) +
+             WireFormatLite::UInt32Size(static_cast<uint32_t>(index));
+  }
+  if (last) {
+    bytes += WireFormatLite::TagSize(v1::WatchResponse::kLastChunkFieldNumber,
+                                     WireFormatLite::TYPE_BOOL) +
+             WireFormatLite::kBoolSize;
+  }
+  if (index == 0) bytes += source.metadata_wire.size();
+  return bytes;
+}
+
+uint8_t* WriteChunkHeader(const UpdateChunks::Source& source, size_t index, bool last,
+                          uint8_t* target) {
+  target = CodedOutputStream::WriteStringToArray(source.header_wire, target);
+  if (index > 0) {
+    target = WireFormatLite::WriteUInt32ToArray(v1::WatchResponse::kChunkIndexFieldNumber,
+                                                static_cast<uint32_t>(index), target);
+  }
+  if (last)
+    target =
+        WireFormatLite::WriteBoolToArray(v1::WatchResponse::kLastChunkFieldNumber, true, target);
+  if (index == 0) target = CodedOutputStream::WriteStringToArray(source.metadata_wire, target);
+  return target;
 }
 
 // Calls `visit` with rows [first, first + count) of `source`, in order.
@@ -157,14 +202,14 @@ void VisitRows(const UpdateChunks::Source& source, size_t first, size_t count,
   }
 }
 
-// What `source` holds beyond the snapshot it views (strings counted by capacity, so a little
-// high for short ones).
+// What `source` holds beyond the snapshot it views, about: strings are counted by capacity (a
+// little high for short ones) and the header by its wire size (a little low; reflection's exact
+// figure costs more than building a small update).
 size_t SourceBytes(const UpdateChunks::Source& source) {
-  size_t bytes = sizeof(source) + source.header.SpaceUsedLong() +
+  size_t bytes = sizeof(source) + source.header_wire.capacity() + source.metadata_wire.capacity() +
                  source.collections.capacity() * sizeof(source.collections[0]) +
                  source.delta.upserts.capacity() * sizeof(config::EntityChange) +
                  source.delta.removals.capacity() * sizeof(config::EntityRemoval);
-  for (const auto& [key, json] : source.metadata) bytes += key.capacity() + json.capacity();
   for (const config::EntityChange& change : source.delta.upserts) bytes += change.type.capacity();
   for (const config::EntityRemoval& removal : source.delta.removals) {
     bytes += removal.type.capacity() + removal.id.capacity();
@@ -192,20 +237,19 @@ UpdateChunks::UpdateChunks(std::unique_ptr<const Source> source, size_t max_chun
   size_t items_bytes = 0;
   // The current chunk's header counted as if it were the last: last_chunk costs its two bytes
   // only on the last chunk, so this is an upper bound for the others.
-  size_t header_bytes = ChunkHeader(*source_, 0, true).ByteSizeLong();
+  size_t header_bytes = ChunkHeaderBytes(*source_, 0, true);
   VisitRows(*source_, 0, RowCount(*source_), [&](const ChunkItem& item) {
     const size_t item_bytes = item.WireSize();
     // The first chunk's metadata counts as content: rather than overflow with it, the row starts
     // the next chunk, which has no metadata.
-    const bool has_content = count > 0 || (layout_.empty() && !source_->metadata.empty());
+    const bool has_content = count > 0 || (layout_.empty() && !source_->metadata_wire.empty());
     if (has_content && header_bytes + items_bytes + item_bytes > max_chunk_bytes) {
       const size_t index = layout_.size();
-      layout_.push_back(
-          {first, count, ChunkHeader(*source_, index, false).ByteSizeLong() + items_bytes});
+      layout_.push_back({first, count, ChunkHeaderBytes(*source_, index, false) + items_bytes});
       first += count;
       count = 0;
       items_bytes = 0;
-      header_bytes = ChunkHeader(*source_, index + 1, true).ByteSizeLong();
+      header_bytes = ChunkHeaderBytes(*source_, index + 1, true);
     }
     items_bytes += item_bytes;
     ++count;
@@ -242,28 +286,18 @@ void UpdateChunks::CountReader(size_t from, size_t to, bool joins) const {
   }
 }
 
-// Writes the chunk straight into the slice gRPC sends: protobuf serialises the header fields,
-// then the upserts and removals follow, encoded here from views of the rows (parsers accept
-// fields in any order and append each occurrence of a repeated field). So the rows are copied
-// once, with no per-row allocation.
+// Writes the chunk straight into the slice gRPC sends: the header fields serialised when the
+// update was built, then the upserts and removals, encoded here from views of the rows (parsers
+// accept fields in any order and append each occurrence of a repeated field). So the rows are
+// copied once, with no per-row allocation.
 ChunkPtr UpdateChunks::Write(size_t index) const {
   const Layout& layout = layout_[index];
-  const v1::WatchResponse header = ChunkHeader(*source_, index, index + 1 == layout_.size());
-  const size_t header_bytes = header.ByteSizeLong();
-  TETHER_DCHECK(header_bytes <= layout.bytes);
   grpc::Slice slice(layout.bytes);
   uint8_t* target = const_cast<uint8_t*>(slice.begin());
   uint8_t* const end = target + layout.bytes;
-  {
-    // Deterministic, so that a chunk written again has the same bytes: maps (hashes, metadata)
-    // are otherwise serialised in the order of the copy's hash table.
-    google::protobuf::io::ArrayOutputStream array(target, static_cast<int>(header_bytes));
-    google::protobuf::io::CodedOutputStream coded(&array);
-    coded.SetSerializationDeterministic(true);
-    header.SerializeWithCachedSizes(&coded);
-    TETHER_DCHECK(!coded.HadError());
-  }
-  target += header_bytes;
+  const bool last = index + 1 == layout_.size();
+  TETHER_DCHECK(ChunkHeaderBytes(*source_, index, last) <= layout.bytes);
+  target = WriteChunkHeader(*source_, index, last, target);
   VisitRows(*source_, layout.first, layout.count, [&](const ChunkItem& item) {
     TETHER_DCHECK(target + item.WireSize() <= end);
     target = item.Write(target);
@@ -314,9 +348,10 @@ Update::Update(std::unique_ptr<const UpdateChunks::Source> source, size_t max_ch
 UpdatePtr BuildFullUpdate(config::SnapshotPtr snapshot, const config::TypeFilter& filter,
                           size_t max_chunk_bytes) {
   auto source = std::make_unique<UpdateChunks::Source>();
-  source->header = MakeHeader(*snapshot, filter);
-  source->header.set_full(true);
-  source->metadata = snapshot->metadata;
+  v1::WatchResponse header = MakeHeader(*snapshot, filter);
+  header.set_full(true);
+  source->header_wire = SerialiseDeterministically(header);
+  source->metadata_wire = MetadataWire(snapshot->metadata);
   size_t upserts = 0;
   for (const auto& [type, collection] : snapshot->types) {
     if (!filter.Matches(type)) continue;
@@ -337,15 +372,17 @@ UpdatePtr BuildDeltaUpdate(config::SnapshotPtr base, config::SnapshotPtr target,
   config::Delta delta = config::ComputeDelta(*base, *target, filter);
   if (delta.empty()) return nullptr;
   auto source = std::make_unique<UpdateChunks::Source>();
-  source->header = MakeHeader(*target, filter);
-  source->header.set_full(false);
-  source->header.set_base_hash(base->config_hash);
+  v1::WatchResponse header = MakeHeader(*target, filter);
+  header.set_full(false);
+  header.set_base_hash(base->config_hash);
+  source->header_wire = SerialiseDeterministically(header);
   if (delta.metadata_changed) {
     // The target's whole metadata, so a client may simply replace its own, plus an empty value
     // for each key the target lacks: empty is never valid JSON, so it can only mean "removed",
     // and it tells a delta that removes every key from a delta that changes none.
-    source->metadata = target->metadata;
-    for (const auto& [key, json] : base->metadata) source->metadata.try_emplace(key);
+    std::map<std::string, std::string> metadata = target->metadata;
+    for (const auto& [key, json] : base->metadata) metadata.try_emplace(key);
+    source->metadata_wire = MetadataWire(metadata);
   }
   const size_t upserts = delta.upserts.size();
   const size_t removals = delta.removals.size();
