@@ -30,8 +30,8 @@
 //
 // Threading: thread-safe. Reactions run on gRPC's callback threads and never wait for I/O: they
 // take a stream's own mutex or the worker's queue mutex briefly, and the first stream to take a
-// chunk writes it (a copy of at most the chunk budget; others taking it meanwhile wait for it). The store observer only flags the
-// worker. The worker thread owns the update cache.
+// chunk writes it (a copy of at most the chunk budget; others taking it meanwhile wait for it).
+// The store observer only flags the worker. The worker thread owns the update cache.
 #pragma once
 
 #include <grpcpp/support/byte_buffer.h>

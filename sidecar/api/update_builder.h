@@ -124,7 +124,7 @@ class ChunkReader {
   ~ChunkReader();
 
   const UpdatePtr& update() const { return update_; }
-  // Chunk `index` (at least every index taken before); the chunks skipped are given up.
+  // Chunk `index`, which comes after every chunk taken before; the chunks skipped are given up.
   ChunkPtr Take(size_t index);
 
  private:
