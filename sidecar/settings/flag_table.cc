@@ -176,11 +176,11 @@ constexpr FlagDef kFlags[] = {
      [](absl::string_view v, Settings& s) { return ParseIdsTo(v, s.grpc_allowed_gids); },
      ValueDisplay::kShow, FlagKind::kSingle, ValueShape::kList},
     {"grpc-update-cache-bytes", "bytes", "16MiB",
-     "How much of the updates built for subscribers (serialised size) the gRPC API keeps to\n"
-     "share with later subscribers that need the same; beyond it the least recently used are\n"
-     "dropped and rebuilt when needed. Only an update of one chunk holds its bytes: a larger\n"
-     "one (a large config's full update) writes each chunk as streams send it, so it costs\n"
-     "nothing here and the config is not held twice.",
+     "How much memory the updates built for subscribers may hold while the gRPC API keeps them\n"
+     "to share with later subscribers that need the same; beyond it the least recently used\n"
+     "are dropped and rebuilt when needed. An update of one chunk holds its bytes; a larger\n"
+     "one (a large config's full update) writes each chunk as streams send it and holds only\n"
+     "its layout and, for a delta, its list of rows, so the config is not held twice.",
      [](absl::string_view v, Settings& s) { return ParseBytesTo(v, s.grpc_update_cache_bytes); }},
     {"grpc-max-subscribers", "count", "4096",
      "Watch streams the gRPC API serves at once; more are refused with RESOURCE_EXHAUSTED and\n"
