@@ -168,9 +168,10 @@ uint8_t* WriteChunkHeader(const UpdateChunks::Source& source, size_t index, bool
     target = WireFormatLite::WriteUInt32ToArray(v1::WatchResponse::kChunkIndexFieldNumber,
                                                 static_cast<uint32_t>(index), target);
   }
-  if (last)
+  if (last) {
     target =
         WireFormatLite::WriteBoolToArray(v1::WatchResponse::kLastChunkFieldNumber, true, target);
+  }
   if (index == 0) target = CodedOutputStream::WriteStringToArray(source.metadata_wire, target);
   return target;
 }
@@ -303,7 +304,6 @@ ChunkPtr UpdateChunks::Write(size_t index) const {
     target = item.Write(target);
   });
   TETHER_DCHECK(target == end);
-  (void)end;
   return std::make_shared<const grpc::ByteBuffer>(&slice, 1);
 }
 
