@@ -65,6 +65,8 @@ class GetConfigReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     finished_ = true;
+    // Other streams sending the same update need not keep its chunks for this one any more.
+    reader_ = ChunkReader();
     Finish(std::move(status));
   }
 
