@@ -36,8 +36,9 @@ struct UpdateChunks::Source {
   // The target's collections the filter selects, in order.
   std::vector<std::pair<absl::string_view, const config::EntityCollection*>> collections;
   config::Delta delta;
-  // What the collections and the delta's upserts view (a delta's removals own their ids).
+  // What the collections and the delta's rows view: the target, and a delta's base.
   config::SnapshotPtr target;
+  config::SnapshotPtr base;
 };
 
 namespace {
@@ -203,19 +204,13 @@ void VisitRows(const UpdateChunks::Source& source, size_t first, size_t count,
   }
 }
 
-// What `source` holds beyond the snapshot it views, about: strings are counted by capacity (a
-// little high for short ones) and the header by its wire size (a little low; reflection's exact
-// figure costs more than building a small update).
+// What `source` holds beyond the snapshots it views, about: the header is counted by its wire size
+// (a little low; reflection's exact figure costs more than building a small update).
 size_t SourceBytes(const UpdateChunks::Source& source) {
-  size_t bytes = sizeof(source) + source.header_wire.capacity() + source.metadata_wire.capacity() +
-                 source.collections.capacity() * sizeof(source.collections[0]) +
-                 source.delta.upserts.capacity() * sizeof(config::EntityChange) +
-                 source.delta.removals.capacity() * sizeof(config::EntityRemoval);
-  for (const config::EntityChange& change : source.delta.upserts) bytes += change.type.capacity();
-  for (const config::EntityRemoval& removal : source.delta.removals) {
-    bytes += removal.type.capacity() + removal.id.capacity();
-  }
-  return bytes;
+  return sizeof(source) + source.header_wire.capacity() + source.metadata_wire.capacity() +
+         source.collections.capacity() * sizeof(source.collections[0]) +
+         source.delta.upserts.capacity() * sizeof(config::EntityChange) +
+         source.delta.removals.capacity() * sizeof(config::EntityRemoval);
 }
 
 size_t RowCount(const UpdateChunks::Source& source) {
@@ -389,9 +384,11 @@ UpdatePtr BuildDeltaUpdate(config::SnapshotPtr base, config::SnapshotPtr target,
   source->delta = std::move(delta);
   std::string config_hash = target->config_hash;
   source->target = std::move(target);
+  std::string base_hash = base->config_hash;
+  source->base = std::move(base);
   auto update = std::make_shared<Update>(std::move(source), max_chunk_bytes);
   update->config_hash = std::move(config_hash);
-  update->base_hash = base->config_hash;
+  update->base_hash = std::move(base_hash);
   update->full = false;
   update->upserts = upserts;
   update->removals = removals;

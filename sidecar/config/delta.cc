@@ -127,7 +127,7 @@ Delta ComputeDelta(const Snapshot& from, const Snapshot& to, const TypeFilter& f
     if (to_collection == collection.get()) continue;
     for (const Entity& entity : collection->items) {
       if (to_collection == nullptr || to_collection->Find(entity.id) == nullptr) {
-        delta.removals.push_back(EntityRemoval{type, std::string(entity.id)});
+        delta.removals.push_back(EntityRemoval{type, entity.id});
       }
     }
   }

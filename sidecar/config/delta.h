@@ -43,14 +43,17 @@ class TypeFilter {
   std::set<std::string, std::less<>> types_;
 };
 
+// Views into the two snapshots, which the caller keeps alive: a delta of a whole large config
+// lists over a hundred thousand rows, and an update keeps its delta while it is sent, so each
+// row costs two or three pointers rather than copies of its type and id.
 struct EntityChange {
-  std::string type;
-  const Entity* entity;  // points into the target snapshot, which the caller keeps alive
+  absl::string_view type;  // the target's
+  const Entity* entity;    // the target's
 };
 
 struct EntityRemoval {
-  std::string type;
-  std::string id;
+  absl::string_view type;  // the base's
+  absl::string_view id;    // the base's
 };
 
 struct Delta {

@@ -145,7 +145,7 @@ TEST(UpdateChunksTest, ChunksOutliveTheSnapshotsTheyAreWrittenFrom) {
   std::weak_ptr<const config::Snapshot> target_alive = target;
   base.reset();
   target.reset();
-  EXPECT_FALSE(base_alive.expired());    // the full update views it
+  EXPECT_FALSE(base_alive.expired());    // both updates view it
   EXPECT_FALSE(target_alive.expired());  // the delta's upsert views it
 
   std::vector<std::string> upserts = UpsertJson(*full);
@@ -153,11 +153,23 @@ TEST(UpdateChunksTest, ChunksOutliveTheSnapshotsTheyAreWrittenFrom) {
   for (size_t i = 0; i < upserts.size(); ++i) {
     EXPECT_EQ(upserts[i], Row(absl::StrCat("s", i), "svc", kPadding));
   }
-  EXPECT_THAT(UpsertJson(*delta), ElementsAre(Row("changed", "c", kPadding)));
 
   const ChunkPtr last = full->chunks.Get(full->chunks.size() - 1);
   const std::string last_bytes = Bytes(*last);
   full.reset();
+  EXPECT_FALSE(base_alive.expired());  // the delta's removals view it
+  EXPECT_THAT(UpsertJson(*delta), ElementsAre(Row("changed", "c", kPadding)));
+  std::vector<std::string> removed;
+  absl::StatusOr<std::vector<v1::WatchResponse>> chunks = ParseUpdate(*delta);
+  ASSERT_TRUE(chunks.ok()) << chunks.status();
+  for (const v1::WatchResponse& chunk : *chunks) {
+    for (const v1::EntityRef& removal : chunk.removals()) {
+      EXPECT_EQ(removal.type(), "services");
+      removed.push_back(removal.id());
+    }
+  }
+  ASSERT_EQ(removed.size(), static_cast<size_t>(kServices));
+  for (size_t i = 0; i < removed.size(); ++i) EXPECT_EQ(removed[i], absl::StrCat("s", i));
   delta.reset();
   EXPECT_TRUE(base_alive.expired());
   EXPECT_TRUE(target_alive.expired());
