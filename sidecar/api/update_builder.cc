@@ -336,7 +336,12 @@ void ChunkReader::Leave() {
 }
 
 Update::Update(std::unique_ptr<const UpdateChunks::Source> source, size_t max_chunk_bytes)
-    : chunks(std::move(source), max_chunk_bytes) {
+    : config_hash(source->target->config_hash),
+      base_hash(source->base == nullptr ? "" : source->base->config_hash),
+      full(source->base == nullptr),
+      upserts(RowCount(*source) - source->delta.removals.size()),
+      removals(source->delta.removals.size()),
+      chunks(std::move(source), max_chunk_bytes) {
   for (size_t i = 0; i < chunks.size(); ++i) bytes += chunks.bytes(i);
 }
 
@@ -347,19 +352,11 @@ UpdatePtr BuildFullUpdate(config::SnapshotPtr snapshot, const config::TypeFilter
   header.set_full(true);
   source->header_wire = SerialiseDeterministically(header);
   source->metadata_wire = MetadataWire(snapshot->metadata);
-  size_t upserts = 0;
   for (const auto& [type, collection] : snapshot->types) {
-    if (!filter.Matches(type)) continue;
-    source->collections.emplace_back(type, collection.get());
-    upserts += collection->items.size();
+    if (filter.Matches(type)) source->collections.emplace_back(type, collection.get());
   }
-  std::string config_hash = snapshot->config_hash;
   source->target = std::move(snapshot);
-  auto update = std::make_shared<Update>(std::move(source), max_chunk_bytes);
-  update->config_hash = std::move(config_hash);
-  update->full = true;
-  update->upserts = upserts;
-  return update;
+  return std::make_shared<Update>(std::move(source), max_chunk_bytes);
 }
 
 UpdatePtr BuildDeltaUpdate(config::SnapshotPtr base, config::SnapshotPtr target,
@@ -379,20 +376,10 @@ UpdatePtr BuildDeltaUpdate(config::SnapshotPtr base, config::SnapshotPtr target,
     for (const auto& [key, json] : base->metadata) metadata.try_emplace(key);
     source->metadata_wire = MetadataWire(metadata);
   }
-  const size_t upserts = delta.upserts.size();
-  const size_t removals = delta.removals.size();
   source->delta = std::move(delta);
-  std::string config_hash = target->config_hash;
   source->target = std::move(target);
-  std::string base_hash = base->config_hash;
   source->base = std::move(base);
-  auto update = std::make_shared<Update>(std::move(source), max_chunk_bytes);
-  update->config_hash = std::move(config_hash);
-  update->base_hash = std::move(base_hash);
-  update->full = false;
-  update->upserts = upserts;
-  update->removals = removals;
-  return update;
+  return std::make_shared<Update>(std::move(source), max_chunk_bytes);
 }
 
 absl::StatusOr<std::vector<v1::WatchResponse>> ParseUpdate(const Update& update) {

@@ -97,16 +97,18 @@ class UpdateChunks {
   size_t held_bytes_ = 0;
 };
 
+// Every field but `chunks` is what the builder's source says: its target's and base's hashes
+// (a full update has no base) and its rows.
 struct Update {
   Update(std::unique_ptr<const UpdateChunks::Source> source, size_t max_chunk_bytes);
 
   std::string config_hash;
   std::string base_hash;  // empty for full updates
   bool full = true;
-  UpdateChunks chunks;  // serialised tether.v1.WatchResponse, last_chunk on the last
-  size_t bytes = 0;     // total serialised size
   size_t upserts = 0;
   size_t removals = 0;
+  UpdateChunks chunks;  // serialised tether.v1.WatchResponse, last_chunk on the last
+  size_t bytes = 0;     // total serialised size
 };
 using UpdatePtr = std::shared_ptr<const Update>;
 
