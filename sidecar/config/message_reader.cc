@@ -59,7 +59,7 @@ struct Scalar {
 // message object 1, config_table 2, a collection 3, a row 4.
 class MessageHandler {
  public:
-  MessageHandler(TextWindow& window, const TextWindow::Stream& stream, const DecodeLimits& limits,
+  MessageHandler(TextWindow& window, TextWindow::Stream& stream, const DecodeLimits& limits,
                  const Snapshot* previous, Snapshot& snapshot, CollectionHasher& hasher,
                  MessageFields& fields)
       : window_(window),
@@ -100,6 +100,7 @@ class MessageHandler {
   void TableValue(const Scalar* scalar, bool object);
   void Element(bool object);
   void IdValue(const Scalar* scalar);
+  void SkipPreviousRow();
   void FinishRow();
   void FinishCollection();
 
@@ -119,6 +120,8 @@ class MessageHandler {
   // The row just read, as the snapshot keeps it: previous's entity when it has the same bytes,
   // else a copy of the window's text.
   Entity KeepRow(absl::string_view json, const Id& id);
+  // previous's `entity` as the row just read, and the rows after it as the next to compare.
+  Entity TakePrevious(const Entity& entity);
 
   // The collection being read's counterpart in the config being replaced, or null.
   CollectionPtr PreviousCollection() const {
@@ -136,7 +139,7 @@ class MessageHandler {
   }
 
   TextWindow& window_;
-  const TextWindow::Stream& stream_;
+  TextWindow::Stream& stream_;
   const DecodeLimits& limits_;
   const Snapshot* const previous_;
   Snapshot& snapshot_;
@@ -162,9 +165,13 @@ class MessageHandler {
   bool same_as_previous_ = false;
   absl::string_view id_key_;  // its primary key: id, or key for parameters
   size_t row_index_ = 0;      // the element of the collection being read
-  bool in_row_ = false;       // the container at depth 4 is a row being built
+  // The row of previous_collection_ that the next row is compared with before it is parsed: the
+  // one after the last row found there.
+  size_t next_previous_ = 0;
+  bool in_row_ = false;  // the container at depth 4 is a row being built
   size_t row_begin_ = 0;
-  bool at_id_ = false;  // the row's next value is its primary key's
+  const Entity* skipped_ = nullptr;  // ... which was previous's, and not parsed
+  bool at_id_ = false;               // the row's next value is its primary key's
   std::optional<Id> id_;
   int metadata_depth_ = 0;  // > 0: inside a metadata container value, this deep
   size_t metadata_bytes_ = 0;
@@ -356,6 +363,7 @@ void MessageHandler::TableValue(const Scalar* scalar, bool object) {
   if (scalar == nullptr && !object && !absl::StartsWith(member_, "_")) {
     in_collection_ = true;
     row_index_ = 0;
+    next_previous_ = 0;
     if (!building_) return;
     collection_ = std::make_shared<EntityCollection>();
     snapshot_.types.emplace(member_, collection_);
@@ -392,6 +400,7 @@ void MessageHandler::Element(bool object) {
       window_.Pin(row_begin_);
       at_id_ = false;
       id_.reset();
+      SkipPreviousRow();
     }
   }
   // Paths name the element being read until the next one starts.
@@ -422,16 +431,34 @@ MessageHandler::Id MessageHandler::KeepId(absl::string_view decoded) {
   return Id{0, decoded.size(), snapshot_.Keep(std::string(decoded))};
 }
 
+// A row that starts with the bytes of previous's next row is that row, whose end those bytes fix:
+// the stream skips to its closing brace, so that the parser reads none of it. The decoder read
+// those bytes and accepted them as a row before, under the same limits, so parsing them again
+// could find nothing new. In a change, that is nearly every row.
+void MessageHandler::SkipPreviousRow() {
+  skipped_ = nullptr;
+  if (previous_collection_ == nullptr) return;
+  const std::vector<Entity>& items = previous_collection_->items;
+  if (next_previous_ >= items.size()) return;
+  const Entity& candidate = items[next_previous_];
+  const size_t end = row_begin_ + candidate.json.size();
+  if (!stream_.Reaches(end) || window_.Text(row_begin_, end) != candidate.json) return;
+  stream_.SkipTo(end - 1);
+  skipped_ = &candidate;
+}
+
 void MessageHandler::FinishRow() {
   in_row_ = false;
   const size_t index = row_index_++;
   if (!building_) return;
-  if (!id_.has_value()) {
+  if (skipped_ == nullptr && !id_.has_value()) {
     window_.Unpin();
     Fail(absl::InvalidArgumentError(absl::StrCat(RowPath(index), ": missing string ", id_key_)));
     return;
   }
-  const Entity entity = KeepRow(window_.Text(row_begin_, stream_.Tell()), *id_);
+  const Entity entity = skipped_ != nullptr
+                            ? TakePrevious(*skipped_)
+                            : KeepRow(window_.Text(row_begin_, stream_.Tell()), *id_);
   window_.Unpin();
   const size_t row = collection_->items.size();
   collection_->items.push_back(entity);
@@ -452,21 +479,19 @@ Entity MessageHandler::KeepRow(absl::string_view json, const Id& id) {
   const absl::string_view id_text =
       id.kept.has_value() ? *id.kept : window_.Text(id.offset, id.offset + id.size);
   if (previous_collection_ != nullptr) {
-    // Rows mostly come in the previous config's order: its row at the same place first, then its
-    // row with the same id. The same bytes are the same id.
-    const std::vector<Entity>& items = previous_collection_->items;
-    const size_t row = collection_->items.size();
-    const Entity* before = row < items.size() && items[row].json == json
-                               ? &items[row]
-                               : previous_collection_->Find(id_text);
-    if (before != nullptr && before->json == json) {
-      fields_.views_previous = true;
-      return *before;
-    }
+    // Not previous's next row (SkipPreviousRow): a row that moved, found by its id.
+    const Entity* before = previous_collection_->Find(id_text);
+    if (before != nullptr && before->json == json) return TakePrevious(*before);
   }
   const absl::string_view kept = rows_.Add(json);
   if (id.kept.has_value()) return Entity{*id.kept, kept};
   return Entity{kept.substr(id.offset - row_begin_, id.size), kept};
+}
+
+Entity MessageHandler::TakePrevious(const Entity& entity) {
+  fields_.views_previous = true;
+  next_previous_ = static_cast<size_t>(&entity - previous_collection_->items.data()) + 1;
+  return entity;
 }
 
 void MessageHandler::HashRowsSoFar() {

@@ -6,8 +6,9 @@
 // through a TextWindow instead, the message leaves behind only what the snapshot keeps: each row
 // that is not the previous config's, copied out of the window, its id, and the metadata's compact
 // JSON. A row the previous config has byte for byte (most of them, in a change) is that config's
-// entity, viewing its text. The rows of the collections Kong does not hash go to a
-// CollectionHasher as they are read.
+// entity, viewing its text; when it comes where it came before, it is compared, not parsed
+// (`previous` must come from this decoder, under the same limits). The rows of the collections Kong
+// does not hash go to a CollectionHasher as they are read.
 //
 // Keys may come in any order (a Lua table's), so the message's fields are reported, not judged:
 // the decoder decides what they mean together (a message of another type is ignored however

@@ -73,6 +73,20 @@ class TextWindow {
       }
     }
 
+    // Reads on until the window holds the text up to `end` (the stream stays where it is):
+    // false if the text ends or fails first.
+    bool Reaches(size_t end) {
+      for (size_t held = Held(); held < end;) {
+        window_->Refill(*this);
+        if (Held() == held) return false;
+        held = Held();
+      }
+      return true;
+    }
+    // Moves the stream on to `offset`, which the window holds (Reaches), without parsing what it
+    // passes: for a handler that knows what those bytes are.
+    void SkipTo(size_t offset) { p_ = data_ + (offset - base_); }
+
     // The write side, which only an in-situ parse uses.
     Ch* PutBegin() {
       RAPIDJSON_ASSERT(false);
@@ -109,6 +123,8 @@ class TextWindow {
       return p;
 #endif
     }
+    // The offset the checked text ends at.
+    size_t Held() const { return base_ + static_cast<size_t>(end_ - data_); }
     // At the window's end: refills, and says whether there is more.
     bool MoreAfterEnd() {
       window_->Refill(*this);

@@ -35,13 +35,6 @@ std::string ReadFile(const std::string& path) {
   return buffer.str();
 }
 
-rapidjson::Document Parse(absl::string_view json) {
-  rapidjson::Document document;
-  document.Parse<rapidjson::kParseFullPrecisionFlag>(json.data(), json.size());
-  EXPECT_FALSE(document.HasParseError()) << json.substr(0, 200);
-  return document;
-}
-
 std::string Compact(const rapidjson::Value& value) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
@@ -432,87 +425,6 @@ TEST(DecoderTest, RepeatedConfigTableReplacesTheFirstWhileItIsHashed) {
   ASSERT_EQ(consumers.items.size(), 1u);
   EXPECT_EQ(consumers.hash, protocol::KongHashValue(Parse(R"([{"id":"only"}])")));
   EXPECT_EQ(result->snapshot->hashes.at("consumers"), consumers.hash);
-}
-
-// A collection whose rows are the same bytes as in the config being replaced is taken over from
-// it, hash included, instead of being built and hashed again; one differing row, one row more or
-// one fewer, and it is built and hashed. A section Kong hashes keeps the message's hash.
-TEST(DecoderTest, UnchangedCollectionsAreTakenOverFromThePreviousConfig) {
-  const std::vector<std::string> rows = {R"({"id":"c1"})", R"({"id":"c2","n":2})"};
-  auto consumers = std::make_shared<EntityCollection>();
-  auto routes = std::make_shared<EntityCollection>();
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const absl::string_view id = i == 0 ? "c1" : "c2";
-    consumers->items.push_back(Entity{id, rows[i]});
-    routes->items.push_back(Entity{id, rows[i]});
-  }
-  consumers->BuildIndex();
-  routes->BuildIndex();
-  // Not the real hashes: only a take-over can produce them.
-  consumers->hash = std::string(kHashA);
-  routes->hash = std::string(kHashA);
-  auto previous = std::make_shared<Snapshot>();
-  previous->types.emplace("consumers", consumers);
-  previous->types.emplace("routes", routes);
-  previous->Keep("previous text");
-
-  const std::string same = absl::StrCat("[", rows[0], ",", rows[1], "]");
-  const auto decode = [&](absl::string_view consumer_rows) {
-    const std::string table =
-        absl::StrCat(R"({"consumers":)", consumer_rows, R"(,"routes":)", same, "}");
-    const std::string hashes = absl::StrCat(R"({"routes":")", kHashB, R"("})");
-    absl::StatusOr<DecodeResult> result =
-        DecodeReconfigure(protocol::Gzip(Message(table, kHashA, hashes)), kZeros, DecodeLimits(),
-                          Source::kControlPlane, kReceivedAt, previous.get());
-    EXPECT_TRUE(result.ok()) << result.status();
-    return result.ok() ? result->snapshot : nullptr;
-  };
-  const std::shared_ptr<Snapshot> taken = decode(same);
-  ASSERT_NE(taken, nullptr);
-  EXPECT_EQ(taken->types.at("consumers"), consumers);
-  EXPECT_EQ(taken->hashes.at("consumers"), kHashA);
-  EXPECT_EQ(taken->types.at("routes")->items.size(), 2u);
-  EXPECT_EQ(taken->types.at("routes")->hash, kHashB);
-  // The previous text stays alive with the new snapshot.
-  EXPECT_THAT(taken->blocks(), testing::Contains(previous->blocks().front()));
-
-  const std::string changed = absl::StrCat("[", rows[0], R"(,{"id":"c2","n":3}])");
-  const std::string longer = absl::StrCat("[", rows[0], ",", rows[1], R"(,{"id":"c3"}])");
-  const std::string shorter = absl::StrCat("[", rows[0], "]");
-  for (const std::string& other : {changed, longer, shorter}) {
-    SCOPED_TRACE(other);
-    const std::shared_ptr<Snapshot> built = decode(other);
-    ASSERT_NE(built, nullptr);
-    EXPECT_NE(built->types.at("consumers"), consumers);
-    EXPECT_EQ(built->types.at("consumers")->hash, protocol::KongHashValue(Parse(other)));
-    EXPECT_EQ(built->types.at("consumers")->Find("c1")->json, rows[0]);
-  }
-}
-
-// In a collection that changed, every row the previous config has byte for byte is its entity,
-// viewing its text, wherever it moved; only the new rows are copied.
-TEST(DecoderTest, UnchangedRowsViewThePreviousConfig) {
-  const std::string table = R"({"routes":[{"id":"a"},{"id":"b","n":1},{"id":"c"}]})";
-  absl::StatusOr<DecodeResult> first = Decode(Message(table));
-  ASSERT_TRUE(first.ok()) << first.status();
-  const Snapshot& previous = *first->snapshot;
-  // "b" changed, "c" moved to the front, "d" is new.
-  const std::string next = R"({"routes":[{"id":"c"},{"id":"a"},{"id":"b","n":2},{"id":"d"}]})";
-  absl::StatusOr<DecodeResult> second =
-      DecodeReconfigure(protocol::Gzip(Message(next)), kZeros, DecodeLimits(),
-                        Source::kControlPlane, kReceivedAt, &previous);
-  ASSERT_TRUE(second.ok()) << second.status();
-  const Snapshot& snapshot = *second->snapshot;
-  for (const char* id : {"a", "c"}) {
-    SCOPED_TRACE(id);
-    EXPECT_EQ(snapshot.Find("routes", id)->json.data(), previous.Find("routes", id)->json.data());
-    EXPECT_EQ(snapshot.Find("routes", id)->id.data(), previous.Find("routes", id)->id.data());
-  }
-  EXPECT_EQ(snapshot.Find("routes", "b")->json, R"({"id":"b","n":2})");
-  EXPECT_EQ(snapshot.Find("routes", "d")->json, R"({"id":"d"})");
-  // The new rows are the snapshot's own text; the previous config's is kept with it.
-  EXPECT_EQ(*snapshot.blocks().front(), R"({"id":"b","n":2}{"id":"d"})");
-  EXPECT_THAT(snapshot.blocks(), testing::Contains(previous.blocks().front()));
 }
 
 // Numbers keep what Kong would hash: -0 stays negative, and formatting follows "%.14g"; the row

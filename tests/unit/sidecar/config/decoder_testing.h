@@ -8,8 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
 #include "protocol/constants.h"
 #include "protocol/gzip.h"
+#include "rapidjson/document.h"
 #include "sidecar/config/decoder.h"
 
 namespace tether::config {
@@ -35,6 +37,14 @@ inline absl::StatusOr<DecodeResult> Decode(absl::string_view json,
                                            const DecodeLimits& limits = DecodeLimits()) {
   return DecodeReconfigure(protocol::Gzip(json), applied, limits, Source::kControlPlane,
                            kReceivedAt);
+}
+
+// A tree of `json`, which the test expects to parse.
+inline rapidjson::Document Parse(absl::string_view json) {
+  rapidjson::Document document;
+  document.Parse<rapidjson::kParseFullPrecisionFlag>(json.data(), json.size());
+  EXPECT_FALSE(document.HasParseError()) << json.substr(0, 200);
+  return document;
 }
 
 }  // namespace tether::config
