@@ -1,7 +1,6 @@
 #include "sidecar/config/inflate.h"
 
-#include <libdeflate.h>
-#include <zlib.h>
+#include <isa-l/igzip_lib.h>
 
 #include <algorithm>
 #include <climits>
@@ -17,8 +16,6 @@
 namespace tether::config {
 namespace {
 
-// 15 = 32 KiB window (the largest, what the CP's deflate uses); +32 = detect gzip or zlib.
-constexpr int kAutoDetectWindowBits = 15 + 32;
 // First output allocation when the input gives no better hint.
 constexpr size_t kMinInitialBytes = size_t{64} << 10;
 // deflate cannot expand data more than ~1032-fold, so a gzip trailer claiming more is a lie.
@@ -42,53 +39,38 @@ namespace {
 
 // A first output size: the gzip trailer's ISIZE (uncompressed size mod 2^32) when plausible, so a
 // normal frame inflates without reallocation; else a small multiple of the input. Never more than
-// the cap allows, so a lying trailer cannot make us allocate past it.
+// the cap allows, so a lying trailer cannot make us allocate past it. One byte more than the
+// trailer states: ISA-L reads the trailer only with room left in the output, and with none it
+// would take a second buffer twice the size to see the end.
 size_t InitialOutputBytes(absl::string_view compressed, size_t limit) {
+  const std::optional<size_t> stated = TrailerSize(compressed);
   return std::min(
-      TrailerSize(compressed).value_or(std::max(kMinInitialBytes, compressed.size() * 4)), limit);
+      stated.has_value() ? *stated + 1 : std::max(kMinInitialBytes, compressed.size() * 4), limit);
 }
 
-// The fast path: libdeflate inflates a whole gzip member in one call, about 1.7 times as fast as
-// zlib (BENCHMARKS.md), into a buffer of the size its trailer states. It needs that size up front,
-// so it takes only frames whose trailer is plausible and within `max_bytes`; and it gives up
-// (nullopt) on anything but one member that fills the buffer exactly and passes its CRC, leaving
-// such a frame, and the precise error, to the streaming zlib path. A trailer that lies costs a
-// second pass, never memory beyond the cap.
-std::optional<std::string> InflateWhole(absl::string_view compressed, size_t max_bytes) {
-  const std::optional<size_t> size = TrailerSize(compressed);
-  if (!size.has_value() || *size > max_bytes) return std::nullopt;
-  // libdeflate skips a header CRC (FHCRC) without checking it, where zlib refuses a wrong one.
-  // Kong's CP never sets it; a frame that does goes the zlib way, to be checked.
-  constexpr unsigned char kHeaderCrcFlag = 0x02;
-  if ((static_cast<unsigned char>(compressed[3]) & kHeaderCrcFlag) != 0) return std::nullopt;
-  const std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> decompressor(
-      libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
-  if (decompressor == nullptr) return std::nullopt;
-  std::string out(*size, '\0');
-  size_t consumed = 0;
-  size_t produced = 0;
-  const libdeflate_result rc =
-      libdeflate_gzip_decompress_ex(decompressor.get(), compressed.data(), compressed.size(),
-                                    out.data(), out.size(), &consumed, &produced);
-  if (rc != LIBDEFLATE_SUCCESS || consumed != compressed.size() || produced != out.size()) {
-    return std::nullopt;
+absl::Status IsalError(int rc) {
+  switch (rc) {
+    case ISAL_NEED_DICT:
+      return absl::InvalidArgumentError("inflate: compressed data needs a preset dictionary");
+    case ISAL_INVALID_WRAPPER:
+      return absl::InvalidArgumentError(
+          "inflate: corrupt compressed data: not a gzip or zlib header");
+    case ISAL_UNSUPPORTED_METHOD:
+      return absl::InvalidArgumentError(
+          "inflate: corrupt compressed data: a compression method other than deflate");
+    case ISAL_INCORRECT_CHECKSUM:
+      return absl::InvalidArgumentError(
+          "inflate: corrupt compressed data: a checksum or the length does not match");
+    default:  // ISAL_INVALID_BLOCK, ISAL_INVALID_SYMBOL, ISAL_INVALID_LOOKBACK
+      return absl::InvalidArgumentError(absl::StrCat(
+          "inflate: corrupt compressed data: invalid deflate data (ISA-L code ", rc, ")"));
   }
-  return out;
-}
-
-std::string ZlibMessage(const z_stream& stream, int rc) {
-  return stream.msg != nullptr ? std::string(stream.msg) : absl::StrCat("zlib code ", rc);
 }
 
 }  // namespace
 
 struct Inflater::Stream {
-  Stream() = default;
-  ~Stream() {
-    if (initialized) inflateEnd(&z);
-  }
-  z_stream z{};
-  bool initialized = false;
+  inflate_state state;
 };
 
 Inflater::Inflater(absl::string_view compressed, size_t max_bytes)
@@ -97,13 +79,13 @@ Inflater::Inflater(absl::string_view compressed, size_t max_bytes)
     error_ = absl::InvalidArgumentError("inflate: empty input");
     return;
   }
-  const int rc = inflateInit2(&stream_->z, kAutoDetectWindowBits);
-  stream_->initialized = rc == Z_OK;
-  if (rc != Z_OK) {
-    error_ = rc == Z_MEM_ERROR
-                 ? absl::ResourceExhaustedError("inflate: out of memory")
-                 : absl::InternalError(absl::StrCat("inflate: init failed, code ", rc));
-  }
+  inflate_state& state = stream_->state;
+  isal_inflate_init(&state);
+  // As zlib's automatic header detection (windowBits + 32), which Kong's DP uses: gzip by its
+  // magic bytes, anything else must have zlib's wrapper.
+  const bool gzip = compressed.size() >= 2 && static_cast<unsigned char>(compressed[0]) == 0x1f &&
+                    static_cast<unsigned char>(compressed[1]) == 0x8b;
+  state.crc_flag = gzip ? ISAL_GZIP : ISAL_ZLIB;
 }
 
 Inflater::~Inflater() = default;
@@ -116,52 +98,39 @@ absl::Status Inflater::Fail(absl::Status status) {
 absl::StatusOr<size_t> Inflater::Read(char* out, size_t size) {
   if (!error_.ok()) return error_;
   if (ended_) return 0;
-  z_stream& z = stream_->z;
+  inflate_state& state = stream_->state;
   size_t written = 0;
-  // z_stream counts in uInt, so buffers above 4 GiB go in slices.
+  // ISA-L counts in uint32_t, so buffers above 4 GiB go in slices.
   while (written < size) {
-    const size_t in_chunk = std::min<size_t>(compressed_.size() - consumed_, UINT_MAX);
-    const size_t out_chunk = std::min<size_t>(size - written, UINT_MAX);
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed_.data() + consumed_));
-    z.avail_in = static_cast<uInt>(in_chunk);
-    z.next_out = reinterpret_cast<Bytef*>(out + written);
-    z.avail_out = static_cast<uInt>(out_chunk);
-    const int rc = inflate(&z, Z_NO_FLUSH);
-    consumed_ += in_chunk - z.avail_in;
-    written += out_chunk - z.avail_out;
-    produced_ += out_chunk - z.avail_out;
+    if (state.avail_in == 0) {
+      const size_t in_chunk = std::min<size_t>(compressed_.size() - consumed_, UINT32_MAX);
+      state.next_in = reinterpret_cast<uint8_t*>(const_cast<char*>(compressed_.data())) + consumed_;
+      state.avail_in = static_cast<uint32_t>(in_chunk);
+      consumed_ += in_chunk;
+    }
+    const size_t out_chunk = std::min<size_t>(size - written, UINT32_MAX);
+    state.next_out = reinterpret_cast<uint8_t*>(out + written);
+    state.avail_out = static_cast<uint32_t>(out_chunk);
+    const int rc = isal_inflate(&state);
+    written += out_chunk - state.avail_out;
+    produced_ += out_chunk - state.avail_out;
     if (produced_ > max_bytes_) {
       return Fail(absl::ResourceExhaustedError(
           absl::StrCat("inflate: output exceeds the ", max_bytes_, "-byte limit")));
     }
-    switch (rc) {
-      case Z_OK:
-        break;
-      case Z_STREAM_END:
-        if (consumed_ != compressed_.size()) {
-          return Fail(absl::InvalidArgumentError(
-              absl::StrCat("inflate: ", compressed_.size() - consumed_,
-                           " unexpected bytes after the compressed data")));
-        }
-        ended_ = true;
-        return written;
-      case Z_BUF_ERROR:
-        // No progress with room left in the output: the input ran out.
-        if (z.avail_out != 0) {
-          return Fail(absl::InvalidArgumentError("inflate: truncated compressed data"));
-        }
-        break;
-      case Z_MEM_ERROR:
-        return Fail(absl::ResourceExhaustedError("inflate: out of memory"));
-      case Z_NEED_DICT:
-        return Fail(
-            absl::InvalidArgumentError("inflate: compressed data needs a preset dictionary"));
-      default:  // Z_DATA_ERROR, Z_STREAM_ERROR
+    if (rc != ISAL_DECOMP_OK) return Fail(IsalError(rc));
+    const size_t unread = compressed_.size() - consumed_ + state.avail_in;
+    if (state.block_state == ISAL_BLOCK_FINISH) {
+      // ISA-L has checked the trailer's checksum and length.
+      if (unread != 0) {
         return Fail(absl::InvalidArgumentError(
-            absl::StrCat("inflate: corrupt compressed data: ", ZlibMessage(z, rc))));
+            absl::StrCat("inflate: ", unread, " unexpected bytes after the compressed data")));
+      }
+      ended_ = true;
+      return written;
     }
-    // Input all consumed without the stream ending and without filling the output: truncated.
-    if (consumed_ == compressed_.size() && z.avail_out != 0) {
+    // Input all read without the stream ending and without filling the output: truncated.
+    if (unread == 0 && state.avail_out != 0) {
       return Fail(absl::InvalidArgumentError("inflate: truncated compressed data"));
     }
   }
@@ -247,9 +216,6 @@ absl::StatusOr<size_t> InflateAhead::Read(char* out, size_t size) {
 }
 
 absl::StatusOr<std::string> Inflate(absl::string_view compressed, size_t max_bytes) {
-  if (std::optional<std::string> whole = InflateWhole(compressed, max_bytes); whole.has_value()) {
-    return *std::move(whole);
-  }
   Inflater inflater(compressed, max_bytes);
   // One byte of room beyond the cap tells "exactly max_bytes" from "more than max_bytes".
   const size_t limit = max_bytes == SIZE_MAX ? SIZE_MAX : max_bytes + 1;

@@ -1,13 +1,13 @@
-// Inflate for reconfigure frames (kong-protocol.md §3.1): like Kong's data plane, zlib with
-// windowBits 15+32, so both gzip (what the CP sends) and zlib-wrapped data are accepted.
+// Inflate for reconfigure frames (kong-protocol.md §3.1): like Kong's data plane (zlib with
+// windowBits 15+32), both gzip (what the CP sends) and zlib-wrapped data are accepted.
 //
 // Why a cap checked while inflating: the frame is untrusted, and a few MiB of deflate can expand
 // ~1000-fold. Output stops at `max_bytes`, so a decompression bomb costs at most that much memory
 // and the time to produce it.
 //
-// Two ways in: Inflate makes the whole text at once (libdeflate when the gzip trailer states a
-// plausible size, about 1.7 times as fast as zlib), and Inflater hands it out a piece at a time
-// (zlib), for a reader that never needs it whole (text_window.h).
+// Two ways in: Inflate makes the whole text at once, and Inflater hands it out a piece at a time,
+// for a reader that never needs it whole (text_window.h). Both inflate with Intel's ISA-L, which
+// streams as zlib does, at more than twice its speed (BENCHMARKS.md).
 //
 // Threading: Inflate is a pure function, thread-safe; an Inflater or InflateAhead belongs to one
 // thread (InflateAhead's helper is its own business).

@@ -13,8 +13,8 @@ namespace {
 // more. Small enough to stay in the cache, large enough that refills are rare.
 constexpr size_t kInitialWindowBytes = size_t{256} << 10;
 constexpr size_t kMinReadBytes = size_t{64} << 10;
-// A message expected to be smaller is inflated whole, by libdeflate, which is faster: holding it
-// costs little, and starting a thread to inflate ahead would cost more than the overlap saves.
+// A message expected to be smaller is inflated whole: holding it costs little, and starting a
+// thread to inflate ahead would cost more than the overlap saves.
 constexpr size_t kMinBytesForWindow = size_t{1} << 20;
 
 }  // namespace

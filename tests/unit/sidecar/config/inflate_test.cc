@@ -88,11 +88,11 @@ TEST(InflateTest, RejectsBadInput) {
   for (size_t i = 20; i < 40; ++i) corrupt[i] = static_cast<char>(corrupt[i] ^ 0x5a);
   std::string bad_crc = good;
   bad_crc[bad_crc.size() - 6] ^= 0x01;
-  // The trailer's size is what the whole-buffer path (libdeflate) allocates: one that understates
-  // or overstates the data must fail like any corrupt trailer, not truncate or over-read.
+  // The trailer's size is what Inflate allocates first: one that understates or overstates the
+  // data must fail like any corrupt trailer, not truncate or over-read.
   std::string short_size = good;
   short_size[short_size.size() - 4] = static_cast<char>(short_size[short_size.size() - 4] - 1);
-  // A header CRC (FHCRC) that is wrong: libdeflate would skip it, zlib checks it.
+  // A header CRC (FHCRC) that is wrong: checked, as zlib does.
   std::string bad_header_crc = good;
   bad_header_crc[3] = static_cast<char>(bad_header_crc[3] | 0x02);
   bad_header_crc.insert(10, "\x12\x34", 2);
@@ -102,10 +102,10 @@ TEST(InflateTest, RejectsBadInput) {
       {"empty", "", "empty input"},
       {"not compressed", "{\"type\":\"reconfigure\"}", "corrupt compressed data"},
       {"corrupt deflate data", corrupt, "corrupt compressed data"},
-      {"bad crc", bad_crc, "incorrect data check"},
-      {"size understated", short_size, "incorrect length check"},
-      {"bad header crc", bad_header_crc, "header crc mismatch"},
-      {"size overstated", long_size, "incorrect length check"},
+      {"bad crc", bad_crc, "a checksum or the length does not match"},
+      {"size understated", short_size, "a checksum or the length does not match"},
+      {"bad header crc", bad_header_crc, "a checksum or the length does not match"},
+      {"size overstated", long_size, "a checksum or the length does not match"},
       {"truncated", good.substr(0, good.size() / 2), "truncated"},
       {"trailer missing", good.substr(0, good.size() - 4), "truncated"},
       {"header only", good.substr(0, 10), "truncated"},
@@ -157,7 +157,7 @@ TEST(InflateAheadTest, ReadsWhatInflateMakes) {
   while ((read = bad.Read(buffer.data(), buffer.size())).ok() && *read > 0) total += *read;
   // What the failing read inflated is dropped with it.
   EXPECT_LE(total, data.size());
-  EXPECT_THAT(read.status().message(), HasSubstr("incorrect data check"));
+  EXPECT_THAT(read.status().message(), HasSubstr("a checksum or the length does not match"));
 }
 
 }  // namespace
