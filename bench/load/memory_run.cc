@@ -53,16 +53,18 @@ absl::StatusOr<std::string> BombFrame(uint64_t bytes) {
   return out;
 }
 
-// Times the floor and tether's decode on `frame`, before tether gets it, so that the three
-// figures compare on the same bytes. The median of a few runs of each.
-absl::Status TimeDecode(const std::string& frame, MemoryResult& result) {
+// Times the floor and tether's decode on `frame`, before tether gets it, so that the figures
+// compare on the same bytes, and the decode of `change` (the next revision) with `frame`'s config
+// as the one it replaces. The median of a few runs of each.
+absl::Status TimeDecode(const std::string& frame, const std::string& change, MemoryResult& result) {
   constexpr int kRuns = 5;
   absl::StatusOr<std::string> message = config::Inflate(frame, SIZE_MAX);
   if (!message.ok()) return message.status();
   const size_t message_bytes = message->size();
   message->clear();
   message->shrink_to_fit();
-  std::vector<double> inflate_ms, parse_ms, decode_ms;
+  std::vector<double> inflate_ms, parse_ms, decode_ms, change_ms;
+  config::SnapshotPtr previous;
   for (int run = 0; run < kRuns; ++run) {
     std::string json(message_bytes, '\0');
     absl::Time start = absl::Now();
@@ -79,7 +81,14 @@ absl::Status TimeDecode(const std::string& frame, MemoryResult& result) {
                                   config::Source::kControlPlane, absl::Now());
     decode_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
     if (!decoded.ok()) return decoded.status();
+    previous = std::move(decoded->snapshot);
+    start = absl::Now();
+    decoded = config::DecodeReconfigure(change, previous->config_hash, config::DecodeLimits{},
+                                        config::Source::kControlPlane, absl::Now(), previous.get());
+    change_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+    if (!decoded.ok()) return decoded.status();
   }
+  result.decode_change_ms = Percentile(change_ms, 0.5);
   result.floor_inflate_ms = Percentile(inflate_ms, 0.5);
   result.floor_parse_ms = Percentile(parse_ms, 0.5);
   result.decode_ms = Percentile(decode_ms, 0.5);
@@ -127,13 +136,16 @@ absl::StatusOr<MemoryResult> RunMemory(const MemoryOptions& options, const std::
   if (!rss.ok()) return failed(rss.status());
   result.base_rss = *rss;
 
+  std::vector<double> change_first_ms, change_last_ms;
   for (size_t revision = 0; revision <= options.changes; ++revision) {
     const std::string table = GenerateConfigTable(shape, revision);
     if (revision == 0) {
       result.json_bytes = table.size();
       absl::StatusOr<std::string> frame = MakeReconfigureFrame(table);
       if (!frame.ok()) return frame.status();
-      if (absl::Status timed = TimeDecode(*frame, result); !timed.ok()) return timed;
+      absl::StatusOr<std::string> change = MakeReconfigureFrame(GenerateConfigTable(shape, 1));
+      if (!change.ok()) return change.status();
+      if (absl::Status timed = TimeDecode(*frame, *change, result); !timed.ok()) return timed;
     }
     if (absl::Status reset = ResetPeakRss(pid); !reset.ok()) return reset;
     if (absl::Status written = WriteFileAtomically(config_path, table); !written.ok()) {
@@ -153,10 +165,17 @@ absl::StatusOr<MemoryResult> RunMemory(const MemoryOptions& options, const std::
       result.first_last_ms = Milliseconds(*last - pushed->second);
     } else {
       result.change_peak = std::max(result.change_peak, memory->peak_rss_bytes);
+      change_first_ms.push_back(Milliseconds(*pool.FirstArrival(pushed->first) - pushed->second));
+      change_last_ms.push_back(Milliseconds(*last - pushed->second));
     }
     result.steady_rss = *rss;
     Progress(absl::StrFormat("memory: revision %d: RSS %s, peak %s", revision, Megabytes(*rss),
                              Megabytes(memory->peak_rss_bytes)));
+  }
+
+  if (!change_first_ms.empty()) {
+    result.change_first_ms = Percentile(change_first_ms, 0.5);
+    result.change_last_ms = Percentile(change_last_ms, 0.5);
   }
 
   absl::StatusOr<std::string> bomb = BombFrame(options.bomb_bytes);
@@ -211,11 +230,23 @@ void PrintMemoryTable(const MemoryOptions& options, const MemoryResult& r) {
       "%.2fx the floor | 0.8x |\n",
       r.decode_ms, r.decode_ms / floor);
   std::printf(
+      "| decode of a change (one route) to a snapshot, the config it replaces held | %.1f ms | "
+      "%.2fx the floor | 0.8x |\n",
+      r.decode_change_ms, r.decode_change_ms / floor);
+  std::printf(
       "| first push to the first subscriber holding the whole config | %.1f ms | %.2fx "
       "the floor | 1.0x |\n",
       r.first_full_ms, r.first_full_ms / floor);
   std::printf("| first push to the last of %zu subscribers | %.1f ms | %.2fx the floor | - |\n",
               subscribers, r.first_last_ms, r.first_last_ms / floor);
+  std::printf(
+      "| a change pushed to the first subscriber holding the whole new config (median) | %.1f ms "
+      "| %.2fx the floor | 1.0x |\n",
+      r.change_first_ms, r.change_first_ms / floor);
+  std::printf(
+      "| a change pushed to the last of %zu, the FULL ones sent all of it (median) | %.1f ms | "
+      "%.2fx the floor | - |\n",
+      subscribers, r.change_last_ms, r.change_last_ms / floor);
   std::printf("| base RSS (an empty config) | %.1f MiB | - | - |\n", mib(r.base_rss));
   std::printf("| after the first push, less base | %.1f MiB | %.2fx the JSON | - |\n",
               above(r.first_rss, r.base_rss), above(r.first_rss, r.base_rss) / json);

@@ -69,12 +69,17 @@ absl::Status IsalError(int rc) {
 
 }  // namespace
 
+// 85 KiB, mostly buffers that isal_inflate_init leaves alone: not zeroed
+// (make_unique_for_overwrite), which would cost a small message's inflate about a tenth of its
+// time.
 struct Inflater::Stream {
   inflate_state state;
 };
 
 Inflater::Inflater(absl::string_view compressed, size_t max_bytes)
-    : compressed_(compressed), max_bytes_(max_bytes), stream_(std::make_unique<Stream>()) {
+    : compressed_(compressed),
+      max_bytes_(max_bytes),
+      stream_(std::make_unique_for_overwrite<Stream>()) {
   if (compressed.empty()) {
     error_ = absl::InvalidArgumentError("inflate: empty input");
     return;
