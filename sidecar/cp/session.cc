@@ -300,8 +300,14 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
                                            net::redirect_error(net::use_awaitable, ec));
       } else {
         const size_t old = frame.size();
-        frame.resize(old + kReadChunkBytes);
-        n = co_await c->ws.async_read_some(net::buffer(frame.data() + old, kReadChunkBytes),
+        // Once the frame's header is read, the rest of a message's last frame is known (no
+        // permessage-deflate): the buffer is made that size once, within the cap, rather than
+        // grown by doubling (copies, and up to twice the frame held until it is shrunk).
+        const size_t rest = c->ws.read_size_hint(kReadChunkBytes);
+        if (old + rest <= options_.max_payload_bytes) frame.reserve(old + rest);
+        const size_t chunk = std::min(rest, kReadChunkBytes);
+        frame.resize(old + chunk);
+        n = co_await c->ws.async_read_some(net::buffer(frame.data() + old, chunk),
                                            net::redirect_error(net::use_awaitable, ec));
         frame.resize(old + n);
       }
@@ -336,8 +342,8 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
         log::Debug(kLog, "config frame received", {{"bytes", frame_bytes}});
         info_.config_received = true;
         ++info_.frames_received;
-        // Read in chunks, the buffer grew by doubling: up to twice the frame, which the pipeline
-        // would hold through the decode's peak.
+        // A message of several frames grew the buffer by doubling: up to twice its size, which
+        // the pipeline would hold through the decode's peak.
         frame.shrink_to_fit();
         callbacks_.on_frame(std::move(frame), c->last_seen);
         Publish();

@@ -97,10 +97,11 @@ class SessionTest : public ::testing::Test {
     return o;
   }
 
-  // Creates and starts the session; its changes go to recorder_.
-  void StartSession(cp::SessionOptions o) {
+  // Creates and starts the session; its changes go to recorder_, its frames to `on_frame`.
+  void StartSession(cp::SessionOptions o,
+                    std::function<void(std::string, absl::Time)> on_frame = {}) {
     cp::SessionCallbacks callbacks;
-    callbacks.on_frame = [](std::string, absl::Time) {};
+    callbacks.on_frame = on_frame ? std::move(on_frame) : [](std::string, absl::Time) {};
     callbacks.on_change = [this](const status::ConnectionInfo& info) { recorder_.Set(info); };
     auto session = cp::Session::Create(io_, std::move(o), std::move(callbacks));
     ASSERT_TRUE(session.ok()) << session.status();
