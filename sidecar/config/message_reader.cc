@@ -129,8 +129,9 @@ class MessageHandler {
     const auto it = previous_->types.find(member_);
     return it == previous_->types.end() ? nullptr : it->second;
   }
-  // Hands the rows read so far to the hasher, for a collection it hashes.
-  void HashRowsSoFar();
+  // The collection turned out not to be previous's: the rows read so far go into it, and to the
+  // hasher for a collection it hashes.
+  void LeavePrevious();
 
   void Fail(absl::Status status);
   void StopBuilding();
@@ -160,9 +161,11 @@ class MessageHandler {
   bool hashed_ = false;                           // ... by the hasher (not a section Kong hashes)
   // The collection's counterpart in the config being replaced, or null.
   CollectionPtr previous_collection_;
-  // Every row of the collection so far is previous_collection_'s own entity at the same place,
-  // and none went to the hasher.
+  // Every row of the collection so far (same_rows_ of them) is previous_collection_'s own entity
+  // at the same place: none is in collection_ yet (an unchanged collection is taken over whole, so
+  // building its list of rows would be wasted) and none went to the hasher.
   bool same_as_previous_ = false;
+  size_t same_rows_ = 0;
   absl::string_view id_key_;  // its primary key: id, or key for parameters
   size_t row_index_ = 0;      // the element of the collection being read
   // The row of previous_collection_ that the next row is compared with before it is parsed: the
@@ -371,6 +374,7 @@ void MessageHandler::TableValue(const Scalar* scalar, bool object) {
     if (hashed_) hasher_.Begin(collection_);
     previous_collection_ = PreviousCollection();
     same_as_previous_ = previous_collection_ != nullptr;
+    same_rows_ = 0;
     // kong-protocol.md §7.3: the primary key is `id`, except for `parameters`.
     id_key_ = member_ == "parameters" ? "key" : "id";
     return;
@@ -460,19 +464,17 @@ void MessageHandler::FinishRow() {
                             ? TakePrevious(*skipped_)
                             : KeepRow(window_.Text(row_begin_, stream_.Tell()), *id_);
   window_.Unpin();
-  const size_t row = collection_->items.size();
-  collection_->items.push_back(entity);
   if (same_as_previous_) {
     const std::vector<Entity>& before = previous_collection_->items;
-    if (row < before.size() && before[row].json.data() == entity.json.data()) {
+    if (same_rows_ < before.size() && before[same_rows_].json.data() == entity.json.data()) {
+      ++same_rows_;
       return;
     }
     // The first difference: from here the collection is new, and hashed from its first row.
-    same_as_previous_ = false;
-    HashRowsSoFar();
-  } else if (hashed_) {
-    hasher_.AddRow(entity.json);
+    LeavePrevious();
   }
+  collection_->items.push_back(entity);
+  if (hashed_) hasher_.AddRow(entity.json);
 }
 
 Entity MessageHandler::KeepRow(absl::string_view json, const Id& id) {
@@ -494,7 +496,12 @@ Entity MessageHandler::TakePrevious(const Entity& entity) {
   return entity;
 }
 
-void MessageHandler::HashRowsSoFar() {
+void MessageHandler::LeavePrevious() {
+  same_as_previous_ = false;
+  const std::vector<Entity>& before = previous_collection_->items;
+  // A changed collection is nearly always about as long as it was.
+  collection_->items.reserve(before.size());
+  collection_->items.assign(before.begin(), before.begin() + static_cast<ptrdiff_t>(same_rows_));
   if (!hashed_) return;
   for (const Entity& entity : collection_->items) hasher_.AddRow(entity.json);
 }
@@ -502,7 +509,7 @@ void MessageHandler::HashRowsSoFar() {
 void MessageHandler::FinishCollection() {
   in_collection_ = false;
   if (!building_) return;
-  if (same_as_previous_ && previous_collection_->items.size() == collection_->items.size()) {
+  if (same_as_previous_ && same_rows_ == previous_collection_->items.size()) {
     // Unchanged since the config being replaced: that collection, its index and hash are taken
     // over now rather than built and then shared (sharing.h), so the copy read here goes before
     // the peak. Its rows view the previous config's text, which the snapshot then keeps too.
@@ -512,8 +519,7 @@ void MessageHandler::FinishCollection() {
     hasher_.Drop();
     return;
   }
-  if (same_as_previous_) HashRowsSoFar();  // fewer rows than before, all the same so far
-  same_as_previous_ = false;
+  if (same_as_previous_) LeavePrevious();  // fewer rows than before, all the same so far
   std::shared_ptr<EntityCollection> collection = std::move(collection_);
   if (const std::optional<size_t> duplicate = collection->BuildIndex(); duplicate.has_value()) {
     Fail(absl::InvalidArgumentError(absl::StrCat(RowPath(*duplicate), ": duplicate ", id_key_, " ",
