@@ -1,8 +1,10 @@
 #include "sidecar/api/config_fanout.h"
 
+#include <algorithm>
 #include <exception>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -123,15 +125,21 @@ UpdateCache::Stats ConfigFanout::Stats() const {
   return stats_;
 }
 
-void ConfigFanout::BuildFor(const std::shared_ptr<WatchReactor>& watch) {
+std::optional<ConfigFanout::Built> ConfigFanout::Build(const std::shared_ptr<WatchReactor>& watch) {
   std::optional<SubscriberCursor::Plan> plan = watch->TakePending();
-  if (!plan) return;
+  if (!plan) return std::nullopt;
   absl::StatusOr<UpdatePtr> update = GetUpdate(plan->base, plan->target, plan->filter, plan->mode);
   if (!update.ok()) {
     watch->FinishInternal(update.status().message());
-    return;
+    return std::nullopt;
   }
-  watch->StartUpdate(std::move(plan->target), *std::move(update));
+  return Built{watch, std::move(plan->target), *std::move(update)};
+}
+
+void ConfigFanout::BuildFor(const std::shared_ptr<WatchReactor>& watch) {
+  if (std::optional<Built> built = Build(watch)) {
+    watch->StartUpdate(std::move(built->target), std::move(built->update));
+  }
 }
 
 void ConfigFanout::Run() {
@@ -157,9 +165,19 @@ void ConfigFanout::Run() {
       // Always the store's newest: snapshots published while the worker was busy are skipped.
       if (config::SnapshotPtr latest = store_.Current()) {
         cache_.Retain(latest->config_hash);
+        std::vector<Built> built;
         for (const auto& watch : watches) {
-          if (watch->Offer(latest)) BuildFor(watch);
+          if (!watch->Offer(latest)) continue;
+          if (std::optional<Built> one = Build(watch)) built.push_back(*std::move(one));
         }
+        // Smallest first: a subscriber owed a few changed rows should not wait while whole
+        // configs start (each one's first chunk is written here). No update (nothing changed in
+        // the subscriber's types) is the smallest.
+        const auto bytes = [](const Built& b) { return b.update != nullptr ? b.update->bytes : 0; };
+        std::stable_sort(built.begin(), built.end(),
+                         [&](const Built& a, const Built& b) { return bytes(a) < bytes(b); });
+        for (Built& one : built)
+          one.watch->StartUpdate(std::move(one.target), std::move(one.update));
       }
     }
     for (Task& task : tasks) task();

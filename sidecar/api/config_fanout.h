@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -97,6 +98,14 @@ class ConfigFanout {
     std::shared_ptr<Stream> stream;
     std::shared_ptr<WatchReactor> watch;  // null for GetConfig streams
   };
+  // A stream's next update, built and not yet started.
+  struct Built {
+    std::shared_ptr<WatchReactor> watch;
+    config::SnapshotPtr target;
+    UpdatePtr update;
+  };
+  // Worker thread only: builds `watch`'s pending update, if it has one and nothing is in flight.
+  std::optional<Built> Build(const std::shared_ptr<WatchReactor>& watch);
 
   void Run();
 
