@@ -1,5 +1,7 @@
 // Frames as the session hands them to the pipeline: whole and byte for byte, whatever their size
 // against the session's read chunks, one message after another on the same connection.
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
