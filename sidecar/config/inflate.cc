@@ -3,7 +3,7 @@
 #include <isa-l/igzip_lib.h>
 
 #include <algorithm>
-#include <climits>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <optional>

@@ -61,7 +61,7 @@ class Inflater {
   const absl::string_view compressed_;
   const size_t max_bytes_;
   std::unique_ptr<Stream> stream_;
-  size_t consumed_ = 0;
+  size_t consumed_ = 0;  // input handed to ISA-L, which may not have read all of it yet
   size_t produced_ = 0;
   bool ended_ = false;
   absl::Status error_;
