@@ -176,8 +176,9 @@ void ConfigFanout::Run() {
         const auto bytes = [](const Built& b) { return b.update != nullptr ? b.update->bytes : 0; };
         std::stable_sort(built.begin(), built.end(),
                          [&](const Built& a, const Built& b) { return bytes(a) < bytes(b); });
-        for (Built& one : built)
+        for (Built& one : built) {
           one.watch->StartUpdate(std::move(one.target), std::move(one.update));
+        }
       }
     }
     for (Task& task : tasks) task();

@@ -304,7 +304,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
         // permessage-deflate): the buffer is made that size once, within the cap, rather than
         // grown by doubling (copies, and up to twice the frame held until it is shrunk).
         const size_t rest = c->ws.read_size_hint(kReadChunkBytes);
-        if (old + rest <= options_.max_payload_bytes) frame.reserve(old + rest);
+        if (rest <= options_.max_payload_bytes - old) frame.reserve(old + rest);
         const size_t chunk = std::min(rest, kReadChunkBytes);
         frame.resize(old + chunk);
         n = co_await c->ws.async_read_some(net::buffer(frame.data() + old, chunk),
