@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -37,6 +38,39 @@ JsonNumber ReadJsonNumber(absl::string_view text);
 // RapidJSON 1.1.0 decodes the escape of a lone low surrogate (\udc00 to \udfff) to bytes that are
 // not UTF-8: false for a decoded string that holds them.
 bool DecodedStringIsUtf8(const char* text, size_t length);
+
+// A scalar as KongJsonEvents reports it, for a target that handles every kind alike (the
+// message reader); `text` views the parser's buffer until the event returns.
+struct JsonScalar {
+  enum class Kind { kNull, kBool, kInt64, kUint64, kDouble, kString };
+  explicit JsonScalar(Kind k = Kind::kNull) : kind(k) {}
+  template <typename T>
+  static JsonScalar Of(Kind kind, T JsonScalar::*field, T value) {
+    JsonScalar scalar(kind);
+    scalar.*field = value;
+    return scalar;
+  }
+
+  Kind kind;
+  bool b = false;
+  int64_t i = 0;
+  uint64_t u = 0;
+  double d = 0;
+  absl::string_view text;
+
+  std::optional<double> Number() const {
+    switch (kind) {
+      case Kind::kInt64:
+        return static_cast<double>(i);
+      case Kind::kUint64:
+        return static_cast<double>(u);
+      case Kind::kDouble:
+        return d;
+      default:
+        return std::nullopt;
+    }
+  }
+};
 
 // A RapidJSON handler that passes every event on to `Target` (a rapidjson::Document, or any class
 // with the same Null/Bool/Int64/Uint64/Double/String/Key/Start*/End* members), with numbers read

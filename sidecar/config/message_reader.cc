@@ -23,38 +23,6 @@ using rapidjson::SizeType;
 // The `hashes` key for the whole config (kong-protocol.md §3.2).
 constexpr absl::string_view kConfigHashKey = "config";
 
-// A scalar as the parser reports it; `text` views the parser's buffer until the event returns.
-struct Scalar {
-  enum class Kind { kNull, kBool, kInt64, kUint64, kDouble, kString };
-  explicit Scalar(Kind k = Kind::kNull) : kind(k) {}
-  template <typename T>
-  static Scalar Of(Kind kind, T Scalar::*field, T value) {
-    Scalar scalar(kind);
-    scalar.*field = value;
-    return scalar;
-  }
-
-  Kind kind;
-  bool b = false;
-  int64_t i = 0;
-  uint64_t u = 0;
-  double d = 0;
-  absl::string_view text;
-
-  std::optional<double> Number() const {
-    switch (kind) {
-      case Kind::kInt64:
-        return static_cast<double>(i);
-      case Kind::kUint64:
-        return static_cast<double>(u);
-      case Kind::kDouble:
-        return d;
-      default:
-        return std::nullopt;
-    }
-  }
-};
-
 // The target of KongJsonEvents for a whole message. Depths count the containers open: inside the
 // message object 1, config_table 2, a collection 3, a row 4.
 class MessageHandler {
@@ -71,14 +39,20 @@ class MessageHandler {
         hasher_(hasher),
         fields_(fields) {}
 
-  bool Null() { return OnScalar(Scalar{}); }
-  bool Bool(bool b) { return OnScalar(Scalar::Of(Scalar::Kind::kBool, &Scalar::b, b)); }
-  bool Int64(int64_t i) { return OnScalar(Scalar::Of(Scalar::Kind::kInt64, &Scalar::i, i)); }
-  bool Uint64(uint64_t u) { return OnScalar(Scalar::Of(Scalar::Kind::kUint64, &Scalar::u, u)); }
-  bool Double(double d) { return OnScalar(Scalar::Of(Scalar::Kind::kDouble, &Scalar::d, d)); }
+  bool Null() { return OnScalar(JsonScalar{}); }
+  bool Bool(bool b) { return OnScalar(JsonScalar::Of(JsonScalar::Kind::kBool, &JsonScalar::b, b)); }
+  bool Int64(int64_t i) {
+    return OnScalar(JsonScalar::Of(JsonScalar::Kind::kInt64, &JsonScalar::i, i));
+  }
+  bool Uint64(uint64_t u) {
+    return OnScalar(JsonScalar::Of(JsonScalar::Kind::kUint64, &JsonScalar::u, u));
+  }
+  bool Double(double d) {
+    return OnScalar(JsonScalar::Of(JsonScalar::Kind::kDouble, &JsonScalar::d, d));
+  }
   bool String(const char* text, SizeType length, bool) {
-    return OnScalar(
-        Scalar::Of(Scalar::Kind::kString, &Scalar::text, absl::string_view(text, length)));
+    return OnScalar(JsonScalar::Of(JsonScalar::Kind::kString, &JsonScalar::text,
+                                   absl::string_view(text, length)));
   }
   bool Key(const char* text, SizeType length, bool);
   bool StartObject() { return OnStart(/*object=*/true); }
@@ -89,24 +63,24 @@ class MessageHandler {
  private:
   enum class TopKey { kOther, kType, kConfigHash, kHashes, kTimestamp, kConfigTable };
 
-  bool OnScalar(const Scalar& scalar);
+  bool OnScalar(const JsonScalar& scalar);
   bool OnStart(bool object);
   bool OnEnd(bool object);
 
-  void TopLevelValue(const Scalar* scalar, bool object);
-  void HashesValue(const Scalar* scalar);
+  void TopLevelValue(const JsonScalar* scalar, bool object);
+  void HashesValue(const JsonScalar* scalar);
   void BeginTable();
   void TableKey(absl::string_view name);
-  void TableValue(const Scalar* scalar, bool object);
+  void TableValue(const JsonScalar* scalar, bool object);
   void Element(bool object);
-  void IdValue(const Scalar* scalar);
+  void IdValue(const JsonScalar* scalar);
   void SkipPreviousRow();
   void FinishRow();
   void FinishCollection();
 
   // Writes `scalar` into the metadata value being read (null: checks what the writer was just
   // given), and refuses the message once the metadata passes its cap.
-  void WriteMetadata(const Scalar* scalar);
+  void WriteMetadata(const JsonScalar* scalar);
   void FinishMetadata();
 
   // A row's primary key: where the CP sent it in the message, when without escapes (nearly
@@ -206,7 +180,7 @@ bool MessageHandler::Key(const char* text, SizeType length, bool) {
   return true;
 }
 
-bool MessageHandler::OnScalar(const Scalar& scalar) {
+bool MessageHandler::OnScalar(const JsonScalar& scalar) {
   if (metadata_depth_ > 0) {
     WriteMetadata(&scalar);
     return true;
@@ -288,8 +262,8 @@ bool MessageHandler::OnEnd(bool object) {
   return true;
 }
 
-void MessageHandler::TopLevelValue(const Scalar* scalar, bool object) {
-  const bool is_string = scalar != nullptr && scalar->kind == Scalar::Kind::kString;
+void MessageHandler::TopLevelValue(const JsonScalar* scalar, bool object) {
+  const bool is_string = scalar != nullptr && scalar->kind == JsonScalar::Kind::kString;
   switch (top_key_) {
     case TopKey::kType:
       fields_.type = is_string ? std::optional<std::string>(scalar->text) : std::nullopt;
@@ -320,9 +294,9 @@ void MessageHandler::TopLevelValue(const Scalar* scalar, bool object) {
   }
 }
 
-void MessageHandler::HashesValue(const Scalar* scalar) {
+void MessageHandler::HashesValue(const JsonScalar* scalar) {
   if (!fields_.hashes_error.ok()) return;
-  if (scalar == nullptr || scalar->kind != Scalar::Kind::kString) {
+  if (scalar == nullptr || scalar->kind != JsonScalar::Kind::kString) {
     fields_.hashes_error = absl::InvalidArgumentError(
         absl::StrCat("hashes.", PathKey(hashes_key_), " is not a string"));
     return;
@@ -362,7 +336,7 @@ void MessageHandler::TableKey(absl::string_view name) {
 
 // Every key of config_table that does not start with `_` and holds an array is an entity
 // collection, even an empty one (decoder.h); anything else is metadata.
-void MessageHandler::TableValue(const Scalar* scalar, bool object) {
+void MessageHandler::TableValue(const JsonScalar* scalar, bool object) {
   if (scalar == nullptr && !object && !absl::StartsWith(member_, "_")) {
     in_collection_ = true;
     row_index_ = 0;
@@ -411,10 +385,10 @@ void MessageHandler::Element(bool object) {
   if (!in_row_) ++row_index_;
 }
 
-void MessageHandler::IdValue(const Scalar* scalar) {
+void MessageHandler::IdValue(const JsonScalar* scalar) {
   // The last member with the key's name counts, as in Kong's Lua table.
   const bool ok =
-      scalar != nullptr && scalar->kind == Scalar::Kind::kString && !scalar->text.empty();
+      scalar != nullptr && scalar->kind == JsonScalar::Kind::kString && !scalar->text.empty();
   id_ = ok ? std::optional<Id>(KeepId(scalar->text)) : std::nullopt;
 }
 
@@ -535,32 +509,32 @@ void MessageHandler::FinishCollection() {
   }
 }
 
-void MessageHandler::WriteMetadata(const Scalar* scalar) {
+void MessageHandler::WriteMetadata(const JsonScalar* scalar) {
   // The cap is checked before a string is written (its escaped form is at least as long) and
   // after every event, so the JSON never grows far past it.
   const size_t used = metadata_bytes_ + member_.size() + metadata_json_.GetSize();
   const bool fits = used <= limits_.max_metadata_bytes &&
-                    (scalar == nullptr || scalar->kind != Scalar::Kind::kString ||
+                    (scalar == nullptr || scalar->kind != JsonScalar::Kind::kString ||
                      scalar->text.size() <= limits_.max_metadata_bytes - used);
   if (fits && scalar != nullptr) {
     auto& w = metadata_writer_;
     switch (scalar->kind) {
-      case Scalar::Kind::kNull:
+      case JsonScalar::Kind::kNull:
         w.Null();
         break;
-      case Scalar::Kind::kBool:
+      case JsonScalar::Kind::kBool:
         w.Bool(scalar->b);
         break;
-      case Scalar::Kind::kInt64:
+      case JsonScalar::Kind::kInt64:
         w.Int64(scalar->i);
         break;
-      case Scalar::Kind::kUint64:
+      case JsonScalar::Kind::kUint64:
         w.Uint64(scalar->u);
         break;
-      case Scalar::Kind::kDouble:
+      case JsonScalar::Kind::kDouble:
         w.Double(scalar->d);
         break;
-      case Scalar::Kind::kString:
+      case JsonScalar::Kind::kString:
         w.String(scalar->text.data(), static_cast<SizeType>(scalar->text.size()));
         break;
     }

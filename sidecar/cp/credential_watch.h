@@ -1,5 +1,6 @@
 // CredentialWatch: decides what a fresh read of the cluster certificate files means - nothing
-// changed, a valid rotation to pick up, or files that changed but must be refused.
+// changed, a valid rotation to pick up, or files that changed but must be refused - and warns
+// about the set in use when an operator must act on it.
 //
 // Why apart from the session: the session only acts on the verdict (reconnect to present a new
 // certificate, or report a refusal); the verdict itself is plain logic over file contents and
@@ -33,6 +34,10 @@ class CredentialWatch {
   Verdict Check(absl::Time now);
 
   const TlsCredentials& current() const { return current_; }
+  // Logs a warning when current() expires within 30 days (or has expired), and when its key is
+  // readable by others unless `key_warned` (the files are read every interval: a key mode is news
+  // once, until a rotation brings a private key in between).
+  void WarnAboutCurrent(absl::Time now, bool key_warned) const;
   // Why the files on disk are refused; ok when they are the ones in use.
   const absl::Status& refusal() const { return refusal_; }
 

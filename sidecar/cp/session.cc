@@ -55,10 +55,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
     info_.address = address_;
     info_.node_version = negotiator_.version();
     info_.node_version_source = std::string(VersionNegotiator::SourceName(negotiator_.source()));
-    info_.cert_not_after = credentials_.current().not_after;
-    info_.cert_subject = credentials_.current().subject;
-    WarnIfExpiring();
-    NoteKeyMode();
+    NoteCurrentCredentials();
   }
 
   void Start() {
@@ -430,13 +427,10 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
     }
     const TlsCredentials& fresh = credentials_.current();
     ++info_.cert_rotations;
-    info_.cert_not_after = fresh.not_after;
-    info_.cert_subject = fresh.subject;
     info_.cert_error = absl::OkStatus();
     log::Info(kLog, "cluster certificate rotated, reconnecting to present it",
               {{"subject", fresh.subject}, {"not_after", absl::FormatTime(fresh.not_after)}});
-    WarnIfExpiring();
-    NoteKeyMode();
+    NoteCurrentCredentials();
     Publish();
     Reconnect({FailureCause::kRotation,
                absl::UnavailableError("reconnecting to present the rotated cluster certificate")});
@@ -459,28 +453,13 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
     Spawn(c, CloseGracefully(c));
   }
 
-  void WarnIfExpiring() const {
-    constexpr absl::Duration kWarnBefore = absl::Hours(24 * 30);
+  // At start and after each rotation: the certificate in use, in status and in warnings.
+  void NoteCurrentCredentials() {
     const TlsCredentials& current = credentials_.current();
-    const absl::Duration left = current.not_after - Now();
-    if (left >= kWarnBefore) return;
-    log::Warn(kLog,
-              left <= absl::ZeroDuration() ? "cluster certificate has expired"
-                                           : "cluster certificate expires in under 30 days",
-              {{"subject", current.subject}, {"not_after", absl::FormatTime(current.not_after)}});
-  }
-
-  // Warns when the key in use becomes readable by others: once at start, and again only after a
-  // rotation brought a key with a private mode in between (the files are read every interval).
-  void NoteKeyMode() {
-    const bool exposed = credentials_.current().key_readable_by_others;
-    if (exposed && !info_.cert_key_readable_by_others) {
-      log::Warn(kLog,
-                "cluster certificate key is readable by its group or others; make it 0600 "
-                "(0440 only where the group is tether's alone)",
-                {{"path", options_.tls.key_path}});
-    }
-    info_.cert_key_readable_by_others = exposed;
+    credentials_.WarnAboutCurrent(Now(), info_.cert_key_readable_by_others);
+    info_.cert_not_after = current.not_after;
+    info_.cert_subject = current.subject;
+    info_.cert_key_readable_by_others = current.key_readable_by_others;
   }
 
   void Spawn(const std::shared_ptr<Connection>& c, net::awaitable<void> task) {
